@@ -1,0 +1,60 @@
+"""Domain vocabulary and rules of the PEP process: pure, no I/O, no clock."""
+
+from pepflow.domain.email import InvalidEmail, normalise_email
+from pepflow.domain.enums import (
+    ContactRole,
+    DocumentKind,
+    MailStatus,
+    OwnerRole,
+    PepSection,
+    PepStatus,
+    SettingKind,
+    StaffRole,
+    TermName,
+    Variant,
+)
+from pepflow.domain.rules import (
+    InvalidStatusChange,
+    age_on,
+    aged_out,
+    check_status_change,
+    compulsory_school_age_from,
+    initial_cla_review_due,
+    initial_meeting_due,
+    owner_role_for,
+    parse_pep_reference,
+    pep_reference,
+    school_year,
+    setting_change_pep_due,
+    variant_for,
+)
+from pepflow.domain.settings import Settings
+
+__all__ = [
+    "ContactRole",
+    "DocumentKind",
+    "InvalidEmail",
+    "InvalidStatusChange",
+    "MailStatus",
+    "OwnerRole",
+    "PepSection",
+    "PepStatus",
+    "SettingKind",
+    "Settings",
+    "StaffRole",
+    "TermName",
+    "Variant",
+    "age_on",
+    "aged_out",
+    "check_status_change",
+    "compulsory_school_age_from",
+    "initial_cla_review_due",
+    "initial_meeting_due",
+    "normalise_email",
+    "owner_role_for",
+    "parse_pep_reference",
+    "pep_reference",
+    "school_year",
+    "setting_change_pep_due",
+    "variant_for",
+]

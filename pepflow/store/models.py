@@ -1,0 +1,244 @@
+"""Tables of the records store (SQLAlchemy 2 declarative).
+
+Personal data (names, addresses, notes, PEP content) lives here and nowhere else:
+process variables carry only the identifiers these tables are keyed by. The workflow
+engine's own tables are defined in ``pepflow.engine`` against a separate metadata.
+
+Enumerated values are stored as plain strings (validated in the repository against
+:mod:`pepflow.domain.enums`) so that a new value never needs a database enum migration.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pepflow.store.types import UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = sa.String(40)
+Name = sa.String(200)
+Email = sa.String(254)
+Code = sa.String(40)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: sa.JSON(), list[Any]: sa.JSON()}
+
+
+class StaffRow(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(Name)
+    email: Mapped[str] = mapped_column(Email)
+    team: Mapped[str | None] = mapped_column(Code)
+    candidate_group: Mapped[str | None] = mapped_column(sa.String(80))
+    roles: Mapped[list[StaffRoleRow]] = relationship(
+        cascade="all, delete-orphan", order_by="StaffRoleRow.role", lazy="selectin"
+    )
+
+
+class StaffRoleRow(Base):
+    __tablename__ = "staff_roles"
+
+    staff_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(Code, primary_key=True, index=True)
+
+
+class SettingRow(Base):
+    __tablename__ = "education_settings"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(Name)
+    kind: Mapped[str] = mapped_column(Code)
+    designated_teacher_name: Mapped[str | None] = mapped_column(Name)
+    designated_teacher_email: Mapped[str | None] = mapped_column(Email)
+    locality: Mapped[str | None] = mapped_column(Code)
+
+
+class ChildRow(Base):
+    __tablename__ = "children"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    given_name: Mapped[str] = mapped_column(Name)
+    family_name: Mapped[str] = mapped_column(Name)
+    date_of_birth: Mapped[date] = mapped_column(sa.Date)
+    legal_status: Mapped[str | None] = mapped_column(sa.String(80))
+    locality: Mapped[str | None] = mapped_column(Code)
+    social_worker_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    # children <-> contacts is a cycle; the constraint is added after both tables exist.
+    carer_contact_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("contacts.id", use_alter=True, name="fk_children_carer_contact_id_contacts")
+    )
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    role: Mapped[str] = mapped_column(Code)
+    name: Mapped[str] = mapped_column(Name)
+    email: Mapped[str | None] = mapped_column(Email)
+    receives_pep: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class EnrolmentRow(Base):
+    """A child at an education setting from one date (to another)."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    setting_id: Mapped[str] = mapped_column(sa.ForeignKey("education_settings.id"))
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date | None] = mapped_column(sa.Date)
+
+
+class CareEpisodeRow(Base):
+    __tablename__ = "care_episodes"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    entered_care_on: Mapped[date] = mapped_column(sa.Date)
+    emergency: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    left_care_on: Mapped[date | None] = mapped_column(sa.Date)
+    left_care_reason: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class TermDatesRow(Base):
+    """One term of one academic year: the council default (no setting) or a setting's own."""
+
+    __tablename__ = "term_dates"
+    __table_args__ = (sa.UniqueConstraint("scope", "academic_year", "term"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: ``council`` or the setting id (a plain column so uniqueness works with no setting)
+    scope: Mapped[str] = mapped_column(Id)
+    setting_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("education_settings.id"), index=True
+    )
+    academic_year: Mapped[int] = mapped_column(sa.Integer)
+    term: Mapped[str] = mapped_column(sa.String(10))
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date] = mapped_column(sa.Date)
+    half_term_starts_on: Mapped[date | None] = mapped_column(sa.Date)
+    half_term_ends_on: Mapped[date | None] = mapped_column(sa.Date)
+
+
+class InsetDayRow(Base):
+    __tablename__ = "inset_days"
+    __table_args__ = (sa.UniqueConstraint("scope", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(Id)
+    setting_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("education_settings.id"), index=True
+    )
+    academic_year: Mapped[int] = mapped_column(sa.Integer)
+    day: Mapped[date] = mapped_column(sa.Date)
+
+
+class PepRow(Base):
+    __tablename__ = "peps"
+    __table_args__ = (sa.UniqueConstraint("child_id", "academic_year", "term", "sequence"),)
+
+    id: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    care_episode_id: Mapped[str | None] = mapped_column(sa.ForeignKey("care_episodes.id"))
+    academic_year: Mapped[int] = mapped_column(sa.Integer)
+    term: Mapped[str] = mapped_column(sa.String(10))
+    sequence: Mapped[int] = mapped_column(sa.Integer, default=1)
+    status: Mapped[str] = mapped_column(Code)
+    is_initial: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    setting_id: Mapped[str | None] = mapped_column(sa.ForeignKey("education_settings.id"))
+    variant: Mapped[str] = mapped_column(Code)
+    owner_role: Mapped[str] = mapped_column(Code)
+    owner_staff_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    meeting_at: Mapped[datetime | None]
+    form_sent_at: Mapped[datetime | None]
+    form_returned_at: Mapped[datetime | None]
+    finalised_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    attendees: Mapped[list[PepAttendeeRow]] = relationship(
+        cascade="all, delete-orphan", order_by="PepAttendeeRow.position", lazy="selectin"
+    )
+
+
+class PepAttendeeRow(Base):
+    __tablename__ = "pep_attendees"
+
+    pep_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("peps.id", ondelete="CASCADE"), primary_key=True
+    )
+    attendee_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+
+
+class PepSectionRow(Base):
+    __tablename__ = "pep_sections"
+
+    pep_id: Mapped[str] = mapped_column(sa.ForeignKey("peps.id"), primary_key=True)
+    section: Mapped[str] = mapped_column(Code, primary_key=True)
+    content: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(Id)
+
+
+class DocumentVersionRow(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (sa.UniqueConstraint("pep_id", "kind", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pep_id: Mapped[str] = mapped_column(sa.ForeignKey("peps.id"), index=True)
+    kind: Mapped[str] = mapped_column(Code)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    content: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    path: Mapped[str | None] = mapped_column(sa.String(1024))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(Id)
+
+
+class MailLogRow(Base):
+    __tablename__ = "mail_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    pep_id: Mapped[str | None] = mapped_column(sa.ForeignKey("peps.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(80))
+    recipient: Mapped[str] = mapped_column(Email)
+    status: Mapped[str] = mapped_column(Code)
+    status_history: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(Id)
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    entity_id: Mapped[str] = mapped_column(sa.String(80))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    diff: Mapped[dict[str, Any]]

@@ -1,0 +1,163 @@
+"""Immutable records handed out by :class:`pepflow.store.RecordsStore`.
+
+They are detached copies: nothing a caller does to them touches the database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from pepflow.domain.enums import (
+    ContactRole,
+    DocumentKind,
+    MailStatus,
+    OwnerRole,
+    PepStatus,
+    SettingKind,
+    StaffRole,
+    TermName,
+    Variant,
+)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class Address(Record):
+    """Someone to send to."""
+
+    name: str
+    email: str
+    party_id: str | None = None
+    role: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class Staff(Record):
+    id: str
+    name: str
+    email: str
+    roles: tuple[StaffRole, ...]
+    team: str | None = None
+    candidate_group: str | None = None
+
+
+class Setting(Record):
+    id: str
+    name: str
+    kind: SettingKind
+    designated_teacher_name: str | None = None
+    designated_teacher_email: str | None = None
+    locality: str | None = None
+
+
+class Child(Record):
+    id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    legal_status: str | None = None
+    locality: str | None = None
+    social_worker_id: str | None = None
+    carer_contact_id: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Contact(Record):
+    id: str
+    child_id: str
+    role: ContactRole
+    name: str
+    email: str | None = None
+    receives_pep: bool = False
+
+
+class Enrolment(Record):
+    id: int
+    child_id: str
+    setting_id: str
+    starts_on: date
+    ends_on: date | None = None
+
+
+class CareEpisode(Record):
+    id: str
+    child_id: str
+    entered_care_on: date
+    emergency: bool
+    left_care_on: date | None = None
+    left_care_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.left_care_on is None
+
+
+class Pep(Record):
+    id: str
+    child_id: str
+    care_episode_id: str | None
+    academic_year: int
+    term: TermName
+    sequence: int
+    status: PepStatus
+    is_initial: bool
+    setting_id: str | None
+    variant: Variant
+    owner_role: OwnerRole
+    owner_staff_id: str | None
+    meeting_at: datetime | None = None
+    form_sent_at: datetime | None = None
+    form_returned_at: datetime | None = None
+    finalised_at: datetime | None = None
+    attendee_ids: tuple[str, ...] = ()
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def has_setting_input(self) -> bool:
+        return self.variant.has_setting_input
+
+
+class DocumentVersion(Record):
+    id: int
+    pep_id: str
+    kind: DocumentKind
+    version: int
+    filename: str
+    sha256: str
+    size: int
+    path: str | None = None
+    created_at: datetime
+    created_by: str
+
+
+class MailLogEntry(Record):
+    id: int
+    idempotency_key: str
+    pep_id: str | None
+    kind: str
+    recipient: str
+    status: MailStatus
+    status_history: tuple[dict[str, Any], ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuditEntry(Record):
+    id: int
+    at: datetime
+    actor_id: str
+    entity: str
+    entity_id: str
+    action: str
+    diff: dict[str, Any]
