@@ -1,0 +1,364 @@
+"""Render the PEP form a designated teacher fills in (a .docx with content controls).
+
+Parts 1 and 2 (child and placement, social worker's part) are prefilled and locked
+(``sdtContentLocked``); part 3 (the designated teacher's, or for a child without an
+early years setting the Health Visitor's and carers') is empty content controls the
+reader finds again by tag, alias or label; part 4 is left for the meeting. The PEP
+reference and its HMAC check value are in locked controls and the core properties.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+from functools import lru_cache
+
+from docx import Document
+from docx.enum.style import WD_STYLE_TYPE
+from docx.shared import Pt, RGBColor, Twips
+from lxml import etree
+
+from pepflow.documents import _ooxml as ox
+from pepflow.documents._fields import FieldSpec, Section, meeting_sections, school_sections
+from pepflow.documents.model import SEN_STATUS_LABELS, PepFormContent, PepIdentity, form_check_value
+
+DEFAULT_COUNCIL_NAME = "[Council name]"
+FORM_LAYOUT_VERSION = "v1"
+
+VARIANT_TITLES = {
+    "early-years": "Early years",
+    "school-age": "School age",
+    "post-16": "Post-16",
+    "early-years-no-setting": "Early years (no setting)",
+}
+
+NOT_RECORDED = "Not recorded"
+
+
+def format_date(d: date | None) -> str:
+    return f"{d.day} {d:%B %Y}" if d else ""
+
+
+# --------------------------------------------------------------------------- template
+
+
+@lru_cache(maxsize=32)
+def base_template(council_name: str) -> bytes:
+    """An empty A4 document with our styles, header and footer, built once per council."""
+    doc = Document()
+    sec = doc.sections[0]
+    sec.page_width, sec.page_height = Twips(ox.PAGE_WIDTH), Twips(ox.PAGE_HEIGHT)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(sec, side, Twips(ox.MARGIN))
+    sec.header_distance = sec.footer_distance = Twips(567)
+
+    styles = doc.styles
+    normal = styles["Normal"]
+    normal.font.name = "Arial"
+    normal.font.size = Pt(10)
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(ox.qn("w:eastAsia"), "Arial")
+    normal.paragraph_format.space_after = Pt(4)
+    for name, size in (("Title", 22), ("Heading 1", 15), ("Heading 2", 12.5)):
+        st = styles[name]
+        st.font.name = "Arial"
+        st.font.size = Pt(size)
+        st.font.color.rgb = RGBColor(0x1F, 0x38, 0x64)
+        st.font.bold = True
+    styles["Heading 1"].paragraph_format.space_before = Pt(14)
+    styles["Heading 1"].paragraph_format.page_break_before = False
+    ph = styles.add_style("Placeholder Text", WD_STYLE_TYPE.CHARACTER)
+    ph.font.color.rgb = RGBColor(0x80, 0x80, 0x80)
+    if ph.style_id != ox.PLACEHOLDER_STYLE:  # pragma: no cover - python-docx naming changed
+        raise RuntimeError(f"unexpected style id {ph.style_id!r} for Placeholder Text")
+    # python-docx's template carries a preview picture of another document: drop it
+    rels = doc.part.package.rels
+    for rid in [rid for rid, rel in rels.items() if rel.reltype.endswith("/thumbnail")]:
+        del rels[rid]
+
+    header = sec.header
+    hp = header.paragraphs[0]._p
+    _marking(hp)
+    ox.paragraph(header._element, council_name, align="right", color="595959", size_half_points=16, space_after=0)
+
+    footer = sec.footer
+    fp = footer.paragraphs[0]._p
+    _marking(fp)
+    pages = ox.paragraph(footer._element, align="center", space_after=0)
+    ox.run(pages, "Page ", size_half_points=16)
+    _field(pages, "PAGE")
+    ox.run(pages, " of ", size_half_points=16)
+    _field(pages, "NUMPAGES")
+
+    body = doc.element.body
+    for child in list(body):
+        if child.tag != ox.qn("w:sectPr"):
+            body.remove(child)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def _marking(p: etree._Element) -> None:
+    ppr = p.find(ox.qn("w:pPr"))
+    if ppr is None:
+        ppr = etree.Element(ox.qn("w:pPr"))
+        p.insert(0, ppr)
+    ox.el(ppr, "w:jc", {"w:val": "center"})
+    ox.run(p, "OFFICIAL-SENSITIVE", bold=True, color="C00000")
+
+
+def _field(p: etree._Element, instr: str) -> None:
+    fld = ox.el(p, "w:fldSimple", {"w:instr": f" {instr} "})
+    ox.run(fld, "1", size_half_points=16)
+
+
+def new_document(council_name: str):
+    return Document(io.BytesIO(base_template(council_name)))
+
+
+def save(doc) -> bytes:
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def append_all(doc, elements: list[etree._Element]) -> None:
+    """Insert body elements before the final ``w:sectPr`` in one pass."""
+    sect = doc.element.body.find(ox.qn("w:sectPr"))
+    for e in elements:
+        sect.addprevious(e)
+
+
+def set_core_properties(doc, identity: PepIdentity, *, title: str, status: str, check: str | None,
+                        variant: str, council_name: str, stamp: date | None,
+                        version: int | None = None) -> None:
+    cp = doc.core_properties
+    cp.title = f"Personal Education Plan – {identity.term}"
+    cp.subject = title
+    cp.identifier = identity.pep_reference
+    cp.keywords = f"PEP;{identity.pep_reference}" + (f";check={check}" if check else "")
+    cp.category = variant
+    cp.content_status = status
+    cp.author = council_name
+    cp.last_modified_by = council_name
+    cp.comments = "OFFICIAL-SENSITIVE"
+    cp.language = "en-GB"
+    cp.revision = version or 1
+    if version is not None:
+        cp.version = str(version)
+    if stamp is not None:
+        moment = datetime(stamp.year, stamp.month, stamp.day, tzinfo=timezone.utc)
+        cp.created = moment
+        cp.modified = moment
+
+
+# --------------------------------------------------------------------------- builders
+
+TWO_COLS = (3300, ox.CONTENT_WIDTH - 3300)
+GRID_COLS = {
+    4: (1150, ox.CONTENT_WIDTH - 1150 - 1900 - 1600, 1900, 1600),
+    3: (1150, ox.CONTENT_WIDTH - 1150 - 3400, 3400),
+}
+
+
+def heading(text: str, level: int = 1) -> etree._Element:
+    return ox.paragraph(None, text, style=f"Heading{level}", keep_next=True)
+
+
+def spacer() -> etree._Element:
+    return ox.paragraph(None, space_after=0)
+
+
+def identity_rows(t: ox.Table, identity: PepIdentity, ids: ox.IdSource) -> None:
+    for tag, label, value in (
+        ("pep.reference", "PEP reference", identity.pep_reference),
+        ("pep.child_id", "Child ID", identity.child_id),
+        ("pep.term", "Term", identity.term),
+        ("pep.academic_year", "Academic year", identity.academic_year),
+    ):
+        locked_row(t, tag, label, value, ids, bold=tag == "pep.reference")
+
+
+def locked_row(t: ox.Table, tag: str, label: str, value: str | None, ids: ox.IdSource, *,
+               bold: bool = False, multiline: bool = False) -> None:
+    tr = t.row()
+    t.label_cell(tr, label)
+    tc = t.cell(tr, 1, span=len(t.widths) - 1)
+    shown = value if value not in (None, "") else NOT_RECORDED
+    if multiline:
+        ox.block_control(tc, tag=tag, alias=label, ids=ids, lock="sdtContentLocked", value=shown)
+    else:
+        p = ox.paragraph(tc, space_after=0)
+        ox.inline_control(p, tag=tag, alias=label, ids=ids, lock="sdtContentLocked", value=shown, bold=bold)
+
+
+def child_and_placement(content: PepFormContent, ids: ox.IdSource) -> list[etree._Element]:
+    c, s, m = content.child, content.setting, content.meeting
+    t = ox.Table(TWO_COLS)
+    t.title_row("Child and placement details")
+    rows = [
+        ("child.name", "Child's name", c.name),
+        ("child.date_of_birth", "Date of birth", format_date(c.date_of_birth)),
+        ("child.upn", "Unique pupil number (UPN)", c.upn),
+        ("child.year_group", "Year group", c.year_group),
+        ("child.legal_status", "Legal status", c.legal_status),
+        ("child.carer_name", "Carer", c.carer_name),
+        ("child.placement_type", "Placement type", c.placement_type),
+    ]
+    for tag, label, value in rows:
+        locked_row(t, tag, label, value, ids)
+    t2 = ox.Table(TWO_COLS)
+    if content.variant == "early-years-no-setting":
+        t2.title_row("Health Visitor and carers (no early years setting)")
+        locked_row(t2, "setting.health_visitor_name", "Health Visitor", s.health_visitor_name, ids)
+        locked_row(t2, "setting.carers_names", "Carers (and parents if appropriate)", s.carers_names, ids)
+    else:
+        t2.title_row("Education setting")
+        locked_row(t2, "setting.setting_name", "Education setting", s.setting_name, ids)
+        locked_row(t2, "setting.designated_teacher_name", "Designated teacher", s.designated_teacher_name, ids)
+    t3 = ox.Table(TWO_COLS)
+    t3.title_row("PEP meeting arrangements")
+    locked_row(t3, "arrangements.date", "Meeting date", format_date(m.date), ids)
+    locked_row(t3, "arrangements.time", "Meeting time", m.time.strftime("%H:%M") if m.time else None, ids)
+    locked_row(t3, "arrangements.venue", "Venue", m.venue, ids)
+    return [t.tbl, spacer(), t2.tbl, spacer(), t3.tbl]
+
+
+def social_worker_part(content: PepFormContent, ids: ox.IdSource) -> list[etree._Element]:
+    sw = content.social_worker
+    t = ox.Table(TWO_COLS)
+    t.title_row(f"Filled in by the {sw.owner_role.lower()}")
+    locked_row(t, "sw.owner_role", "Lead professional role", sw.owner_role, ids)
+    locked_row(t, "sw.owner_name", "Lead professional", sw.owner_name, ids)
+    locked_row(t, "sw.team", "Team", sw.team, ids)
+    if content.variant == "early-years-no-setting":
+        locked_row(t, "sw.development_knowledge", "What the social worker knows of the child's development",
+                   sw.development_knowledge, ids, multiline=True)
+    locked_row(t, "sw.strengths", "Current strengths", sw.strengths, ids, multiline=True)
+    locked_row(t, "sw.needs", "Current needs", sw.needs, ids, multiline=True)
+    return [t.tbl]
+
+
+def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
+    """The empty content control for one field in cell ``tc``."""
+    common = {"tag": f.tag, "alias": f.alias, "ids": ids, "lock": "sdtLocked"}
+    if f.kind == "text":
+        ox.block_control(tc, placeholder=f.placeholder, **common)
+        return
+    p = ox.paragraph(tc, space_after=0)
+    if f.kind == "bool":
+        ox.checkbox_control(p, tag=f"{f.tag}.yes", alias=f"{f.alias}: Yes", ids=ids, lock="sdtLocked")
+        ox.run(p, " Yes\t")
+        ox.checkbox_control(p, tag=f"{f.tag}.no", alias=f"{f.alias}: No", ids=ids, lock="sdtLocked")
+        ox.run(p, " No")
+    elif f.kind == "date":
+        ox.inline_control(p, kind="date", placeholder=f.placeholder, **common)
+    elif f.kind == "sen":
+        ox.inline_control(p, kind="dropdown", placeholder=f.placeholder,
+                          choices=[(label, key) for key, label in SEN_STATUS_LABELS.items()], **common)
+    else:
+        ox.inline_control(p, placeholder=f.placeholder, **common)
+
+
+def section_table(section: Section, ids: ox.IdSource) -> etree._Element:
+    ncols = len(section.columns) if section.columns else 2
+    t = ox.Table(GRID_COLS[ncols] if section.columns else TWO_COLS)
+    t.title_row(section.title)
+    if section.note:
+        tr = t.row()
+        ox.paragraph(t.cell(tr, 0, span=ncols), section.note, italic=True, space_after=0)
+    if section.columns:
+        tr = t.row(header=True)
+        for i, name in enumerate(section.columns):
+            ox.paragraph(t.cell(tr, i, fill=ox.HEADER_FILL), name, bold=True, space_after=0)
+    for row in section.rows:
+        tr = t.row()
+        t.label_cell(tr, row.label, row.hint)
+        if section.columns:
+            for i, f in enumerate(row.fields, start=1):
+                field_control(t.cell(tr, i), f, ids)
+        else:
+            field_control(t.cell(tr, 1), row.fields[0], ids)
+    return t.tbl
+
+
+def document_control(rows: list[tuple[str, str, str]], ids: ox.IdSource) -> list[etree._Element]:
+    t = ox.Table(TWO_COLS)
+    t.title_row("Document control (do not change)")
+    for tag, label, value in rows:
+        locked_row(t, tag, label, value, ids)
+    return [heading("Document control", 2), t.tbl]
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def render_pep_form(
+    identity: PepIdentity,
+    content: PepFormContent,
+    secret: bytes,
+    *,
+    council_name: str = DEFAULT_COUNCIL_NAME,
+    issued_on: date | None = None,
+) -> bytes:
+    """The Word form sent to the designated teacher (or Health Visitor and carers)."""
+    check = form_check_value(identity.pep_reference, secret)
+    no_setting = content.variant == "early-years-no-setting"
+    school_secs = school_sections(content)
+    transition = any(s.title == "Transition and careers" for s in school_secs)
+    doc = new_document(council_name)
+    ids = ox.IdSource()
+    who = "the Health Visitor and carers" if no_setting else "the designated teacher"
+
+    body: list[etree._Element] = [
+        ox.paragraph(None, "Personal Education Plan", style="Title", space_after=60),
+        ox.paragraph(None, f"{council_name} · Virtual School · {VARIANT_TITLES[content.variant]} PEP",
+                     color="404040", size_half_points=22, space_after=120),
+    ]
+    t = ox.Table(TWO_COLS)
+    t.title_row("PEP details")
+    identity_rows(t, identity, ids)
+    body += [t.tbl, spacer()]
+    intro = (
+        f"Parts 1 and 2 were filled in by the {content.social_worker.owner_role.lower()} and are locked. "
+        f"Part 3 is for {who} to complete before the PEP meeting: type into the grey boxes, "
+        "tick the check boxes and pick dates from the calendars. Part 4 is completed at the meeting. "
+        "Please keep this document secure and return it by the same secure route."
+    )
+    body.append(ox.paragraph(None, intro, space_after=120))
+
+    body.append(heading("Part 1: Child and placement"))
+    body += child_and_placement(content, ids)
+    body.append(heading(f"Part 2: {content.social_worker.owner_role}'s part"))
+    body += social_worker_part(content, ids)
+
+    part3 = "Part 3: Health Visitor's and carers' part" if no_setting else "Part 3: Designated teacher's part"
+    body.append(heading(part3))
+    body.append(ox.paragraph(None, f"To be completed by {who} before the PEP meeting.", italic=True))
+    for i, section in enumerate(school_secs):
+        if i:
+            body.append(spacer())
+        body.append(section_table(section, ids))
+
+    body.append(heading("Part 4: The PEP meeting"))
+    body.append(ox.paragraph(None, "Completed at the meeting by the social worker with the "
+                             f"{'Health Visitor and carers' if no_setting else 'designated teacher'}.", italic=True))
+    for i, section in enumerate(meeting_sections()):
+        if i:
+            body.append(spacer())
+        body.append(section_table(section, ids))
+
+    body += document_control(
+        [
+            ("pep.check", "Check value", check),
+            ("pep.variant", "Form type", content.variant),
+            ("pep.layout", "Form layout", f"{FORM_LAYOUT_VERSION}{'+transition' if transition else ''}"),
+            ("pep.issued_on", "Issued on", format_date(issued_on) or None),
+        ],
+        ids,
+    )
+    append_all(doc, body)
+    set_core_properties(doc, identity, title="PEP form for completion before the meeting",
+                        status="Issued for completion", check=check, variant=content.variant,
+                        council_name=council_name, stamp=issued_on)
+    return save(doc)

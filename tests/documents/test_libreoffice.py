@@ -1,0 +1,58 @@
+"""A real LibreOffice re-save (drops w:tag, keeps w:alias) still reads back; skips without LibreOffice."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from pepflow.documents import read_school_return, render_final_pep, render_pep_form
+
+from .helpers import MEETING, SECRET, content, fill_form, identity, school_return
+
+pytestmark = [pytest.mark.libreoffice, pytest.mark.slow]
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+needs_lo = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed")
+
+
+def _convert(tmp_path, data: bytes, target: str) -> bytes:
+    src = tmp_path / "in" / "form.docx"
+    src.parent.mkdir()
+    src.write_bytes(data)
+    out = tmp_path / "out"
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--convert-to", target,
+         "--outdir", str(out), str(src)],
+        check=True, capture_output=True, timeout=180,
+    )
+    return next(out.iterdir()).read_bytes()
+
+
+@needs_lo
+@pytest.mark.parametrize("variant", ["school-age", "early-years-no-setting"])
+def test_libreoffice_resaved_form_reads_back(tmp_path, variant):
+    expected = school_return(variant)
+    filled = fill_form(render_pep_form(identity(), content(variant), SECRET), expected, MEETING)
+    resaved = _convert(tmp_path, filled, "docx:MS Word 2007 XML")
+    result = read_school_return(resaved, "PEP-C-0001-2026-AUT", SECRET)
+    assert result.missing_fields == []
+    assert result.invalid_fields == {}
+    assert result.values == expected
+    assert result.meeting == MEETING
+
+
+@needs_lo
+def test_final_pep_converts_to_pdf(tmp_path):
+    final = render_final_pep(identity(), content("school-age"), school_return("school-age"), MEETING, 2)
+    pdf = _convert(tmp_path, final, "pdf")
+    assert pdf.startswith(b"%PDF")
+
+
+@needs_lo
+def test_libreoffice_resaved_empty_form_reads_as_not_provided(tmp_path):
+    from pepflow.documents import SchoolReturn
+
+    resaved = _convert(tmp_path, render_pep_form(identity(), content("post-16"), SECRET), "docx:MS Word 2007 XML")
+    result = read_school_return(resaved, "PEP-C-0001-2026-AUT", SECRET)
+    assert (result.values, result.missing_fields, result.invalid_fields) == (SchoolReturn(), [], {})
