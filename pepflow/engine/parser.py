@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import (
+    NoneTask,
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
     ServiceTask,
@@ -429,6 +430,8 @@ def parse_bpmn(xml: bytes, resource_name: str) -> list[ParsedProcess]:
         for owner, task_spec in _all_task_specs(spec, subprocess_specs):
             bpmn_id = getattr(task_spec, "bpmn_id", None)
             task_spec.zeebe = configs.get(bpmn_id) if bpmn_id else None
+            if isinstance(task_spec, NoneTask):
+                task_spec.manual = False  # Zeebe passes straight through an undefined task
             if isinstance(task_spec, MultiInstanceTask):
                 # Spiff connects an instance's completion to the merge only when it
                 # creates an instance; connect it up front so a restored instance merges too.

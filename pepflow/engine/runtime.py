@@ -1152,8 +1152,13 @@ class Engine:
                     live.activated.add(tid)
                     rows.append((element_id, task.task_spec, "ACTIVATED"))
                 elif task.has_state(TaskState.FINISHED_MASK) and tid not in live.finished:
-                    if task.state == TaskState.CANCELLED and tid not in live.activated:
-                        continue  # a predicted path that was never taken
+                    if task.state == TaskState.CANCELLED and (
+                        tid not in live.activated or isinstance(task.task_spec, ParallelGateway)
+                    ):
+                        # a predicted path never taken, or a join token merged into the
+                        # one that fired: neither is a terminated element
+                        live.finished.add(tid)
+                        continue
                     live.finished.add(tid)
                     live.activated.add(tid)
                     event = "COMPLETED" if task.state == TaskState.COMPLETED else "TERMINATED"

@@ -465,3 +465,15 @@ def test_redeploying_the_same_diagram_keeps_its_version(harness):
     first = harness.deploy("jobs.bpmn")
     second = harness.deploy("jobs.bpmn")
     assert first.processes[0].version == second.processes[0].version == 1
+
+
+def test_an_undefined_task_is_passed_through_as_in_zeebe(harness):
+    xml = _process(
+        '<bpmn:task id="NoteOnlyTask"/><bpmn:endEvent id="NoteEndEvent"/>'
+        '<bpmn:sequenceFlow id="Flow_A" sourceRef="BrokenStartEvent" targetRef="NoteOnlyTask"/>'
+        '<bpmn:sequenceFlow id="Flow_B" sourceRef="NoteOnlyTask" targetRef="NoteEndEvent"/>'
+    )
+    harness.engine.deploy([("notes.bpmn", xml)])
+    key = harness.engine.create_instance("broken")
+    assert harness.engine.instance(key).state == "COMPLETED"
+    assert "NoteOnlyTask" in harness.completed(key)
