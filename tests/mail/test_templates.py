@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+import pytest
+
+from pepflow.mail import KINDS, TemplateContextError, UnknownMailKindError, render
+from pepflow.mail.templates import template_variables
+
+REFERENCE = "PEP-C-0001-2026-AUT"
+
+FULL_CONTEXT = {
+    "pep_reference": REFERENCE,
+    "council_name": "Example Council",
+    "sender_team": "North Locality Business Support",
+    "on_behalf_of": "North Locality Business Support",
+    "meeting_due": date(2026, 9, 14),
+    "entered_care_on": date(2026, 9, 1),
+    "emergency": True,
+    "meeting_date": date(2026, 10, 12),
+    "meeting_time": time(14, 30),
+    "venue": "Northfield Primary School, meeting room 2",
+    "days_overdue": 3,
+    "return_by": date(2026, 9, 21),
+    "password": "correct-horse-battery-staple",
+    "document_name": f"{REFERENCE}.docx",
+}
+
+ALLOWED_VARIABLES = set(FULL_CONTEXT)
+CHILD_DETAILS = re.compile(r"child|first_?name|surname|forename|full_?name|birth|dob|address|upn")
+
+
+def test_every_kind_the_process_sends_has_templates():
+    assert set(KINDS) == {
+        "initial-pep", "virtual-school-notice", "initial-meeting-arranged",
+        "initial-meeting-reminder", "initial-meeting-overdue", "pep-form",
+        "pep-form-health-visitor", "pep-form-reminder", "final-pep", "form-password",
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_subject_text_and_html(kind):
+    subject, text, html = render(kind, FULL_CONTEXT)
+    assert REFERENCE in subject
+    assert "\n" not in subject
+    assert REFERENCE in text
+    assert REFERENCE in html
+    assert html.lstrip().startswith("<!DOCTYPE html>")
+    assert "<" not in text  # text bodies are plain
+    assert "Example Council" in text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_templates_use_no_child_details(kind):
+    variables = template_variables(kind)
+    assert variables <= ALLOWED_VARIABLES
+    assert not [v for v in variables if CHILD_DETAILS.search(v)]
+    assert "pep_reference" in variables
+
+
+def test_missing_variable_is_a_clear_error():
+    context = dict(FULL_CONTEXT)
+    del context["return_by"]
+    with pytest.raises(TemplateContextError, match="return_by"):
+        render("pep-form", context)
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(UnknownMailKindError, match="no-such-mail"):
+        render("no-such-mail", FULL_CONTEXT)
+
+
+def test_reference_must_be_a_pep_reference_not_a_name():
+    with pytest.raises(TemplateContextError, match="pep_reference"):
+        render("final-pep", {**FULL_CONTEXT, "pep_reference": "Jane Smith"})
+
+
+def test_html_is_escaped_and_text_is_not():
+    venue = '<script>alert("x")</script> Smith & Jones Hall'
+    subject, text, html = render("initial-meeting-arranged", {**FULL_CONTEXT, "venue": venue})
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "Smith &amp; Jones Hall" in html
+    assert venue in text
+
+
+def test_dates_and_times_are_written_out():
+    subject, text, _ = render("initial-meeting-arranged", FULL_CONTEXT)
+    assert subject == f"Initial PEP meeting arranged: {REFERENCE} on Monday 12 October 2026"
+    assert "14:30" in text
+
+
+def test_form_password_carries_the_password_and_the_document_name():
+    subject, text, html = render("form-password", FULL_CONTEXT)
+    assert "correct-horse-battery-staple" in text
+    assert "correct-horse-battery-staple" in html
+    assert f"{REFERENCE}.docx" in text
+    assert "correct-horse" not in subject
+
+
+def test_overdue_plural():
+    _, one, _ = render("initial-meeting-overdue", {**FULL_CONTEXT, "days_overdue": 1})
+    _, many, _ = render("initial-meeting-overdue", {**FULL_CONTEXT, "days_overdue": 4})
+    assert "1 day overdue" in one
+    assert "4 days overdue" in many
