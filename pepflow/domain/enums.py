@@ -113,6 +113,7 @@ class PepSection(StrEnum):
 class DocumentKind(StrEnum):
     FORM = "form"
     FINAL = "final"
+    RETURNED = "returned"  # the school's filled form, kept as it came back
 
 
 class MailStatus(StrEnum):

@@ -1,0 +1,549 @@
+"""The PEP casework the workers do: records, dates, documents and mail together.
+
+Each method is one step of the council's flowchart, called by a thin pyzeebe handler
+in ``workers/``. Methods take identifiers and dates (what process variables carry)
+and return the identifiers and dates the diagram needs next; names, addresses and
+notes stay in the records store and the documents. Every change goes through the
+records store, which audits it.
+
+Steps are safe to run again (a job can be retried or handed out twice): they look
+for what an earlier run already did before doing it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .calendar import SchoolCalendar, WorkingDays, academic_year_label, academic_year_of
+from .clock import Clock
+from .documents import (
+    MeetingRecord,
+    PepFormContent,
+    PepIdentity,
+    SchoolReturn,
+    read_school_return,
+    render_final_pep,
+    render_pep_form,
+)
+from .documents.model import (
+    Attendee,
+    ChildDetails,
+    MeetingArrangements,
+    SettingDetails,
+    SocialWorkerPart,
+)
+from .domain.enums import DocumentKind, MailStatus, OwnerRole, PepSection, PepStatus, Variant
+from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
+from .domain.settings import Settings
+from .mail.message import Attachment, OutgoingMail
+from .mail.templates import render
+from .mail.transport import Mailer, PermanentMailError
+from .store import RecordsStore
+from .store import records as r
+
+log = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+SYSTEM = "system"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_OWNER_LABELS = {
+    OwnerRole.SOCIAL_WORKER: "Social worker",
+    OwnerRole.LEAVING_CARE_WORKER: "Leaving Care Worker",
+    OwnerRole.PERSONAL_ADVISER: "Personal Adviser",
+}
+_TERM_CODES = {"autumn": "Autumn", "spring": "Spring", "summer": "Summer"}
+
+
+def at_local(day: date, hour: int = 9, minute: int = 0) -> datetime:
+    """A wall-clock time in England on ``day``, as an aware UTC instant."""
+    return datetime.combine(day, time(hour, minute), LONDON).astimezone(timezone.utc)
+
+
+def iso(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(value: str | datetime) -> datetime:
+    """ISO date-time from a variable; a time without offset is England local time (what
+    a person types into a form)."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if len(text) == 10:  # a bare date: the working day starts at 09:00
+            return at_local(date.fromisoformat(text))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=LONDON)
+    return parsed.astimezone(timezone.utc)
+
+
+def local_date(instant: datetime) -> date:
+    return instant.astimezone(LONDON).date()
+
+
+@dataclass(frozen=True)
+class CaseworkConfig:
+    council_name: str = "Example Council (fictional)"
+    sender: str = "pep.business.support@council.example.org"
+    sender_team: str = "Virtual School and locality business support"
+    # HMAC secret for the check value a returned form must carry (settings object)
+    document_secret: bytes = field(default=b"development-only-document-secret", repr=False)
+    documents_dir: Path | None = None
+    settings: Settings = field(default_factory=Settings)
+    meeting_hour: int = 10
+
+
+class Casework:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None) -> None:
+        self.store = store
+        self.mailer = mailer
+        self.clock = clock
+        self.config = config or CaseworkConfig()
+        self.working_days = WorkingDays()
+
+    # ------------------------------------------------------------------ helpers
+    def _now(self) -> datetime:
+        return self.clock.now()
+
+    def _today(self) -> date:
+        return local_date(self._now())
+
+    def _calendar(self, setting_id: str | None) -> SchoolCalendar:
+        return self.store.school_calendar_for(setting_id)
+
+    def _term_for(self, calendar: SchoolCalendar, day: date) -> tuple[int, str]:
+        term = calendar.term_of(day)
+        if term is not None:
+            return academic_year_of(term.starts_on), term.name
+        year, term = calendar.next_term(day)
+        return year, term.name
+
+    def _pep_variables(self, pep: r.Pep) -> dict[str, Any]:
+        child = self.store.child(pep.child_id)
+        return {
+            "pepId": pep.id,
+            "settingId": pep.setting_id,
+            "variant": pep.variant.value,
+            "hasSettingInput": pep.variant != Variant.EARLY_YEARS_NO_SETTING,
+            "ownerRole": pep.owner_role.value,
+            "ownerUserId": pep.owner_staff_id,
+            "businessSupportGroup": self.store.business_support_group(child.locality or ""),
+            "isInitial": pep.is_initial,
+        }
+
+    def _open_pep(self, child_id: str, year: int, term: str) -> r.Pep | None:
+        for pep in self.store.peps_for(child_id):
+            if pep.academic_year == year and pep.term.value == term and pep.status != PepStatus.CANCELLED:
+                return pep
+        return None
+
+    def _advance_status(self, pep_id: str, *targets: PepStatus, **changes: Any) -> r.Pep:
+        """Move a PEP along the status path, skipping steps already taken."""
+        pep = self.store.pep(pep_id)
+        path = [
+            PepStatus.NOT_STARTED, PepStatus.IN_PROGRESS, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED,
+            PepStatus.MEETING_HELD, PepStatus.TYPED_UP, PepStatus.FINAL,
+        ]
+        for target in targets:
+            current = pep.status
+            if current == PepStatus.RETURNED_FOR_CHANGES:
+                current = PepStatus.MEETING_HELD
+            if current in path and target in path and path.index(target) <= path.index(current):
+                continue
+            pep = self.store.update_pep(pep_id, actor=SYSTEM, status=target)
+        if changes:
+            pep = self.store.update_pep(pep_id, actor=SYSTEM, **changes)
+        return pep
+
+    def _identity(self, pep: r.Pep) -> PepIdentity:
+        return PepIdentity(
+            pep_reference=pep.id,
+            child_id=pep.child_id,
+            term=f"{_TERM_CODES[pep.term.value]} {pep.academic_year if pep.term.value == 'autumn' else pep.academic_year + 1}",
+            academic_year=academic_year_label(pep.academic_year),
+        )
+
+    def _content(self, pep: r.Pep) -> PepFormContent:
+        child = self.store.child(pep.child_id)
+        carer = self.store.contact(child.carer_contact_id) if child.carer_contact_id else None
+        owner = self.store.staff(pep.owner_staff_id) if pep.owner_staff_id else None
+        social = self.store.section(pep.id, PepSection.SOCIAL_WORKER) or {}
+        if pep.variant == Variant.EARLY_YEARS_NO_SETTING:
+            recipients = self.store.early_years_recipients(pep.child_id)
+            setting = SettingDetails(
+                health_visitor_name=", ".join(a.name for a in recipients if a.role == "health-visitor") or None,
+                carers_names=", ".join(a.name for a in recipients if a.role != "health-visitor") or None,
+            )
+        else:
+            record = self.store.setting(pep.setting_id) if pep.setting_id else None
+            setting = SettingDetails(
+                setting_name=record.name if record else None,
+                designated_teacher_name=record.designated_teacher_name if record else None,
+            )
+        meeting_at = pep.meeting_at
+        meeting = MeetingArrangements(
+            date=local_date(meeting_at) if meeting_at else self._today(),
+            time=meeting_at.astimezone(LONDON).time().replace(second=0, microsecond=0) if meeting_at else None,
+            venue=social.get("venue"),
+        )
+        return PepFormContent(
+            variant=pep.variant.value,
+            child=ChildDetails(
+                name=f"{child.given_name} {child.family_name}",
+                date_of_birth=child.date_of_birth,
+                legal_status=child.legal_status or "Not recorded",
+                carer_name=carer.name if carer else "Not recorded",
+                placement_type=(carer.role.value.replace("-", " ").capitalize() if carer else "Not recorded"),
+            ),
+            social_worker=SocialWorkerPart(
+                owner_role=_OWNER_LABELS[pep.owner_role],
+                owner_name=owner.name if owner else "Not allocated",
+                team=owner.team if owner else None,
+                strengths=social.get("strengths"),
+                needs=social.get("needs"),
+                development_knowledge=social.get("development_knowledge"),
+            ),
+            setting=setting,
+            meeting=meeting,
+        )
+
+    def _keep_document(self, pep: r.Pep, kind: DocumentKind, data: bytes) -> r.DocumentVersion:
+        existing = self.store.documents(pep.id, kind)
+        version = len(existing) + 1
+        filename = f"{pep.id}-{kind.value}-v{version}.docx"
+        if self.config.documents_dir is not None:
+            folder = self.config.documents_dir / pep.id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / filename).write_bytes(data)
+        return self.store.record_document(pep.id, kind, filename, content=data, actor=SYSTEM)
+
+    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[Attachment, ...] = ()) -> bool:
+        """Send one message once: the mail log's idempotency key makes a retried job a
+        no-op for what already went. Returns whether it was sent now."""
+        entry, created = self.store.record_mail(
+            key, kind=kind, recipient=recipient.email, actor=SYSTEM, pep_id=pep.id if pep else None
+        )
+        if not created and entry.status == MailStatus.SENT:
+            return False
+        rendered = render(kind, {
+            "council_name": self.config.council_name, "sender_team": self.config.sender_team, **context,
+        })
+        mail = OutgoingMail(
+            idempotency_key=key, sender=self.config.sender, sender_name=self.config.sender_team,
+            recipients=(recipient.email,), subject=rendered.subject, text_body=rendered.text,
+            html_body=rendered.html, attachments=attachments,
+        )
+        try:
+            result = await self.mailer.send(mail)
+        except PermanentMailError as exc:
+            self.store.set_mail_status(key, MailStatus.FAILED, actor=SYSTEM, detail=str(exc))
+            raise
+        self.store.set_mail_status(key, MailStatus.SENT, actor=SYSTEM, detail=result.reply)
+        return True
+
+    def _attachment(self, pep: r.Pep, kind: DocumentKind) -> tuple[Attachment, ...]:
+        document = self.store.latest_document(pep.id, kind)
+        if document is None:
+            raise LookupError(f"{pep.id} has no {kind.value} document to send")
+        return (Attachment(filename=document.filename, content_type=DOCX, data=self.store.document_content(document.id)),)
+
+    def _reminder_day(self, pep: r.Pep, meeting_day: date) -> date:
+        calendar = self._calendar(pep.setting_id)
+        anchor = calendar.last_school_day_on_or_before(meeting_day)
+        return calendar.add_school_days(anchor, -self.config.settings.form_reminder_school_days)
+
+    def _return_by(self, pep: r.Pep, meeting_day: date) -> date:
+        """The school day before the reminder goes: the form is due back by then."""
+        calendar = self._calendar(pep.setting_id)
+        planned = calendar.add_school_days(self._reminder_day(pep, meeting_day), -1)
+        # an initial PEP's form goes as soon as possible: give the school a school day
+        sent_on = local_date(pep.form_sent_at) if pep.form_sent_at else self._today()
+        return max(planned, calendar.add_school_days(sent_on, 1))
+
+    def _setting_recipients(self, pep: r.Pep) -> list[r.Address]:
+        if pep.variant == Variant.EARLY_YEARS_NO_SETTING:
+            recipients = self.store.early_years_recipients(pep.child_id)
+            if not recipients:
+                raise LookupError(f"{pep.id}: no Health Visitor or carer to send the PEP to for {pep.child_id}")
+            return recipients
+        if not pep.setting_id:
+            raise LookupError(f"{pep.id} has no education setting")
+        return [self.store.designated_teacher_address(pep.setting_id)]
+
+    # ------------------------------------------------------------------ box 1
+    def create_pep_record(self, child_id: str, entered_care_on: str, emergency: bool, care_episode_id: str | None = None) -> dict[str, Any]:
+        entered = date.fromisoformat(entered_care_on)
+        episode = self.store.open_care_episode(child_id, entered, emergency=emergency, actor=SYSTEM, episode_id=care_episode_id)
+        today = max(self._today(), entered)
+        calendar = self._calendar(None)
+        year, term = self._term_for(calendar, today)
+        pep = self._open_pep(child_id, year, term) or self.store.create_pep(
+            child_id, year, term, actor=SYSTEM, is_initial=True, on=today, care_episode_id=episode.id
+        )
+        settings = self.config.settings
+        due = initial_meeting_due(entered, settings.initial_meeting_days, settings.initial_meeting_day_kind, self.working_days)
+        reminder = self.working_days.add_working_days(due, -settings.initial_meeting_reminder_working_days)
+        return {
+            **self._pep_variables(pep),
+            "careEpisodeId": episode.id,
+            "initialMeetingDueAt": iso(at_local(due, 17)),
+            "initialMeetingReminderAt": iso(max(at_local(reminder), self._now())),
+        }
+
+    def resume_pep_cycle(self, child_id: str) -> dict[str, Any]:
+        """A child already in care when the council starts using the product: no
+        initial PEP; the termly cycle starts with the next PEP, three school weeks
+        into the current term (or the next one if that date has passed)."""
+        episode = self.store.current_care_episode(child_id)
+        if episode is None:
+            raise LookupError(f"child {child_id} has no open care episode; record the entry into care first")
+        today = self._today()
+        pep = self.store.current_pep(child_id)
+        if pep is None or pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
+            setting = self.store.setting_for(child_id, today)
+            calendar = self._calendar(setting.id if setting else None)
+            term = calendar.term_of(today)
+            meeting_day = calendar.add_school_days(term.starts_on, 15) if term else None
+            if meeting_day is None or meeting_day <= today + timedelta(days=21):
+                _year, term = calendar.next_term(today)
+                meeting_day = calendar.add_school_days(term.starts_on, 15)
+            meeting = at_local(meeting_day, self.config.meeting_hour)
+            year, term_name = self._term_for(calendar, meeting_day)
+            pep = self._open_pep(child_id, year, term_name) or self.store.create_pep(
+                child_id, year, term_name, actor=SYSTEM, on=meeting_day, meeting_at=meeting, care_episode_id=episode.id
+            )
+        return {
+            **self._pep_variables(pep), "careEpisodeId": episode.id,
+            "meetingAt": iso(pep.meeting_at) if pep.meeting_at else None,
+        }
+
+    def generate_pep_form(self, pep_id: str) -> dict[str, Any]:
+        pep = self.store.pep(pep_id)
+        data = render_pep_form(
+            self._identity(pep), self._content(pep), self.config.document_secret,
+            council_name=self.config.council_name, issued_on=self._today(),
+        )
+        document = self._keep_document(pep, DocumentKind.FORM, data)
+        return {"formDocumentId": document.id}
+
+    async def send_secure_email(self, pep_id: str, template: str, to: str, attendee_id: str | None = None) -> dict[str, Any]:
+        pep = self.store.pep(pep_id)
+        if to == "setting":
+            recipients = self._setting_recipients(pep)
+        elif to == "attendee":
+            if not attendee_id:
+                raise LookupError(f"{pep_id}: sending to an attendee needs attendeeId")
+            recipients = [self.store.address_for(attendee_id)]
+        else:
+            raise ValueError(f"unknown recipient kind {to!r} in the diagram's task header 'to'")
+        kind = template
+        if template == "pep-form" and pep.variant == Variant.EARLY_YEARS_NO_SETTING:
+            kind = "pep-form-health-visitor"
+        meeting_day = local_date(pep.meeting_at) if pep.meeting_at else self._today()
+        if template == "final-pep":
+            attachments = self._attachment(pep, DocumentKind.FINAL)
+            context = {"pep_reference": pep.id, "meeting_date": meeting_day}
+        elif template == "initial-pep":
+            attachments = self._attachment(pep, DocumentKind.FORM)
+            episode = self.store.care_episode(pep.care_episode_id) if pep.care_episode_id else None
+            due = initial_meeting_due(episode.entered_care_on, working_days=self.working_days) if episode else meeting_day
+            context = {"pep_reference": pep.id, "meeting_due": due}
+        else:
+            attachments = self._attachment(pep, DocumentKind.FORM)
+            return_by = self._return_by(pep, meeting_day)
+            context = {
+                "pep_reference": pep.id, "meeting_date": meeting_day, "return_by": return_by,
+                "on_behalf_of": "the locality business support officer",
+            }
+        for recipient in recipients:
+            await self._send(f"{pep.id}:{template}:{recipient.email}", kind, pep, recipient, context, attachments)
+        if template in ("pep-form",):
+            self._advance_status(pep_id, PepStatus.FORM_SENT, form_sent_at=self._now())
+        return {}
+
+    async def notify_virtual_school(self, pep_id: str, entered_care_on: str, emergency: bool, initial_meeting_due_at: str) -> dict[str, Any]:
+        pep = self.store.pep(pep_id)
+        await self._send(
+            f"{pep.id}:virtual-school-notice", "virtual-school-notice", pep, self.store.virtual_school_address(),
+            {
+                "pep_reference": pep.id, "entered_care_on": date.fromisoformat(entered_care_on),
+                "emergency": bool(emergency), "meeting_due": local_date(parse_instant(initial_meeting_due_at)),
+            },
+        )
+        return {}
+
+    # ------------------------------------------------------------------ box 2
+    async def inform_pep_coordinator(self, pep_id: str, meeting_at: str, venue: str, invitee_ids: list[str]) -> dict[str, Any]:
+        meeting = parse_instant(meeting_at)
+        pep = self.store.update_pep(pep_id, actor=SYSTEM, meeting_at=meeting, attendee_ids=list(invitee_ids or []))
+        self.store.save_section(pep_id, PepSection.SOCIAL_WORKER, {**(self.store.section(pep_id, PepSection.SOCIAL_WORKER) or {}), "venue": venue}, actor=SYSTEM)
+        await self._send(
+            f"{pep.id}:initial-meeting-arranged:{iso(meeting)}", "initial-meeting-arranged", pep,
+            self.store.pep_coordinator_address(),
+            {
+                "pep_reference": pep.id, "meeting_date": local_date(meeting),
+                "meeting_time": meeting.astimezone(LONDON).strftime("%H:%M"), "venue": venue,
+            },
+        )
+        return {"meetingAt": iso(meeting)}
+
+    async def send_reminder(self, pep_id: str, reminder: str) -> dict[str, Any]:
+        pep = self.store.pep(pep_id)
+        stamp = self._today().isoformat()
+        if reminder == "initial-meeting":
+            episode = self.store.care_episode(pep.care_episode_id) if pep.care_episode_id else None
+            due = initial_meeting_due(episode.entered_care_on, working_days=self.working_days) if episode else self._today()
+            owner = self.store.staff(pep.owner_staff_id)
+            await self._send(
+                f"{pep.id}:initial-meeting-reminder:{stamp}", "initial-meeting-reminder", pep,
+                r.Address(name=owner.name, email=owner.email, party_id=owner.id, role="owner"),
+                {"pep_reference": pep.id, "meeting_due": due},
+            )
+        elif reminder == "school-form":
+            meeting_day = local_date(pep.meeting_at) if pep.meeting_at else self._today()
+            context = {
+                "pep_reference": pep.id, "meeting_date": meeting_day,
+                "return_by": self._return_by(pep, meeting_day),
+            }
+            for recipient in self._setting_recipients(pep):
+                await self._send(f"{pep.id}:pep-form-reminder:{recipient.email}", "pep-form-reminder", pep, recipient, context)
+        else:
+            raise ValueError(f"unknown reminder {reminder!r} in the diagram's task header 'reminder'")
+        return {}
+
+    async def escalate_overdue(self, pep_id: str, initial_meeting_due_at: str) -> dict[str, Any]:
+        pep = self.store.pep(pep_id)
+        due = local_date(parse_instant(initial_meeting_due_at))
+        await self._send(
+            f"{pep.id}:initial-meeting-overdue", "initial-meeting-overdue", pep, self.store.pep_coordinator_address(),
+            {"pep_reference": pep.id, "meeting_due": due, "days_overdue": max(0, (self._today() - due).days)},
+        )
+        return {}
+
+    # ------------------------------------------------------------------ box 3
+    def schedule_pep_dates(self, pep_id: str, meeting_at: str | None, is_initial: bool) -> dict[str, Any]:
+        """Dates of this term's step 3 and 4 (the rule is in docs/calendar.md)."""
+        pep = self.store.pep(pep_id)
+        now = self._now()
+        meeting = parse_instant(meeting_at) if meeting_at else pep.meeting_at
+        if meeting is None:
+            raise LookupError(f"{pep_id} has no meeting date; set it at the previous PEP meeting")
+        if pep.meeting_at != meeting:
+            pep = self.store.update_pep(pep_id, actor=SYSTEM, meeting_at=meeting)
+        calendar = self._calendar(pep.setting_id)
+        settings = self.config.settings
+        meeting_day = local_date(meeting)
+        if is_initial:
+            send = now
+        else:
+            send = max(now, at_local(calendar.school_weeks_before(meeting_day, settings.form_send_school_weeks)))
+        prepare = now if is_initial else max(now, at_local(self.working_days.add_working_days(local_date(send), -10)))
+        reminder = at_local(self._reminder_day(pep, meeting_day))
+        if reminder <= send:
+            reminder = min(send + timedelta(days=1), meeting)
+        self._advance_status(pep_id, PepStatus.IN_PROGRESS)
+        return {
+            "meetingAt": iso(meeting), "prepareFromAt": iso(prepare), "formSendAt": iso(send),
+            "formReminderAt": iso(reminder),
+        }
+
+    # ------------------------------------------------------------------ box 4
+    def receive_school_form(self, pep_id: str, data: bytes, *, actor: str) -> dict[str, Any]:
+        """Check a returned Word form and keep it; raise ``DocumentRejected`` (nothing
+        kept) when it is broken, hostile, or the form of another PEP."""
+        pep = self.store.pep(pep_id)
+        result = read_school_return(data, pep.id, self.config.document_secret)
+        with self.store.atomic():
+            document = self.store.record_document(
+                pep.id, DocumentKind.RETURNED, f"{pep.id}-returned-v{len(self.store.documents(pep.id, DocumentKind.RETURNED)) + 1}.docx",
+                content=data, actor=actor,
+            )
+            self.store.save_section(pep.id, PepSection.SCHOOL_RETURN, result.values.model_dump(mode="json"), actor=actor)
+        return {"returnedDocumentId": document.id, "missingFields": result.missing_fields, "invalidFields": result.invalid_fields}
+
+    def take_in_school_form(self, pep_id: str) -> dict[str, Any]:
+        self._advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self._now())
+        return {}
+
+    # ------------------------------------------------------------------ box 6
+    def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:
+        pep = self._advance_status(pep_id, PepStatus.MEETING_HELD, PepStatus.TYPED_UP, attendee_ids=list(attendee_ids or []))
+        school = self.store.section(pep.id, PepSection.SCHOOL_RETURN) or {}
+        attendees = []
+        for attendee_id in attendee_ids or []:
+            address = self.store.address_for(attendee_id)
+            attendees.append(Attendee(name=address.name, role=address.role))
+        meeting = MeetingRecord(
+            held_on=local_date(pep.meeting_at) if pep.meeting_at else self._today(),
+            attendees=attendees,
+            next_meeting_dates=[local_date(parse_instant(d)) for d in (next_meeting_dates or [])],
+        )
+        self.store.save_section(pep.id, PepSection.MEETING_RECORD, meeting.model_dump(mode="json"), actor=SYSTEM)
+        version = len(self.store.documents(pep.id, DocumentKind.FINAL)) + 1
+        data = render_final_pep(
+            self._identity(pep), self._content(pep), SchoolReturn.model_validate(school), meeting, version,
+            council_name=self.config.council_name, finalised_on=self._today(),
+        )
+        document = self._keep_document(pep, DocumentKind.FINAL, data)
+        self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
+        return {"finalDocumentId": document.id}
+
+    # ------------------------------------------------------------------ box 7
+    def complete_pep(self, pep_id: str, next_meeting_dates: list[str] | None) -> dict[str, Any]:
+        """Close this term's PEP and open the next one at the date set in box 5."""
+        pep = self._advance_status(pep_id, PepStatus.FINAL)
+        child = self.store.child(pep.child_id)
+        today = self._today()
+        dates = sorted(parse_instant(d) for d in (next_meeting_dates or []))
+        upcoming = [d for d in dates if local_date(d) > today]
+        calendar = self._calendar(pep.setting_id)
+        if upcoming:
+            meeting = upcoming[0]
+        else:  # nobody set a date: three school weeks into next term
+            _year, term = calendar.next_term(today)
+            meeting = at_local(calendar.add_school_days(term.starts_on, 15), self.config.meeting_hour)
+        settings = self.config.settings
+        if aged_out(child.date_of_birth, local_date(meeting), settings.age_limit, settings.age_out_rule):
+            return {"agedOut": True}
+        year, term = self._term_for(calendar, local_date(meeting))
+        following = self._open_pep(pep.child_id, year, term)
+        if following is None:
+            following = self.store.create_pep(
+                pep.child_id, year, term, actor=SYSTEM, on=local_date(meeting), meeting_at=meeting,
+                care_episode_id=pep.care_episode_id,
+            )
+        return {**self._pep_variables(following), "meetingAt": iso(meeting), "agedOut": False}
+
+    # ------------------------------------------------------------------ changes
+    def schedule_setting_change_pep(self, child_id: str, pep_id: str | None, setting_changed_on: str) -> dict[str, Any]:
+        """A change of education setting: a new PEP within 10 working days."""
+        changed_on = date.fromisoformat(setting_changed_on)
+        if pep_id:
+            old = self.store.pep(pep_id)
+            if old.status not in (PepStatus.FINAL, PepStatus.CANCELLED):
+                self.store.update_pep(pep_id, actor=SYSTEM, status=PepStatus.CANCELLED)
+        due = setting_change_pep_due(changed_on, self.config.settings.setting_change_pep_working_days, self.working_days)
+        meeting = at_local(due, self.config.meeting_hour)
+        calendar = self._calendar(None)
+        year, term = self._term_for(calendar, changed_on)
+        pep = self._open_pep(child_id, year, term)
+        if pep is None:
+            pep = self.store.create_pep(child_id, year, term, actor=SYSTEM, is_initial=True, on=changed_on, meeting_at=meeting)
+        return {**self._pep_variables(pep), "meetingAt": iso(meeting)}
+
+    def close_pep_case(self, child_id: str, pep_id: str | None, left_care_on: str, reason: str | None) -> dict[str, Any]:
+        left = date.fromisoformat(left_care_on)
+        if pep_id:
+            pep = self.store.pep(pep_id)
+            if pep.status not in (PepStatus.FINAL, PepStatus.CANCELLED):
+                self.store.update_pep(pep_id, actor=SYSTEM, status=PepStatus.CANCELLED)
+        episode = self.store.current_care_episode(child_id)
+        if episode is not None:
+            self.store.close_care_episode(episode.id, left, reason or "left care", actor=SYSTEM)
+        return {}

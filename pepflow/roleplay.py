@@ -1,0 +1,99 @@
+"""Fictional caseworkers who complete each user task as their role would.
+
+Used by ``pep demo`` and the process tests to run a simulated academic year: the
+social worker arranges meetings and records them, business support types PEPs up,
+the social worker finalises them. The values are what a person would enter in the
+task's Camunda form, and they go through the engine's form check like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from .casework import LONDON, at_local, iso, local_date, parse_instant
+from .engine.views import UserTask
+from .store import RecordsStore
+
+
+@dataclass(frozen=True)
+class Completion:
+    user_task_key: int
+    element_id: str
+    actor: str
+    variables: dict[str, Any]
+
+
+class RolePlayer:
+    """Decides what each role enters in each form."""
+
+    def __init__(self, store: RecordsStore, *, return_pep_at_first_check: bool = True) -> None:
+        self.store = store
+        self.return_pep_at_first_check = return_pep_at_first_check
+        self._returned: set[str] = set()
+
+    def actor_for(self, task: UserTask) -> str:
+        if task.assignee:
+            return task.assignee
+        group = task.candidate_groups[0] if task.candidate_groups else None
+        for staff in self.store.all_staff():
+            if staff.candidate_group == group:
+                return staff.id
+        raise LookupError(f"nobody in candidate group {group!r} for task {task.user_task_key}")
+
+    def variables_for(self, task: UserTask, now: datetime) -> dict[str, Any]:
+        v = task.variables
+        pep_id = v.get("pepId")
+        if task.element_id == "ArrangeInitialMeetingTask":
+            # a week after entry, or tomorrow if that has passed; 10:00 at the setting
+            entered = date.fromisoformat(v["enteredCareOn"])
+            day = max(entered + timedelta(days=7), local_date(now) + timedelta(days=1))
+            while day.weekday() >= 5:
+                day += timedelta(days=1)
+            return {
+                "meetingAt": iso(at_local(day, 10)),
+                "venue": "At the education setting" if v.get("settingId") else "At the foster carers' home",
+                "inviteeIds": self._invitees(v),
+            }
+        if task.element_id == "CompletePepFormTask":
+            return {"swSectionComplete": True, "developmentInfoRecorded": True}
+        if task.element_id == "RecordMeetingTask":
+            dates = self._next_dates(v, now)
+            # the form's two date fields, and the list its expression field computes
+            answer = {"attendeeIds": self._invitees(v), "nextPepDate1": dates[0], "nextMeetingDates": dates}
+            if len(dates) > 1:
+                answer["nextPepDate2"] = dates[1]
+            return answer
+        if task.element_id == "TypeUpPepTask":
+            return {"typedUp": True}
+        if task.element_id == "CheckAndFinalisePepTask":
+            if self.return_pep_at_first_check and pep_id not in self._returned:
+                self._returned.add(pep_id)
+                return {"pepApproved": False, "returnReasonCode": "targets-not-smart"}
+            return {"pepApproved": True}
+        raise LookupError(f"no role knows how to complete {task.element_id}")
+
+    def _invitees(self, v: dict[str, Any]) -> list[str]:
+        child = self.store.child(v["childId"])
+        ids = []
+        if v.get("settingId"):
+            ids.append(v["settingId"])  # the designated teacher
+        ids += [c.id for c in self.store.contacts_for(child.id) if c.email and (c.receives_pep or c.id == child.carer_contact_id)]
+        if child.social_worker_id:
+            ids.append(child.social_worker_id)
+        return ids
+
+    def _next_dates(self, v: dict[str, Any], now: datetime) -> list[str]:
+        """The remaining PEPs of the year (summer: the autumn one), in the third school
+        week of each term, as a social worker and designated teacher would agree."""
+        calendar = self.store.school_calendar_for(v.get("settingId"))
+        meeting = parse_instant(v["meetingAt"]) if v.get("meetingAt") else now
+        dates = []
+        for _year, term in calendar.term_dates_for_meeting(local_date(meeting)):
+            day = calendar.add_school_days(term.starts_on, 15)
+            dates.append(iso(at_local(day, 10)))
+        return dates
+
+
+__all__ = ["Completion", "RolePlayer", "LONDON"]

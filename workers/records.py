@@ -1,0 +1,58 @@
+"""Records: open, schedule, take in, complete and close PEPs (flowchart boxes 1, 3, 4, 7)."""
+
+
+import asyncio
+from typing import Any
+
+from pyzeebe import Job, ZeebeTaskRouter
+
+from pepflow.casework import Casework
+
+from .errors import exception_handler
+
+CREATE_PEP_RECORD = "create-pep-record"
+SCHEDULE_PEP_DATES = "schedule-pep-dates"
+TAKE_IN_SCHOOL_FORM = "take-in-school-form"
+COMPLETE_PEP = "complete-pep"
+SCHEDULE_SETTING_CHANGE_PEP = "schedule-setting-change-pep"
+CLOSE_PEP_CASE = "close-pep-case"
+TASK_TYPES = (
+    CREATE_PEP_RECORD, SCHEDULE_PEP_DATES, TAKE_IN_SCHOOL_FORM, COMPLETE_PEP,
+    SCHEDULE_SETTING_CHANGE_PEP, CLOSE_PEP_CASE,
+)
+
+
+def build_router(casework: Casework) -> ZeebeTaskRouter:
+    router = ZeebeTaskRouter(exception_handler=exception_handler)
+
+    # Record work is blocking database I/O: it runs in a thread, never on the loop.
+    @router.task(task_type=CREATE_PEP_RECORD)
+    async def create_pep_record(job: Job, childId: str, enteredCareOn: str | None = None, emergency: bool = False, careEpisodeId: str | None = None) -> dict[str, Any]:
+        if job.custom_headers.get("mode") == "resume":  # a child already in care
+            return await asyncio.to_thread(casework.resume_pep_cycle, childId)
+        if not enteredCareOn:
+            raise ValueError(f"{childId}: the start message needs enteredCareOn")
+        return await asyncio.to_thread(casework.create_pep_record, childId, enteredCareOn, emergency, careEpisodeId)
+
+    @router.task(task_type=SCHEDULE_PEP_DATES)
+    async def schedule_pep_dates(pepId: str, isInitial: bool, meetingAt: str | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.schedule_pep_dates, pepId, meetingAt, isInitial)
+
+    @router.task(task_type=TAKE_IN_SCHOOL_FORM)
+    async def take_in_school_form(pepId: str) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.take_in_school_form, pepId)
+
+    @router.task(task_type=COMPLETE_PEP)
+    async def complete_pep(pepId: str, nextMeetingDates: list[str] | None = None, nextPepDate1: str | None = None, nextPepDate2: str | None = None) -> dict[str, Any]:
+        dates = nextMeetingDates or [d for d in (nextPepDate1, nextPepDate2) if d]
+        return await asyncio.to_thread(casework.complete_pep, pepId, dates)
+
+    @router.task(task_type=SCHEDULE_SETTING_CHANGE_PEP)
+    async def schedule_setting_change_pep(childId: str, settingChangedOn: str, pepId: str | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.schedule_setting_change_pep, childId, pepId, settingChangedOn)
+
+    @router.task(task_type=CLOSE_PEP_CASE)
+    async def close_pep_case(childId: str, leftCareOn: str, pepId: str | None = None, leftCareReason: str | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.close_pep_case, childId, pepId, leftCareOn, leftCareReason)
+
+    return router
