@@ -7,8 +7,8 @@ and a non-zero exit.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .calendar import MissingTermDates
 from .clock import SystemClock
+from .config import AppSettings
+from .documents import DocumentRejected
 from .engine.errors import EngineError
 from .engine.runtime import Engine
+from .store.errors import RecordsError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Personal Education Plans, run as a process.")
 task_app = typer.Typer(no_args_is_help=True, help="Work one user task.")
@@ -27,14 +31,18 @@ app.add_typer(task_app, name="task")
 console = Console()
 err = Console(stderr=True)
 
-DEFAULT_DATABASE_URL = "sqlite:///var/pep.sqlite3"
+def _settings() -> AppSettings:
+    return AppSettings()
 
 
 def _engine() -> Engine:
-    url = os.environ.get("PEP_DATABASE_URL", DEFAULT_DATABASE_URL)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return Engine(url, SystemClock())
+    from .app import open_engine
+
+    return open_engine(_settings(), SystemClock(), deploy=False)
+
+
+# What a command may fail with that a user can act on: one line, exit code 1.
+USER_ERRORS = (EngineError, RecordsError, DocumentRejected, MissingTermDates, ValueError, LookupError, OSError)
 
 
 def _parse_vars(pairs: list[str] | None, file: Path | None) -> dict[str, Any]:
@@ -213,3 +221,204 @@ def cancel(instance_key: int) -> None:
 
 def main() -> None:  # pragma: no cover - console entry
     app()
+
+
+# ------------------------------------------------------------------ the PEP commands
+event_app = typer.Typer(no_args_is_help=True, help="Tell the process what happened to a child.")
+app.add_typer(event_app, name="event")
+
+
+def _with_app(work) -> None:
+    """Open the whole embedded product, do ``work(app)``, then run every job and timer
+    that became due, so a command leaves the process where it should be."""
+    from .app import open_app
+
+    async def main() -> None:
+        async with open_app(_settings(), SystemClock()) as embedded:
+            work(embedded)
+            await embedded.runtime.run_until_idle()
+
+    try:
+        asyncio.run(main())
+    except USER_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="children, settings, staff, contacts, term-dates, or 'all' for a folder")],
+    path: Path,
+    actor: Annotated[str, typer.Option(help="who is importing (audit)")] = "administrator",
+) -> None:
+    """Import the council's CSV exports; a file with a bad row imports nothing."""
+    from .app import open_records
+    from .importer import import_csv, import_directory
+
+    try:
+        store = open_records(_settings(), SystemClock())
+        summaries = import_directory(store, path, actor) if kind == "all" else [import_csv(store, kind, path, actor)]
+    except USER_ERRORS as exc:
+        _fail(exc)
+    failed = False
+    for summary in summaries:
+        if summary.errors:
+            failed = True
+            for error in summary.errors:
+                err.print(f"[red]{error}[/red]")
+        else:
+            console.print(f"{summary}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@event_app.command("looked-after")
+def event_looked_after(
+    child_id: str,
+    emergency: Annotated[bool, typer.Option("--emergency", help="1b: entered care in an emergency")] = False,
+    on: Annotated[str | None, typer.Option(help="date of entry into care (default today)")] = None,
+) -> None:
+    """1a/1b: a child becomes looked after; the PEP starts."""
+    from datetime import date as date_
+
+    def work(embedded) -> None:
+        store = embedded.store
+        store.child(child_id)  # an unknown child is refused before anything is published
+        entered = date_.fromisoformat(on) if on else embedded.clock.now().date()
+        episode = store.open_care_episode(child_id, entered, emergency=emergency, actor="cli")
+        name = "child-entered-care-emergency" if emergency else "child-looked-after"
+        result = embedded.engine.publish_message(name, child_id, {
+            "childId": child_id, "enteredCareOn": episode.entered_care_on.isoformat(),
+            "emergency": emergency, "careEpisodeId": episode.id,
+        })
+        console.print(f"{child_id}: PEP process started {result.started_instances or '(already running)'}")
+
+    _with_app(work)
+
+
+@event_app.command("already-in-care")
+def event_already_in_care(child_id: str) -> None:
+    """A child already in care when the council starts: the termly cycle begins."""
+
+    def work(embedded) -> None:
+        embedded.store.child(child_id)
+        result = embedded.engine.publish_message("child-already-in-care", child_id, {"childId": child_id})
+        console.print(f"{child_id}: termly PEP cycle started {result.started_instances or '(already running)'}")
+
+    _with_app(work)
+
+
+@event_app.command("left-care")
+def event_left_care(child_id: str, on: Annotated[str | None, typer.Option()] = None, reason: str = "left care") -> None:
+    """The child left care: the cycle ends wherever it is."""
+
+    def work(embedded) -> None:
+        embedded.store.child(child_id)
+        left = on or embedded.clock.now().date().isoformat()
+        result = embedded.engine.publish_message("child-left-care", child_id, {"leftCareOn": left, "leftCareReason": reason})
+        console.print(f"{child_id}: left care; {len(result.correlated_instances)} process(es) ending")
+
+    _with_app(work)
+
+
+@event_app.command("setting-changed")
+def event_setting_changed(child_id: str, setting_id: str, on: Annotated[str | None, typer.Option()] = None) -> None:
+    """A change of education setting: a new PEP within 10 working days."""
+    from datetime import date as date_
+
+    def work(embedded) -> None:
+        changed = date_.fromisoformat(on) if on else embedded.clock.now().date()
+        embedded.store.enrol(child_id, setting_id, changed, actor="cli")
+        embedded.engine.publish_message("education-setting-changed", child_id, {
+            "newSettingId": setting_id, "settingChangedOn": changed.isoformat(),
+        })
+        console.print(f"{child_id}: now at {setting_id} from {changed}; a new PEP is being scheduled")
+
+    _with_app(work)
+
+
+@app.command("form-returned")
+def form_returned(pep_id: str, file: Path, actor: str = "business-support") -> None:
+    """Take in the Word form a school returned (it must be the form sent for that PEP)."""
+
+    def work(embedded) -> None:
+        result = embedded.casework.receive_school_form(pep_id, file.read_bytes(), actor=actor)
+        embedded.engine.publish_message("pep-form-returned", pep_id, {}, message_id=f"returned-document-{result['returnedDocumentId']}")
+        console.print(f"{pep_id}: form taken in (document {result['returnedDocumentId']})")
+        if result["missingFields"]:
+            console.print(f"fields not found in the file: {', '.join(result['missingFields'])}")
+
+    _with_app(work)
+
+
+@app.command()
+def status(child_id: str) -> None:
+    """A child's PEPs, their status and dates, documents and e-mails."""
+    from .app import open_records
+
+    try:
+        store = open_records(_settings(), SystemClock())
+        child = store.child(child_id)
+        peps = store.peps_for(child_id)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    console.print(f"[bold]{child.id}[/bold] ({child.given_name} {child.family_name})")
+    table = Table("PEP", "status", "variant", "owner", "meeting", "documents", "e-mails")
+    for pep in peps:
+        table.add_row(
+            pep.id, pep.status.value, pep.variant.value, pep.owner_role.value,
+            pep.meeting_at.isoformat(timespec="minutes") if pep.meeting_at else "-",
+            ", ".join(d.filename for d in store.documents(pep.id)) or "-",
+            str(len(store.mail_log(pep.id))),
+        )
+    console.print(table)
+
+
+@app.command()
+def run() -> None:
+    """Run the embedded engine's workers and timers until interrupted (Ctrl-C)."""
+    from .app import open_app
+
+    async def main() -> None:
+        async with open_app(_settings(), SystemClock()) as embedded:
+            where = embedded.outbox.outbox_dir if embedded.outbox else embedded.settings.smtp_host
+            console.print(f"embedded engine running; mail to {where}. Ctrl-C stops.")
+            stop = asyncio.Event()
+            try:
+                await embedded.runtime.serve(stop)
+            except asyncio.CancelledError:
+                stop.set()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its database, documents and e-mails")] = Path("var/demo"),
+    until: Annotated[str | None, typer.Option(help="stop the simulation on this date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Run a simulated academic year for fictional children and print the timeline."""
+    from datetime import date as date_
+
+    from rich.progress import Progress
+
+    from .demo import END, run_demo
+
+    stop = date_.fromisoformat(until) if until else END
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("simulating the academic year", total=(stop - date_(2026, 9, 7)).days + 1)
+        result = asyncio.run(run_demo(data_dir, until=stop, progress=lambda _day: progress.advance(bar)))
+    table = Table("date", "PEP / child", "step", "who", "documents, e-mails", title="A simulated year of PEPs")
+    for entry in result.timeline:
+        table.add_row(entry.at.strftime("%a %d %b %Y"), entry.reference, entry.step, entry.who, entry.detail)
+    console.print(table)
+    console.print(
+        f"{result.final_peps} final PEPs, {result.documents_made} documents in {result.documents}, "
+        f"{result.emails} e-mails in {result.outbox} (.eml)"
+    )
+    if result.incidents:
+        for incident in result.incidents:
+            err.print(f"[red]incident:[/red] {incident}")
+        raise typer.Exit(code=1)

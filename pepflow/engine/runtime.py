@@ -537,10 +537,28 @@ class Engine:
             task = self._task(live, task_id)
             self._catch_message(task, name, payload)
         else:
-            # an event subprocess's message start event
+            # an event subprocess's message start event: it sees the process variables
+            variables = self._process_variables(live.workflow)
             live.workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=dict(payload)))
             self._interrupt_for_event_subprocess(live, element_id)
+            self._share_variables_with_event_subprocess(live, element_id, variables)
         self._step(op, live)
+
+    def _share_variables_with_event_subprocess(self, live: _Live, start_element_id: str, variables: dict) -> None:
+        """Spiff starts an event subprocess from the root task's data; in Zeebe it sees
+        every process variable, so hand them in (the message's own variables win)."""
+        wf = live.workflow
+        for sub_id, start_id, _name, _key, _interrupting in self._event_subprocesses(live):
+            if start_id != start_element_id:
+                continue
+            for task in wf.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+                if getattr(task.task_spec, "bpmn_id", None) != sub_id:
+                    continue
+                task.data = {**variables, **task.data}
+                subworkflow = wf.subprocesses.get(task.id)
+                if subworkflow is not None:
+                    for inner in subworkflow.tasks.values():
+                        inner.data = {**variables, **inner.data}
 
     def _interrupt_for_event_subprocess(self, live: _Live, start_element_id: str) -> None:
         """An interrupting event subprocess ends everything else in its scope."""

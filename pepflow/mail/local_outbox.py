@@ -46,6 +46,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+def _not_aiosmtpd_self_deprecation(record: logging.LogRecord) -> bool:
+    # aiosmtpd's own AUTH code sets its deprecated Session.login_data and logs a
+    # warning about itself on every login; nothing for an operator to act on.
+    return "Session.login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_not_aiosmtpd_self_deprecation)
+
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
 

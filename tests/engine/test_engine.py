@@ -375,7 +375,10 @@ def test_interrupting_event_subprocess_ends_the_rest_of_the_process(harness):
     assert harness.active(key) == ["CloseCaseTask", "LeftCareEventSubProcess"] or harness.active(key) == ["CloseCaseTask"]
     assert "GenerateFinalPepTask" not in harness.active(key)
     harness.restart()
-    harness.engine.complete_job(harness.one_job("close-case").key)
+    close = harness.one_job("close-case")
+    # the event subprocess sees the process variables and the message's own
+    assert close.variables["childId"] == "C-7" and close.variables["leftCareOn"] == "2026-10-01"
+    harness.engine.complete_job(close.key)
     assert harness.engine.instance(key).state == "COMPLETED"
     assert "GenerateFinalPepTask" in harness.active(other)
 

@@ -1,0 +1,51 @@
+"""One validated settings object for the product, from the environment or ``.env``.
+
+Every setting is ``PEP_<NAME>``. Outside development, placeholder secrets are
+refused: a council's deployment must set its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-document-secret"
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PEP_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite under data_dir
+    council_name: str = "Example Council (fictional)"
+    mail_sender: str = "pep.business.support@council.example.org"
+    # HMAC secret that ties a returned Word form to the PEP it was sent for
+    document_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # a council relay; without one the product runs its own local STARTTLS outbox
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: Literal["starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_bundle: Path | None = None
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> AppSettings:
+        if self.environment == "production":
+            if self.document_secret.get_secret_value() == DEVELOPMENT_SECRET:
+                raise ValueError("PEP_DOCUMENT_SECRET must be set to the council's own secret in production")
+            if not self.smtp_host:
+                raise ValueError("PEP_SMTP_HOST (the council's mail relay) is required in production")
+        if len(self.document_secret.get_secret_value()) < 16:
+            raise ValueError("PEP_DOCUMENT_SECRET must be at least 16 characters")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'pep.sqlite3').resolve()}"
