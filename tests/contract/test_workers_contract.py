@@ -1,0 +1,88 @@
+"""Contract between the diagram, the forms and the workers: every task type has a
+handler, every handler parameter is a variable something provides, every form field
+is read by a worker or a gateway (or is a confirmation kept with the task)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+from lxml import etree
+
+from pepflow.casework import Casework
+from pepflow.clock import SystemClock
+from workers import TASK_TYPES, build_routers
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "zeebe": "http://camunda.org/schema/zeebe/1.0"}
+# Checkboxes that only confirm a step; the engine keeps them with the completed task
+# (history, audit) and no worker needs to read them.
+CONFIRMATIONS = {"swSectionComplete", "developmentInfoRecorded", "typedUp", "returnReasonCode"}
+
+
+def _diagram():
+    return etree.parse(str(ROOT / "bpmn" / "pep.bpmn"), etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def _routers():
+    return build_routers(Casework(store=None, mailer=None, clock=SystemClock()))  # handlers only, nothing runs
+
+
+def test_every_task_type_in_the_diagram_has_exactly_one_handler():
+    in_diagram = {el.get("type") for el in _diagram().iter("{%s}taskDefinition" % NS["zeebe"])}
+    handled = [task.type for router in _routers() for task in router.tasks]
+    assert sorted(handled) == sorted(set(handled)), "a task type has two handlers"
+    assert in_diagram == set(handled) == set(TASK_TYPES)
+
+
+def test_task_types_are_kebab_case_and_handlers_their_snake_case_name():
+    for router in _routers():
+        for task in router.tasks:
+            assert re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", task.type)
+            assert task.original_function.__name__ == task.type.replace("-", "_")
+
+
+def _form_keys() -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+
+    def walk(components, into):
+        for component in components:
+            walk(component.get("components") or [], into)
+            if component.get("key"):
+                into.add(component["key"])
+
+    for path in (ROOT / "forms").glob("*.form"):
+        found: set[str] = set()
+        walk(json.loads(path.read_text())["components"], found)
+        keys[path.stem] = found
+    return keys
+
+
+def test_every_form_field_has_a_consumer():
+    handler_parameters = {
+        name for router in _routers() for task in router.tasks
+        for name in inspect.signature(task.original_function).parameters
+    }
+    diagram_text = (ROOT / "bpmn" / "pep.bpmn").read_text()
+    feel = " ".join(re.findall(r'="(=[^"]*)"', diagram_text) + re.findall(r">(=[^<]*)<", diagram_text))
+    for form_id, keys in _form_keys().items():
+        for key in keys - CONFIRMATIONS - {"contactOptions"}:
+            assert key in handler_parameters or re.search(rf"\b{key}\b", feel), f"{form_id}: nobody reads {key}"
+
+
+def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_another_handler():
+    provided = {"job", "childId", "enteredCareOn", "emergency", "careEpisodeId", "attendeeId",
+                "leftCareOn", "leftCareReason", "newSettingId", "settingChangedOn"}
+    provided |= set().union(*_form_keys().values())
+    provided |= {
+        # what the casework steps return (see docs/process-contract.md)
+        "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId", "businessSupportGroup",
+        "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt", "meetingAt", "prepareFromAt",
+        "formSendAt", "formReminderAt", "agedOut", "formDocumentId", "finalDocumentId",
+    }
+    for router in _routers():
+        for task in router.tasks:
+            for name in inspect.signature(task.original_function).parameters:
+                assert name in provided, f"{task.type} reads {name}, which nothing provides"
