@@ -82,7 +82,7 @@ def deploy(paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files o
             _fail(FileNotFoundError(f"{path} does not exist"))
     try:
         deployment = _engine().deploy(resources)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     for process in deployment.processes:
         console.print(f"process [bold]{process.bpmn_process_id}[/bold] version {process.version} ({process.resource_name})")
@@ -95,7 +95,7 @@ def start(process_id: str, var: Vars = None, vars_file: VarsFile = None) -> None
     """Start an instance at a none start event."""
     try:
         key = _engine().create_instance(process_id, _parse_vars(var, vars_file))
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"started instance {key}")
 
@@ -115,7 +115,7 @@ def publish(
             name, correlation_key, _parse_vars(var, vars_file),
             time_to_live=timedelta(seconds=ttl_seconds), message_id=message_id,
         )
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(
         f"message {result.message_key}: correlated to {result.correlated_instances or 'no instance'}"
@@ -155,7 +155,7 @@ def tasks(
 def task_show(key: int) -> None:
     try:
         task = _engine().user_task(key)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print_json(json.dumps({**task.__dict__}, default=str))
 
@@ -164,7 +164,7 @@ def task_show(key: int) -> None:
 def task_claim(key: int, assignee: str) -> None:
     try:
         _engine().claim(key, assignee)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"task {key} claimed by {assignee}")
 
@@ -173,7 +173,7 @@ def task_claim(key: int, assignee: str) -> None:
 def task_unclaim(key: int) -> None:
     try:
         _engine().unclaim(key)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"task {key} unclaimed")
 
@@ -182,7 +182,7 @@ def task_unclaim(key: int) -> None:
 def task_complete(key: int, var: Vars = None, vars_file: VarsFile = None, actor: str | None = None) -> None:
     try:
         _engine().complete_user_task(key, _parse_vars(var, vars_file), actor=actor)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"task {key} completed")
 
@@ -204,7 +204,7 @@ def retry(incident_key: int, retries: int = 1) -> None:
     """Resolve an incident after fixing its cause; a failed job gets ``retries``."""
     try:
         _engine().resolve_incident(incident_key, retries=retries)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"incident {incident_key} resolved")
 
@@ -214,7 +214,7 @@ def cancel(instance_key: int) -> None:
     """Cancel a process instance."""
     try:
         _engine().cancel_instance(instance_key)
-    except EngineError as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"instance {instance_key} canceled")
 
