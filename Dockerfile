@@ -1,0 +1,26 @@
+# The PEP worker service for Camunda 8: `python -m workers` (see docs/camunda8.md).
+FROM python:3.11.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PEP_DATA_DIR=/var/lib/pepflow \
+    PEP_ZEEBE_READY_FILE=/tmp/pep-worker.ready
+
+WORKDIR /app
+COPY pyproject.toml ./
+COPY pepflow ./pepflow
+COPY workers ./workers
+RUN pip install . \
+ && useradd --system --uid 10001 --home-dir /var/lib/pepflow --create-home pep \
+ && rm -rf /app/pepflow /app/workers
+
+USER pep
+WORKDIR /var/lib/pepflow
+# SIGTERM (docker stop) lets the jobs in hand finish; give it more than the longest job
+# timeout (120 s): stop_grace_period in docker-compose.yml.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD test -f /tmp/pep-worker.ready || exit 1
+CMD ["python", "-m", "workers"]
