@@ -5,6 +5,8 @@
 - :func:`read_school_return` checks a returned file (right PEP, not hostile) and reads
   the designated teacher's part and the meeting part by tag, alias or label.
 - :func:`render_final_pep` merges everything into the final, versioned PEP.
+- :func:`protect` / :func:`unprotect` password-protect the files that leave the council
+  (AES-256 agile); :func:`document_password` derives each document's password.
 """
 
 from pepflow.documents.final import render_final_pep
@@ -38,8 +40,18 @@ from pepflow.documents.readback import (
     ReadLimits,
     TooLarge,
     UnsafeXml,
+    WrongPassword,
     WrongPep,
     read_school_return,
+)
+from pepflow.documents.protection import (
+    ProtectionInfo,
+    document_password,
+    new_setting_secret,
+    protect,
+    protection_info,
+    spell_password,
+    unprotect,
 )
 
 __all__ = [
@@ -58,6 +70,7 @@ __all__ = [
     "NotAWordFile",
     "PepFormContent",
     "PepIdentity",
+    "ProtectionInfo",
     "ReadBackResult",
     "ReadLimits",
     "SchoolReturn",
@@ -68,10 +81,17 @@ __all__ = [
     "TooLarge",
     "UnsafeXml",
     "Variant",
+    "WrongPassword",
     "WrongPep",
     "check_value_matches",
+    "document_password",
     "form_check_value",
+    "new_setting_secret",
+    "protect",
+    "protection_info",
     "read_school_return",
     "render_final_pep",
     "render_pep_form",
+    "spell_password",
+    "unprotect",
 ]

@@ -2,8 +2,9 @@
 
 Hostile input is refused before anything is parsed: the size of the file and of every
 zip entry is checked in the zip directory before inflating, and inflation stops at the
-limit; OLE compound files (old .doc, password-encrypted .docx), macro-enabled content
-and DTDs/entity declarations are refused. XML is parsed with a parser that resolves no
+limit; OLE compound files (old .doc, and password-encrypted .docx unless its password
+is given: see ``protection.unprotect``), macro-enabled content and DTDs/entity
+declarations are refused. XML is parsed with a parser that resolves no
 entities, loads no DTD, touches no network and has huge_tree off.
 
 Each field is found by its content-control tag, then its alias (LibreOffice drops
@@ -83,7 +84,11 @@ class MacroEnabled(DocumentRejected):
 
 
 class Encrypted(DocumentRejected):
-    pass
+    """A password-protected file, read without its password."""
+
+
+class WrongPassword(Encrypted):
+    """A password-protected file the given password does not open."""
 
 
 class TooLarge(DocumentRejected):
@@ -220,6 +225,13 @@ class _Package:
         return parse_xml(self.read(name), name)
 
 
+def looks_like_protected_docx(data: bytes) -> bool:
+    """An OLE file naming the streams of an encrypted OOXML package (not a .doc)."""
+    return data[:8] == OLE_MAGIC and (
+        "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data
+    )
+
+
 def open_word_document(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[etree._Element, etree._Element | None]:
     """Check a file and return the parsed main document part and core properties (if any)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -230,8 +242,11 @@ def open_word_document(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> tupl
             f"The file is {len(data) // 1024} KiB; at most {limits.max_file_bytes // 1024} KiB is accepted."
         )
     if data[:8] == OLE_MAGIC:
-        if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
-            raise Encrypted("The file is password-protected. Please remove the password and return it.")
+        if looks_like_protected_docx(data):
+            raise Encrypted(
+                "The file is password-protected and no password was given to open it. Give the document's "
+                "password, or ask the school to remove the password and return it."
+            )
         raise NotAWordFile(
             "The file is an old-style Word 97-2003 (.doc) or other OLE file. Please save it as a Word Document (.docx)."
         )
@@ -677,8 +692,21 @@ def read_school_return(
     secret: bytes,
     *,
     limits: ReadLimits = DEFAULT_LIMITS,
+    password: str | None = None,
 ) -> ReadBackResult:
-    """Check a returned form and read the designated teacher's part and the meeting part."""
+    """Check a returned form and read the designated teacher's part and the meeting part.
+
+    A designated teacher may save the returned form with the password it came with:
+    given ``password``, a protected file is opened with it first (:class:`WrongPassword`
+    if it does not open it) and then checked like any other. Without ``password`` a
+    protected file is refused with :class:`Encrypted`. An unprotected file is read the
+    same with or without a password.
+    """
+    if password is not None and isinstance(docx_bytes, (bytes, bytearray, memoryview)) \
+            and looks_like_protected_docx(bytes(docx_bytes)):
+        from pepflow.documents.protection import unprotect  # protection imports this module
+
+        docx_bytes = unprotect(docx_bytes, password, limits=limits)
     document, core = open_word_document(docx_bytes, limits)
     index = _Index(document)
     identity, variant, transition = _read_identity(index, core, expected_reference, secret)

@@ -231,3 +231,104 @@ def test_corrupt_deflate_stream_is_refused(good):
 
 def test_compression_helper_sanity():
     assert len(zlib.compress(b" " * 1024 * 1024, 9)) < 1100
+
+
+# --------------------------------------------------------------------------- protected files
+
+
+def test_real_password_protected_return_without_the_password_is_refused(good):
+    from pepflow.documents import protect
+
+    with pytest.raises(Encrypted, match="password-protected and no password was given"):
+        read(protect(good, "k7mq-2xfp-9rtc-4hwn"))
+
+
+def test_real_password_protected_return_with_the_password_is_read(good):
+    from pepflow.documents import protect
+
+    result = read_school_return(protect(good, "k7mq-2xfp-9rtc-4hwn"), REF, SECRET, password="k7mq-2xfp-9rtc-4hwn")
+    assert result.identity.pep_reference == REF
+
+
+def test_old_doc_ole_file_with_a_password_given_is_still_refused_as_doc():
+    with pytest.raises(NotAWordFile, match="97-2003"):
+        read_school_return(OLE_MAGIC + b"\0" * 4000, REF, SECRET, password="k7mq-2xfp-9rtc-4hwn")
+
+
+# --------------------------------------------------------------------------- embedded images
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(width: int, height: int, idat: bytes) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def _with_image(good: bytes, image: bytes, *, name: str = "word/media/image1.png") -> bytes:
+    """The form with one more part, a picture (the relationship is what Word adds too)."""
+    buf = io.BytesIO()
+    src = zipfile.ZipFile(io.BytesIO(good))
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdImg1" Type="http://schemas.'
+                                    b'openxmlformats.org/officeDocument/2006/relationships/image" '
+                                    b'Target="media/image1.png"/></Relationships>')
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Default Extension="png" ContentType="image/png"/></Types>')
+            z.writestr(info.filename, data)
+        z.writestr(name, image)
+    return buf.getvalue()
+
+
+def test_picture_claiming_huge_dimensions_is_never_decoded(good):
+    """A 'decompression bomb' picture (65535 x 65535 pixels in a few KB): we read no pictures."""
+    bomb = _png(65535, 65535, zlib.compress(b"\0" * (4 * 1024 * 1024), 9))
+    assert len(bomb) < 10_000
+    result = read(_with_image(good, bomb))
+    assert result.identity.pep_reference == REF
+
+
+def test_huge_embedded_picture_is_refused_by_the_file_size_limit(good):
+    big = PNG_SIGNATURE + bytes(random_bytes(3 * 1024 * 1024))  # incompressible, like a real photo
+    data = _with_image(good, big)
+    assert len(data) > 3 * 1024 * 1024
+    with pytest.raises(TooLarge, match="KiB"):
+        read(data, max_file_bytes=2 * 1024 * 1024)
+
+
+def test_picture_claiming_a_huge_inflated_size_is_refused_from_the_directory(good):
+    data = _with_image(good, _png(10, 10, zlib.compress(b"\0" * 300)))
+    lying = _patch_sizes(data, b"word/media/image1.png", 3_000_000_000)
+    with pytest.raises(TooLarge, match="would expand to"):
+        read(lying)
+
+
+def test_picture_that_is_a_zip_bomb_is_never_inflated(good, monkeypatch):
+    """A picture part of 64 MiB of zeros (~64 KB compressed): its size is under the limits and
+    the reader inflates only the XML parts it needs, never the picture."""
+    bomb = b"\0" * (64 * 1024 * 1024)
+    data = _with_image(good, bomb)
+    assert len(data) < 1024 * 1024
+    opened: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        opened.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    assert read(data).identity.pep_reference == REF
+    assert "word/media/image1.png" not in opened
+    assert "word/document.xml" in opened
+
+
+def random_bytes(n: int) -> bytes:
+    import random
+
+    return random.Random(4).randbytes(n)

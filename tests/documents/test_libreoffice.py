@@ -56,3 +56,16 @@ def test_libreoffice_resaved_empty_form_reads_as_not_provided(tmp_path):
     resaved = _convert(tmp_path, render_pep_form(identity(), content("post-16"), SECRET), "docx:MS Word 2007 XML")
     result = read_school_return(resaved, "PEP-C-0001-2026-AUT", SECRET)
     assert (result.values, result.missing_fields, result.invalid_fields) == (SchoolReturn(), [], {})
+
+
+@needs_lo
+def test_real_word_97_doc_is_refused(tmp_path):
+    """A genuine old binary .doc (saved by LibreOffice) is refused, with or without a password."""
+    from pepflow.documents import NotAWordFile
+
+    doc = _convert(tmp_path, render_pep_form(identity(), content("school-age"), SECRET), "doc:MS Word 97")
+    assert doc[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    with pytest.raises(NotAWordFile, match="97-2003"):
+        read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET)
+    with pytest.raises(NotAWordFile, match="97-2003"):
+        read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET, password="k7mq-2xfp-9rtc-4hwn")
