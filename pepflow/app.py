@@ -4,12 +4,21 @@ It opens the records store (migrated), the embedded engine on the same database,
 the mail transport (the council's relay, or the product's own local STARTTLS
 outbox), the casework service and the in-process workers, and deploys the diagram
 and forms in ``bpmn/`` and ``forms/``.
+
+Mail: workers only queue messages in the records store's outbox; the
+:class:`~pepflow.mail.outbox.OutboxSender` delivers them. The runtime here
+(:class:`OutboxRuntime`) flushes the outbox whenever it has worked every due job and
+timer (``run_until_idle``, and so ``advance``), and ``serve`` runs the sender alongside
+the workers, so retries go out when they are due.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +28,9 @@ from .clock import Clock
 from .config import AppSettings
 from .engine.runtime import Engine
 from .engine.worker import EmbeddedRuntime
+from .mail.dkim import dkim_signer_from_env
 from .mail.local_outbox import LocalOutboxServer
+from .mail.outbox import FlushResult, OutboxSender
 from .mail.transport import Mailer, SmtpMailer, SmtpSettings
 from .store import RecordsStore
 from .store.migrate import migrate
@@ -40,6 +51,39 @@ def model_files() -> list[Path]:
     return files
 
 
+SENDER_PREFIX = "embedded-sender-"
+
+
+class OutboxRuntime(EmbeddedRuntime):
+    """The embedded runtime, also delivering the mail the workers queued."""
+
+    def __init__(self, engine: Engine, routers, sender: OutboxSender) -> None:
+        super().__init__(engine, routers)
+        self.sender = sender
+
+    async def run_until_idle(self) -> None:
+        """Work every due job and timer, then send the mail that is due, until nothing is."""
+        while True:
+            await super().run_until_idle()
+            result = await self.sender.flush()
+            if result.total == 0:
+                return
+
+    async def serve(self, stop: asyncio.Event, *, max_idle: float = 30.0) -> None:
+        """Real time: the workers and timers, with the outbox sender alongside."""
+        released = self.sender.store.release_orphaned_mail(SENDER_PREFIX, except_owner=self.sender.name)
+        if released:
+            log.info("%d message(s) claimed by an earlier run are queued again", released)
+        sender = asyncio.ensure_future(self.sender.run(stop))
+        try:
+            await super().serve(stop, max_idle=max_idle)
+        finally:
+            stop.set()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+
 @dataclass
 class App:
     settings: AppSettings
@@ -47,9 +91,14 @@ class App:
     store: RecordsStore
     engine: Engine
     casework: Casework
-    runtime: EmbeddedRuntime
+    runtime: OutboxRuntime
     mailer: Mailer
     outbox: LocalOutboxServer | None
+    sender: OutboxSender
+
+    async def flush_mail(self) -> FlushResult:
+        """Deliver every queued message that is due now."""
+        return await self.sender.flush()
 
 
 def open_records(settings: AppSettings, clock: Clock) -> RecordsStore:
@@ -67,28 +116,54 @@ def open_engine(settings: AppSettings, clock: Clock, *, deploy: bool = True) -> 
     return engine
 
 
+def mail_connections() -> int:
+    """How many SMTP connections the sender keeps open (``PEP_MAIL_CONNECTIONS``, default 2)."""
+    value = os.environ.get("PEP_MAIL_CONNECTIONS", "2")
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"PEP_MAIL_CONNECTIONS must be a whole number, not {value!r}") from None
+    if not 1 <= count <= 16:
+        raise ValueError("PEP_MAIL_CONNECTIONS must be between 1 and 16")
+    return count
+
+
+def _failed_mail(mail_id: int, reason: str) -> None:
+    log.error(
+        "mail %s FAILED and needs business support: %s (fix the address in the records, "
+        "then `pep mail retry %s`)", mail_id, reason, mail_id,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None = None) -> AsyncIterator[App]:
     store = open_records(settings, clock)
     engine = open_engine(settings, clock)
     outbox: LocalOutboxServer | None = None
-    smtp: SmtpMailer | None = None
+    smtps: list[SmtpMailer] = []
     try:
         if mailer is None:
+            signer = dkim_signer_from_env()
             if settings.smtp_host:
-                smtp = SmtpMailer(
-                    SmtpSettings(
-                        host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
-                        username=settings.smtp_username, password=settings.smtp_password,
-                        ca_bundle=settings.smtp_ca_bundle, sender=settings.mail_sender,
-                    )
+                smtp_settings = SmtpSettings(
+                    host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+                    username=settings.smtp_username, password=settings.smtp_password,
+                    ca_bundle=settings.smtp_ca_bundle, sender=settings.mail_sender,
                 )
             else:
                 outbox = LocalOutboxServer(settings.data_dir / "mail", outbox_dir=settings.data_dir / "outbox")
                 await outbox.__aenter__()
                 log.info("no mail relay configured: mail goes to the local outbox in %s", outbox.outbox_dir)
-                smtp = SmtpMailer(outbox.smtp_settings(sender=settings.mail_sender))
-            mailer = smtp
+                smtp_settings = outbox.smtp_settings(sender=settings.mail_sender)
+            smtps = [
+                SmtpMailer(smtp_settings, signer=signer.sign if signer else None)
+                for _ in range(mail_connections())
+            ]
+            mailer = smtps[0]
+        sender = OutboxSender(
+            store, smtps or [mailer], on_failed=_failed_mail,
+            name=f"{SENDER_PREFIX}{uuid.uuid4().hex[:12]}",
+        )
         casework = Casework(
             store, mailer, clock,
             CaseworkConfig(
@@ -96,11 +171,12 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
                 document_secret=settings.document_secret.get_secret_value().encode(),
                 documents_dir=settings.data_dir / "documents",
             ),
+            sender=sender,
         )
-        runtime = EmbeddedRuntime(engine, build_routers(casework))
-        yield App(settings, clock, store, engine, casework, runtime, mailer, outbox)
+        runtime = OutboxRuntime(engine, build_routers(casework), sender)
+        yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender)
     finally:
-        if smtp is not None:
+        for smtp in smtps:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:
             await outbox.__aexit__(None, None, None)

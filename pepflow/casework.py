@@ -37,12 +37,13 @@ from .documents.model import (
     SettingDetails,
     SocialWorkerPart,
 )
-from .domain.enums import DocumentKind, MailStatus, OwnerRole, PepSection, PepStatus, Variant
+from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .domain.settings import Settings
-from .mail.message import Attachment, OutgoingMail
+from .mail.message import OutgoingMail
+from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
-from .mail.transport import Mailer, PermanentMailError
+from .mail.transport import Mailer
 from .store import RecordsStore
 from .store import records as r
 
@@ -100,12 +101,18 @@ class CaseworkConfig:
 
 
 class Casework:
-    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None) -> None:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None) -> None:
         self.store = store
         self.mailer = mailer
         self.clock = clock
         self.config = config or CaseworkConfig()
         self.working_days = WorkingDays()
+        # Steps only queue mail (``_send``); a sender delivers it. The composition root
+        # runs its own sender alongside the workers and passes it in. Without one (a
+        # bare worker, the process tests), the mail workers ask this sender to deliver
+        # what is due right after their step (see ``workers/mail.py``).
+        self.sender = sender if sender is not None else OutboxSender(store, mailer)
+        self.deliver_after_steps = sender is None
 
     # ------------------------------------------------------------------ helpers
     def _now(self) -> datetime:
@@ -223,13 +230,13 @@ class Casework:
             (folder / filename).write_bytes(data)
         return self.store.record_document(pep.id, kind, filename, content=data, actor=SYSTEM)
 
-    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[Attachment, ...] = ()) -> bool:
-        """Send one message once: the mail log's idempotency key makes a retried job a
-        no-op for what already went. Returns whether it was sent now."""
-        entry, created = self.store.record_mail(
-            key, kind=kind, recipient=recipient.email, actor=SYSTEM, pep_id=pep.id if pep else None
-        )
-        if not created and entry.status == MailStatus.SENT:
+    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[tuple[int, str, str], ...] = ()) -> bool:
+        """Queue one message once: the idempotency key makes a retried or re-delivered
+        job a no-op for what was queued already (whatever became of it). The message is
+        recorded in full (rendered, attachments by document version) and the step goes
+        on; the outbox sender delivers it. Returns whether it was queued now."""
+        key = bounded_key(key)
+        if self.store.mail_entry(key) is not None:
             return False
         rendered = render(kind, {
             "council_name": self.config.council_name, "sender_team": self.config.sender_team, **context,
@@ -237,34 +244,67 @@ class Casework:
         mail = OutgoingMail(
             idempotency_key=key, sender=self.config.sender, sender_name=self.config.sender_team,
             recipients=(recipient.email,), subject=rendered.subject, text_body=rendered.text,
-            html_body=rendered.html, attachments=attachments,
+            html_body=rendered.html, date=self._now(),
         )
-        try:
-            result = await self.mailer.send(mail)
-        except PermanentMailError as exc:
-            self.store.set_mail_status(key, MailStatus.FAILED, actor=SYSTEM, detail=str(exc))
-            raise
-        self.store.set_mail_status(key, MailStatus.SENT, actor=SYSTEM, detail=result.reply)
-        return True
+        return enqueue(
+            self.store, mail, kind=kind, pep_id=pep.id if pep else None,
+            document_attachments=attachments, recipient_party_id=recipient.party_id,
+            recipient_role=recipient.role, actor=SYSTEM,
+        )
 
-    def _attachment(self, pep: r.Pep, kind: DocumentKind) -> tuple[Attachment, ...]:
+    def _attachment(self, pep: r.Pep, kind: DocumentKind) -> tuple[tuple[int, str, str], ...]:
+        """The latest version of a PEP document, attached by reference to the stored
+        version (the outbox reads its bytes when it sends)."""
         document = self.store.latest_document(pep.id, kind)
         if document is None:
             raise LookupError(f"{pep.id} has no {kind.value} document to send")
-        return (Attachment(filename=document.filename, content_type=DOCX, data=self.store.document_content(document.id)),)
+        return ((document.id, document.filename, DOCX),)
+
+    def current_address(self, party_id: str | None, role: str | None) -> str | None:
+        """Where the records now say mail for ``party_id`` in ``role`` goes (``None`` if
+        the message was not addressed to a recorded party)."""
+        if role == "virtual-school":
+            return self.store.virtual_school_address().email
+        if role == "pep-coordinator":
+            return self.store.pep_coordinator_address().email
+        if not party_id:
+            return None
+        if role == "owner":
+            return self.store.staff(party_id).email
+        return self.store.address_for(party_id).email
+
+    def retry_mail(self, mail_id: int, *, actor: str) -> r.MailSummary:
+        """Queue a failed message again, to the address the records give now (business
+        support corrects the address in the records first)."""
+        message = self.store.outbox_message(mail_id)
+        address = self.current_address(message.recipient_party_id, message.recipient_role)
+        recipients = [address] if address and len(message.recipients) == 1 else None
+        summary = self.store.requeue_mail(mail_id, actor=actor, recipients=recipients)
+        self.sender.wake()
+        return summary
 
     def _reminder_day(self, pep: r.Pep, meeting_day: date) -> date:
         calendar = self._calendar(pep.setting_id)
         anchor = calendar.last_school_day_on_or_before(meeting_day)
         return calendar.add_school_days(anchor, -self.config.settings.form_reminder_school_days)
 
-    def _return_by(self, pep: r.Pep, meeting_day: date) -> date:
+    def _return_by(self, pep: r.Pep, meeting_day: date, sent_on: date | None = None) -> date:
         """The school day before the reminder goes: the form is due back by then."""
         calendar = self._calendar(pep.setting_id)
         planned = calendar.add_school_days(self._reminder_day(pep, meeting_day), -1)
         # an initial PEP's form goes as soon as possible: give the school a school day
-        sent_on = local_date(pep.form_sent_at) if pep.form_sent_at else self._today()
+        if sent_on is None:
+            sent_on = local_date(pep.form_sent_at) if pep.form_sent_at else self._today()
         return max(planned, calendar.add_school_days(sent_on, 1))
+
+    def _form_reminder_at(self, pep: r.Pep, meeting: datetime, sent_on: date) -> datetime:
+        """The school day after the form was due back, 09:00. A reminder that would
+        fall at or after the meeting is pointless (the meeting never waits), so it
+        is put after the meeting, where the interrupted wait never reaches it."""
+        calendar = self._calendar(pep.setting_id)
+        return_by = self._return_by(pep, local_date(meeting), sent_on)
+        reminder = at_local(calendar.add_school_days(return_by, 1))
+        return reminder if reminder < meeting else meeting + timedelta(days=1)
 
     def _setting_recipients(self, pep: r.Pep) -> list[r.Address]:
         if pep.variant == Variant.EARLY_YEARS_NO_SETTING:
@@ -316,7 +356,8 @@ class Casework:
             meeting = at_local(meeting_day, self.config.meeting_hour)
             year, term_name = self._term_for(calendar, meeting_day)
             pep = self._open_pep(child_id, year, term_name) or self.store.create_pep(
-                child_id, year, term_name, actor=SYSTEM, on=meeting_day, meeting_at=meeting, care_episode_id=episode.id
+                child_id, year, term_name, actor=SYSTEM, on=today, meeting_at=meeting, care_episode_id=episode.id,
+                setting_id=setting.id if setting else None,
             )
         return {
             **self._pep_variables(pep), "careEpisodeId": episode.id,
@@ -363,8 +404,12 @@ class Casework:
             }
         for recipient in recipients:
             await self._send(f"{pep.id}:{template}:{recipient.email}", kind, pep, recipient, context, attachments)
-        if template in ("pep-form",):
+        if template == "pep-form":
             self._advance_status(pep_id, PepStatus.FORM_SENT, form_sent_at=self._now())
+            if pep.meeting_at is not None:
+                # due back and reminder count from when the form really went (an
+                # initial PEP's form waits for the social worker's part)
+                return {"formReminderAt": iso(self._form_reminder_at(pep, pep.meeting_at, self._today()))}
         return {}
 
     async def notify_virtual_school(self, pep_id: str, entered_care_on: str, emergency: bool, initial_meeting_due_at: str) -> dict[str, Any]:
@@ -444,9 +489,7 @@ class Casework:
         else:
             send = max(now, at_local(calendar.school_weeks_before(meeting_day, settings.form_send_school_weeks)))
         prepare = now if is_initial else max(now, at_local(self.working_days.add_working_days(local_date(send), -10)))
-        reminder = at_local(self._reminder_day(pep, meeting_day))
-        if reminder <= send:
-            reminder = min(send + timedelta(days=1), meeting)
+        reminder = self._form_reminder_at(pep, meeting, local_date(send))
         self._advance_status(pep_id, PepStatus.IN_PROGRESS)
         return {
             "meetingAt": iso(meeting), "prepareFromAt": iso(prepare), "formSendAt": iso(send),

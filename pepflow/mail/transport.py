@@ -14,6 +14,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
+from collections.abc import Callable
 from typing import Literal, Protocol, runtime_checkable
 
 import aiosmtplib
@@ -204,8 +205,12 @@ class SmtpMailer:
     :meth:`close` at the end.
     """
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(
+        self, settings: SmtpSettings, *, signer: Callable[[bytes], bytes] | None = None
+    ) -> None:
         self.settings = settings
+        #: signs the finished message bytes (DKIM) when a key is configured
+        self.signer = signer
         self._client: aiosmtplib.SMTP | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -229,6 +234,8 @@ class SmtpMailer:
 
     async def send(self, mail: OutgoingMail) -> SendResult:
         message_bytes = build_email(mail).as_bytes(policy=SMTP_POLICY)
+        if self.signer is not None:
+            message_bytes = self.signer(message_bytes)
         lock = self._bind_to_running_loop()
         async with lock:
             reused = self._client is not None and self._client.is_connected

@@ -231,6 +231,71 @@ class MailLogRow(Base):
     updated_at: Mapped[datetime]
 
 
+class MailOutboxRow(Base):
+    """The full message of one ``mail_log`` entry, waiting for (or done with) the sender.
+
+    ``state`` mirrors the mail log's status (``queued``, ``sent``, ``failed``) so the
+    sender's queue query is one indexed lookup; ``claimed_by``/``lease_until`` keep two
+    senders from sending the same message at once (an expired lease is up for grabs
+    again: the claimant died).
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (sa.Index("ix_mail_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    mail_log_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mail_log.id", ondelete="CASCADE"), unique=True
+    )
+    message_id: Mapped[str] = mapped_column(sa.String(255))
+    sender: Mapped[str] = mapped_column(Email)
+    sender_name: Mapped[str | None] = mapped_column(Name)
+    reply_to: Mapped[str | None] = mapped_column(Email)
+    recipients: Mapped[list[Any]]
+    recipient_party_id: Mapped[str | None] = mapped_column(Id)
+    recipient_role: Mapped[str | None] = mapped_column(Code)
+    subject: Mapped[str] = mapped_column(sa.String(500))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str | None] = mapped_column(sa.Text)
+    date: Mapped[datetime]
+    process_instance_key: Mapped[int | None] = mapped_column(sa.BigInteger)
+    element_id: Mapped[str | None] = mapped_column(sa.String(255))
+    state: Mapped[str] = mapped_column(Code)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(80))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None]
+    attachments: Mapped[list[MailOutboxAttachmentRow]] = relationship(
+        cascade="all, delete-orphan", order_by="MailOutboxAttachmentRow.position", lazy="raise"
+    )
+
+
+class MailOutboxAttachmentRow(Base):
+    """An attachment of a queued message: its bytes, or the stored document version."""
+
+    __tablename__ = "mail_outbox_attachments"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(content IS NULL) <> (document_version_id IS NULL)", name="bytes_or_document"
+        ),
+    )
+
+    outbox_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mail_outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content_type: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    content: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    document_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("document_versions.id"), index=True
+    )
+
+
 class AuditRow(Base):
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_log_entity", "entity", "entity_id"),)

@@ -153,6 +153,61 @@ class MailLogEntry(Record):
     updated_at: datetime
 
 
+class OutboxAttachment(Record):
+    """An attachment of a queued message; ``data`` is filled only when loaded to send."""
+
+    position: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    document_version_id: int | None = None
+    data: bytes | None = None
+
+
+class OutboxMessage(Record):
+    """A message in the outbox, everything the sender needs to send it again exactly."""
+
+    mail_id: int
+    idempotency_key: str
+    pep_id: str | None
+    kind: str
+    message_id: str
+    sender: str
+    sender_name: str | None
+    reply_to: str | None
+    recipients: tuple[str, ...]
+    recipient_party_id: str | None
+    recipient_role: str | None
+    subject: str
+    text_body: str
+    html_body: str | None
+    date: datetime
+    state: MailStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    attachments: tuple[OutboxAttachment, ...] = ()
+
+
+class MailSummary(Record):
+    """One message for ``pep mail status``: the mail log entry and its outbox state."""
+
+    mail_id: int
+    idempotency_key: str
+    pep_id: str | None
+    kind: str
+    recipient: str
+    status: MailStatus
+    status_history: tuple[dict[str, Any], ...]
+    message_id: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class AuditEntry(Record):
     id: int
     at: datetime

@@ -16,14 +16,14 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from pepflow.calendar import TERM_ORDER, AcademicYearTerms, SchoolCalendar, Term, academic_year_of
 from pepflow.clock import Clock
@@ -71,6 +71,8 @@ from pepflow.store.models import (
     EnrolmentRow,
     InsetDayRow,
     MailLogRow,
+    MailOutboxAttachmentRow,
+    MailOutboxRow,
     PepAttendeeRow,
     PepRow,
     PepSectionRow,
@@ -106,6 +108,13 @@ def create_store_engine(url: str) -> sa.Engine:
         def _foreign_keys_on(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            if database and database != ":memory:":
+                # As the engine's store on the same file: WAL, and NORMAL sync - a
+                # commit survives a killed process (the OS has the pages) without an
+                # fsync per commit (the outbox records each message it sends).
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
         return engine
@@ -1405,6 +1414,521 @@ class RecordsStore:
             if pep_id is not None:
                 query = query.where(MailLogRow.pep_id == pep_id)
             return [r.MailLogEntry.model_validate(x) for x in s.scalars(query)]
+
+    # -- the mail outbox ------------------------------------------------------------------
+    #
+    # A step that sends mail calls :meth:`enqueue_mail` (mail log entry, full message and
+    # attachments, audit: one transaction) and returns. The sender claims due messages
+    # (:meth:`claim_mail`), sends them and records the outcome (:meth:`mark_mail_sent`,
+    # :meth:`schedule_mail_retry`, :meth:`mark_mail_failed`). Every outcome is appended
+    # to the mail log entry's ``status_history`` and audited under the PEP.
+
+    def enqueue_mail(
+        self,
+        idempotency_key: str,
+        *,
+        kind: str,
+        message_id: str,
+        sender: str,
+        recipients: Sequence[str],
+        subject: str,
+        text_body: str,
+        html_body: str | None = None,
+        sender_name: str | None = None,
+        reply_to: str | None = None,
+        date: datetime | None = None,
+        attachments: Sequence[dict[str, Any]] = (),
+        pep_id: str | None = None,
+        recipient_party_id: str | None = None,
+        recipient_role: str | None = None,
+        process_instance_key: int | None = None,
+        element_id: str | None = None,
+        actor: str,
+    ) -> tuple[r.MailLogEntry, bool]:
+        """Queue one message once per idempotency key. Returns ``(entry, created)``.
+
+        A second call with the same key (a retried or re-delivered job) changes nothing
+        and returns the first entry with ``created=False``, whatever its status. Each
+        attachment is ``{"filename", "content_type", "content": bytes}`` or
+        ``{"filename", "content_type", "document_version_id": id}`` (the stored
+        document version is read when the message is sent).
+        """
+        key = _text(idempotency_key, "idempotency key")
+        if len(key) > 200:
+            raise InvalidRecord(f"idempotency key {key[:60]!r}... is longer than 200 characters")
+        addresses = [_email(a, "mail recipient") for a in recipients]
+        if not addresses:
+            raise InvalidRecord("a message needs at least one recipient")
+        sender_address = _email(sender, "mail sender")
+        reply_address = _email(reply_to, "mail reply-to", required=False)
+        when = _aware(date, "mail date") or self.clock.now()
+        try:
+            return self._enqueue_mail(
+                key, kind=_text(kind, "mail kind"), message_id=_text(message_id, "Message-ID"),
+                sender=sender_address, recipients=addresses, subject=_text(subject, "subject"),
+                text_body=text_body, html_body=html_body, sender_name=sender_name,
+                reply_to=reply_address, date=when, attachments=attachments, pep_id=pep_id,
+                recipient_party_id=recipient_party_id, recipient_role=recipient_role,
+                process_instance_key=process_instance_key, element_id=element_id, actor=actor,
+            )
+        except RecordsError:
+            # Two workers queued the same key at once: the other one won.
+            if self._active.get() is None:
+                existing = self.mail_entry(key)
+                if existing is not None:
+                    return existing, False
+            raise
+
+    def _enqueue_mail(self, key: str, *, kind: str, recipients: list[str], attachments, pep_id,
+                      actor: str, date: datetime, **message: Any) -> tuple[r.MailLogEntry, bool]:
+        with self._tx() as s:
+            existing = s.scalars(
+                sa.select(MailLogRow).where(MailLogRow.idempotency_key == key)
+            ).first()
+            if existing is not None:
+                return r.MailLogEntry.model_validate(existing), False
+            if pep_id is not None and s.get(PepRow, pep_id) is None:
+                raise UnknownPep(pep_id)
+            now = self.clock.now()
+            log_row = MailLogRow(
+                idempotency_key=key,
+                pep_id=pep_id,
+                kind=kind,
+                recipient=recipients[0],
+                status=MailStatus.QUEUED.value,
+                status_history=[
+                    {
+                        "status": MailStatus.QUEUED.value,
+                        "event": "queued",
+                        "at": now.isoformat(),
+                        "detail": f"queued as {message['message_id']}",
+                    }
+                ],
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(log_row)
+            s.flush()
+            outbox = MailOutboxRow(
+                mail_log_id=log_row.id,
+                recipients=recipients,
+                date=date,
+                state=MailStatus.QUEUED.value,
+                attempts=0,
+                next_attempt_at=now,
+                **message,
+            )
+            s.add(outbox)
+            s.flush()
+            described = []
+            for position, attachment in enumerate(attachments, start=1):
+                content = attachment.get("content")
+                document_id = attachment.get("document_version_id")
+                if (content is None) == (document_id is None):
+                    raise InvalidRecord("an attachment needs either content or document_version_id")
+                if document_id is not None:
+                    document = s.get(DocumentVersionRow, document_id)
+                    if document is None:
+                        raise UnknownRecord(str(document_id), "no such document version")
+                    size, digest = document.size, document.sha256
+                else:
+                    size, digest = len(content), hashlib.sha256(content).hexdigest()
+                s.add(
+                    MailOutboxAttachmentRow(
+                        outbox_id=outbox.id,
+                        position=position,
+                        filename=_text(attachment.get("filename"), "attachment filename"),
+                        content_type=attachment.get("content_type") or "application/octet-stream",
+                        size=size,
+                        sha256=digest,
+                        content=content,
+                        document_version_id=document_id,
+                    )
+                )
+                described.append({"filename": attachment.get("filename"), "sha256": digest})
+            s.flush()
+            self._audit(
+                s,
+                actor,
+                "pep" if pep_id else "mail",
+                pep_id or key,
+                "record-mail",
+                {
+                    "mail": [
+                        None,
+                        {
+                            "key": key,
+                            "kind": kind,
+                            "recipient": recipients[0],
+                            "status": MailStatus.QUEUED.value,
+                            "message_id": message["message_id"],
+                            "attachments": described,
+                        },
+                    ],
+                },
+            )
+            return r.MailLogEntry.model_validate(log_row), True
+
+    def claim_mail(self, owner: str, *, limit: int = 50, lease: timedelta = timedelta(minutes=5)) -> list[int]:
+        """Claim up to ``limit`` queued messages that are due; return their mail ids.
+
+        A claim is a lease: a sender that dies holding it leaves the message to be
+        claimed again once ``lease`` has passed.
+        """
+        now = self.clock.now()
+        until = now + lease
+        due = sa.and_(
+            MailOutboxRow.state == MailStatus.QUEUED.value,
+            MailOutboxRow.next_attempt_at <= now,
+            sa.or_(MailOutboxRow.claimed_by.is_(None), MailOutboxRow.lease_until < now),
+        )
+        with self._tx() as s:
+            candidates = list(
+                s.scalars(
+                    sa.select(MailOutboxRow.id)
+                    .where(due)
+                    .order_by(MailOutboxRow.next_attempt_at, MailOutboxRow.id)
+                    .limit(limit)
+                )
+            )
+            if not candidates:
+                return []
+            s.execute(
+                sa.update(MailOutboxRow)
+                .where(MailOutboxRow.id.in_(candidates), due)
+                .values(claimed_by=owner, lease_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            return list(
+                s.scalars(
+                    sa.select(MailOutboxRow.mail_log_id)
+                    .where(
+                        MailOutboxRow.id.in_(candidates),
+                        MailOutboxRow.claimed_by == owner,
+                        MailOutboxRow.lease_until == until,
+                    )
+                    .order_by(MailOutboxRow.next_attempt_at, MailOutboxRow.id)
+                )
+            )
+
+    def release_mail(self, mail_ids: Iterable[int], owner: str) -> None:
+        """Give back claims not worked (a sender stopping): due again at once."""
+        ids = list(mail_ids)
+        if not ids:
+            return
+        with self._tx() as s:
+            s.execute(
+                sa.update(MailOutboxRow)
+                .where(MailOutboxRow.mail_log_id.in_(ids), MailOutboxRow.claimed_by == owner)
+                .values(claimed_by=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def release_orphaned_mail(self, prefix: str, *, except_owner: str) -> int:
+        """Claims held by senders named ``prefix...`` other than ``except_owner``: in the
+        embedded mode (one sender per database) they belong to a run that died."""
+        with self._tx() as s:
+            result = s.execute(
+                sa.update(MailOutboxRow)
+                .where(
+                    MailOutboxRow.claimed_by.like(f"{prefix}%"),
+                    MailOutboxRow.claimed_by != except_owner,
+                    MailOutboxRow.state == MailStatus.QUEUED.value,
+                )
+                .values(claimed_by=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount or 0
+
+    def outbox_messages(self, mail_ids: Sequence[int], *, with_content: bool = True) -> list[r.OutboxMessage]:
+        """The queued messages ``mail_ids`` in that order, attachments' bytes loaded."""
+        ids = list(mail_ids)
+        if not ids:
+            return []
+        with self._read() as s:
+            rows = s.execute(
+                sa.select(MailOutboxRow, MailLogRow)
+                .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
+                .where(MailOutboxRow.mail_log_id.in_(ids))
+                .options(selectinload(MailOutboxRow.attachments))
+            ).all()
+            documents: dict[int, bytes] = {}
+            wanted = {
+                a.document_version_id
+                for row, _ in rows
+                for a in row.attachments
+                if a.document_version_id is not None
+            }
+            if with_content and wanted:
+                for document in s.scalars(
+                    sa.select(DocumentVersionRow).where(DocumentVersionRow.id.in_(wanted))
+                ):
+                    documents[document.id] = (
+                        document.content
+                        if document.content is not None
+                        else Path(document.path).read_bytes()
+                    )
+            by_id = {}
+            for row, log_row in rows:
+                attachments = tuple(
+                    r.OutboxAttachment(
+                        position=a.position,
+                        filename=a.filename,
+                        content_type=a.content_type,
+                        size=a.size,
+                        sha256=a.sha256,
+                        document_version_id=a.document_version_id,
+                        data=(
+                            (a.content if a.content is not None else documents[a.document_version_id])
+                            if with_content
+                            else None
+                        ),
+                    )
+                    for a in row.attachments
+                )
+                by_id[log_row.id] = r.OutboxMessage(
+                    mail_id=log_row.id,
+                    idempotency_key=log_row.idempotency_key,
+                    pep_id=log_row.pep_id,
+                    kind=log_row.kind,
+                    message_id=row.message_id,
+                    sender=row.sender,
+                    sender_name=row.sender_name,
+                    reply_to=row.reply_to,
+                    recipients=tuple(row.recipients),
+                    recipient_party_id=row.recipient_party_id,
+                    recipient_role=row.recipient_role,
+                    subject=row.subject,
+                    text_body=row.text_body,
+                    html_body=row.html_body,
+                    date=row.date,
+                    state=row.state,
+                    attempts=row.attempts,
+                    next_attempt_at=row.next_attempt_at,
+                    last_error=row.last_error,
+                    attachments=attachments,
+                )
+            return [by_id[i] for i in ids if i in by_id]
+
+    def outbox_message(self, mail_id: int, *, with_content: bool = False) -> r.OutboxMessage:
+        found = self.outbox_messages([mail_id], with_content=with_content)
+        if not found:
+            raise UnknownMail(str(mail_id))
+        return found[0]
+
+    def _outbox_rows(self, s: Session, mail_id: int) -> tuple[MailOutboxRow, MailLogRow]:
+        found = s.execute(
+            sa.select(MailOutboxRow, MailLogRow)
+            .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
+            .where(MailOutboxRow.mail_log_id == mail_id)
+        ).first()
+        if found is None:
+            raise UnknownMail(str(mail_id))
+        return found[0], found[1]
+
+    def _mail_event(
+        self,
+        s: Session,
+        log_row: MailLogRow,
+        status: MailStatus,
+        event: str,
+        *,
+        actor: str,
+        detail: str | None,
+        audit_action: str,
+        **extra: Any,
+    ) -> None:
+        now = self.clock.now()
+        before = log_row.status
+        entry = {"status": status.value, "event": event, "at": now.isoformat(), "detail": detail}
+        entry.update({k: _jsonable(v) for k, v in extra.items() if v is not None})
+        log_row.status = status.value
+        log_row.status_history = [*log_row.status_history, entry]
+        log_row.updated_at = now
+        s.flush()
+        diff: dict[str, Any] = {"key": [log_row.idempotency_key, log_row.idempotency_key]}
+        if before != status.value:
+            diff["status"] = [before, status.value]
+        diff["event"] = [None, {k: v for k, v in entry.items() if k != "at"}]
+        self._audit(
+            s,
+            actor,
+            "pep" if log_row.pep_id else "mail",
+            log_row.pep_id or log_row.idempotency_key,
+            audit_action,
+            diff,
+        )
+
+    def mark_mail_sent(
+        self,
+        outcomes: Sequence[tuple[int, str]] | int,
+        reply: str | None = None,
+        *,
+        actor: str,
+    ) -> None:
+        """Record that the server took each message: ``[(mail_id, server reply), ...]``
+        (or one ``mail_id, reply``), in one transaction."""
+        if isinstance(outcomes, int):
+            outcomes = [(outcomes, reply or "")]
+        now = self.clock.now()
+        with self._tx() as s:
+            for mail_id, server_reply in outcomes:
+                row, log_row = self._outbox_rows(s, mail_id)
+                row.attempts += 1
+                row.state = MailStatus.SENT.value
+                row.sent_at = now
+                row.claimed_by = None
+                row.lease_until = None
+                row.last_error = None
+                self._mail_event(
+                    s, log_row, MailStatus.SENT, "sent", actor=actor, detail=server_reply,
+                    audit_action="mail-sent", attempt=row.attempts, message_id=row.message_id,
+                )
+
+    def schedule_mail_retry(
+        self,
+        mail_id: int,
+        reason: str,
+        next_attempt_at: datetime,
+        *,
+        actor: str,
+        event: str = "retry-scheduled",
+        code: int | None = None,
+    ) -> None:
+        """A transient failure (or a server refused for insecurity): stays queued."""
+        with self._tx() as s:
+            row, log_row = self._outbox_rows(s, mail_id)
+            row.attempts += 1
+            row.next_attempt_at = next_attempt_at
+            row.claimed_by = None
+            row.lease_until = None
+            row.last_error = reason
+            self._mail_event(
+                s, log_row, MailStatus.QUEUED, event, actor=actor, detail=reason,
+                audit_action="mail-retry-scheduled", attempt=row.attempts, code=code,
+                next_attempt_at=next_attempt_at,
+            )
+
+    def mark_mail_failed(
+        self, mail_id: int, reason: str, *, actor: str, code: int | None = None
+    ) -> None:
+        """A permanent failure: nothing more is tried until someone retries it."""
+        with self._tx() as s:
+            row, log_row = self._outbox_rows(s, mail_id)
+            row.attempts += 1
+            row.state = MailStatus.FAILED.value
+            row.claimed_by = None
+            row.lease_until = None
+            row.last_error = reason
+            self._mail_event(
+                s, log_row, MailStatus.FAILED, "failed", actor=actor, detail=reason,
+                audit_action="mail-failed", attempt=row.attempts, code=code,
+            )
+
+    def requeue_mail(
+        self, mail_id: int, *, actor: str, recipients: Sequence[str] | None = None
+    ) -> r.MailSummary:
+        """Queue a failed (or waiting) message again, due now; ``recipients`` replaces the
+        addresses when the records now give different ones. A sent message is refused."""
+        addresses = [_email(a, "mail recipient") for a in recipients] if recipients else None
+        with self._tx() as s:
+            row, log_row = self._outbox_rows(s, mail_id)
+            if row.state == MailStatus.SENT.value:
+                raise InvalidRecord(
+                    f"mail {mail_id} was already sent ({log_row.idempotency_key}); "
+                    "it is not sent again"
+                )
+            changed = None
+            if addresses and addresses != list(row.recipients):
+                changed = [list(row.recipients), addresses]
+                row.recipients = addresses
+                log_row.recipient = addresses[0]
+            row.state = MailStatus.QUEUED.value
+            row.attempts = 0
+            row.next_attempt_at = self.clock.now()
+            row.claimed_by = None
+            row.lease_until = None
+            self._mail_event(
+                s, log_row, MailStatus.QUEUED, "retry-requested", actor=actor,
+                detail=f"queued again by {actor}", audit_action="mail-retry-requested",
+                recipients=changed,
+            )
+        return self.mail_summary(mail_id)
+
+    def next_mail_due(self) -> datetime | None:
+        """When the earliest queued message is next due (a claimed one: when its lease ends)."""
+        due = sa.case(
+            (
+                sa.and_(
+                    MailOutboxRow.lease_until.is_not(None),
+                    MailOutboxRow.lease_until > MailOutboxRow.next_attempt_at,
+                ),
+                MailOutboxRow.lease_until,
+            ),
+            else_=MailOutboxRow.next_attempt_at,
+        )
+        with self._read() as s:
+            value = s.scalar(
+                sa.select(sa.func.min(due)).where(MailOutboxRow.state == MailStatus.QUEUED.value)
+            )
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite hands back an aggregate of datetimes as text
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+    def mail_summaries(
+        self, pep_id: str | None = None, *, status: MailStatus | str | None = None
+    ) -> list[r.MailSummary]:
+        """Every message (optionally of one PEP, or in one status), oldest first."""
+        with self._read() as s:
+            query = (
+                sa.select(MailLogRow, MailOutboxRow)
+                .outerjoin(MailOutboxRow, MailOutboxRow.mail_log_id == MailLogRow.id)
+                .order_by(MailLogRow.id)
+            )
+            if pep_id is not None:
+                query = query.where(MailLogRow.pep_id == pep_id)
+            if status is not None:
+                query = query.where(
+                    MailLogRow.status == _enum(MailStatus, status, "mail status").value
+                )
+            return [self._summary(log_row, row) for log_row, row in s.execute(query)]
+
+    def mail_summary(self, mail_id: int) -> r.MailSummary:
+        with self._read() as s:
+            found = s.execute(
+                sa.select(MailLogRow, MailOutboxRow)
+                .outerjoin(MailOutboxRow, MailOutboxRow.mail_log_id == MailLogRow.id)
+                .where(MailLogRow.id == mail_id)
+            ).first()
+            if found is None:
+                raise UnknownMail(str(mail_id))
+            return self._summary(*found)
+
+    @staticmethod
+    def _summary(log_row: MailLogRow, row: MailOutboxRow | None) -> r.MailSummary:
+        return r.MailSummary(
+            mail_id=log_row.id,
+            idempotency_key=log_row.idempotency_key,
+            pep_id=log_row.pep_id,
+            kind=log_row.kind,
+            recipient=log_row.recipient,
+            status=log_row.status,
+            status_history=tuple(log_row.status_history),
+            message_id=row.message_id if row is not None else None,
+            attempts=row.attempts if row is not None else 0,
+            next_attempt_at=(
+                row.next_attempt_at
+                if row is not None and row.state == MailStatus.QUEUED.value
+                else None
+            ),
+            last_error=row.last_error if row is not None else None,
+            created_at=log_row.created_at,
+            updated_at=log_row.updated_at,
+        )
 
     # -- audit --------------------------------------------------------------------------
 

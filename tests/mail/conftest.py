@@ -69,3 +69,56 @@ def scripted_server(cert_dir: Path):
 def outbox(tmp_path: Path) -> Iterator[LocalOutboxServer]:
     with LocalOutboxServer(tmp_path / "outbox-state") as server:
         yield server
+
+
+USERNAME = "pepflow"
+PASSWORD = "correct horse battery staple"
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USERNAME.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def secure_server(cert_dir: Path):
+    """Start a server that requires STARTTLS and AUTH (over TLS), with a ScriptedHandler.
+
+    ``start(handler, port=0)`` returns ``(handler, controller, settings)``; the settings
+    carry the login. ``tls=False`` starts a plain server that offers no STARTTLS.
+    """
+    started: list[Controller] = []
+
+    def start(handler: ScriptedHandler | None = None, *, port: int = 0, tls: bool = True):
+        handler = handler or ScriptedHandler()
+        kwargs = dict(
+            hostname="127.0.0.1", port=port, server_hostname="test-server",
+            auth_required=True, authenticator=_authenticator,
+        )
+        if tls:
+            kwargs.update(
+                tls_context=server_tls_context(cert_dir / "cert.pem", cert_dir / "key.pem"),
+                require_starttls=True, auth_require_tls=True,
+            )
+        else:  # a plain server: no STARTTLS (and so no AUTH either)
+            kwargs.update(auth_required=False)
+        controller = SmtpServerController(handler, **kwargs)
+        controller.start()
+        started.append(controller)
+        settings = SmtpSettings(
+            host="127.0.0.1", port=controller.port, security="starttls",
+            username=USERNAME, password=PASSWORD, ca_bundle=cert_dir / "cert.pem",
+            timeout=5, sender="bso.north@council.example", local_hostname="localhost",
+        )
+        return handler, controller, settings
+
+    yield start
+    for controller in started:
+        if controller._thread is not None:
+            controller.stop()
