@@ -1,3 +1,4 @@
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -7,7 +8,8 @@ from pepflow.casework import Casework, CaseworkConfig
 from pepflow.clock import SimulationClock
 from pepflow.engine.runtime import Engine
 from pepflow.engine.worker import EmbeddedRuntime
-from pepflow.mail.transport import RecordingMailer
+from pepflow.mail.message import OutgoingMail
+from pepflow.mail.transport import RecordingMailer, SendResult
 from pepflow.sample_data import load_sample_data
 from pepflow.store import RecordsStore
 from pepflow.store.migrate import migrate
@@ -16,20 +18,55 @@ from workers import build_routers
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@dataclass
+class ClockedRecordingMailer(RecordingMailer):
+    """A RecordingMailer that also notes when (by the simulation clock) each mail went:
+    ``sent_at[i]`` is the instant ``sent[i]`` was handed over."""
+
+    clock: SimulationClock | None = None
+    sent_at: list[datetime] = field(default_factory=list)
+
+    async def send(self, mail: OutgoingMail) -> SendResult:
+        result = await super().send(mail)
+        self.sent_at.append(self.clock.now())
+        return result
+
+
 class PepWorld:
     """The whole embedded product on a simulation clock with a recording mailer."""
 
     def __init__(self, url: str, start: datetime, tmp: Path) -> None:
         self.url = url
+        self.tmp = tmp
         self.clock = SimulationClock(start)
         migrate(url)
         self.store = RecordsStore(url, self.clock)
         load_sample_data(self.store)
-        self.mailer = RecordingMailer()
-        self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=tmp / "documents"))
-        self.engine = Engine(url, self.clock)
+        self.mailer = ClockedRecordingMailer(clock=self.clock)
+        self._mail_seen = 0
+        self._open()
         self.engine.deploy(sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((ROOT / "forms").glob("*.form")))
+
+    def _open(self) -> None:
+        self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=self.tmp / "documents"))
+        self.engine = Engine(self.url, self.clock)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
+
+    def new_mail(self) -> list[tuple[datetime, OutgoingMail]]:
+        """(when, mail) for every mail sent since the last call."""
+        fresh = list(zip(self.mailer.sent_at[self._mail_seen:], self.mailer.sent[self._mail_seen:]))
+        self._mail_seen = len(self.mailer.sent)
+        return fresh
+
+    def restart(self) -> None:
+        """Stop the product and start it again on the same database (the save/restore
+        round-trip): nothing in memory survives but the mail already sent."""
+        now = self.clock.now()
+        self.close()
+        self.clock = SimulationClock(now)
+        self.mailer.clock = self.clock
+        self.store = RecordsStore(self.url, self.clock)
+        self._open()
 
     def close(self) -> None:
         self.engine.close()

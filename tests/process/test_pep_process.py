@@ -1,0 +1,838 @@
+"""Process tests of the PEP diagram (bpmn/pep.bpmn) on the embedded engine, with the
+real workers, casework, records store, Word documents and a recording mailer, on a
+simulation clock. Every test runs on SQLite and on PostgreSQL.
+
+Each test walks one variant of the council's flowchart (docs/process-contract.md),
+asserting after every step and clock move: the active elements, the mail sent (to
+whom, what subject, what attachment), the documents kept and the audit trail; timers
+are checked against hand-worked calendar dates (docs/calendar.md, term dates in
+pepflow/sample_data/term-dates.csv). Some tests stop and restart the whole product on
+the same database in the middle (``world.restart()``).
+"""
+
+import re
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pepflow.calendar import WorkingDays
+from pepflow.documents import SchoolReturn, SmartTarget, WrongPep
+from pepflow.documents.fill import fill_form
+from pepflow.domain.enums import DocumentKind, MailStatus, PepSection, PepStatus
+from pepflow.roleplay import RolePlayer
+
+from .conftest import T0, PepWorld
+
+LONDON = ZoneInfo("Europe/London")
+
+VIRTUAL_SCHOOL = ("virtual.school@council.example.org",)
+PEP_COORDINATOR = ("ingrid.larkspur@council.example.org",)
+AMIRA_SW = ("amira.quillfeather@council.example.org",)  # ST-0001, social worker (north)
+OAKRIDGE_DT = ("designated.teacher@oakridge-primary.example.org",)  # ES-0001
+FERNHOLLOW_DT = ("designated.teacher@fernhollow-academy.example.org",)  # ES-0002
+RIVERBEND_DP = ("designated.person@riverbend-college.example.org",)  # ES-0003
+KESTREL_DT = ("designated.teacher@kestrel-park.example.org",)  # ES-0004
+C0001_CARER = ("beryl.kindlewood@carers.example.org",)  # CT-0006
+C0005_PEP_RECIPIENTS = {  # health visitor, two foster carers, the parent flagged to receive it
+    ("hazel.pretendton@health.example.org",),
+    ("rowan.fosterling@carers.example.org",),
+    ("sage.fosterling@carers.example.org",),
+    ("morgan.fictionley@example.net",),
+}
+
+INITIAL_STEPS = ("InitiatePepTask", "GenerateInitialPepTask", "SendInitialPepTask", "NotifyVirtualSchoolTask")
+
+
+# --------------------------------------------------------------------------- helpers
+def local(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
+    """A wall-clock time in England."""
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
+
+
+def z(instant: datetime) -> str:
+    """An instant as the process variables carry it: ISO, UTC, ``Z``."""
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def active(world: PepWorld, key: int) -> list[str]:
+    return sorted(world.engine.instance(key).active_elements)
+
+
+def variables(world: PepWorld, key: int) -> dict:
+    return world.engine.instance(key).variables
+
+
+def elements(world: PepWorld, key: int, event: str = "COMPLETED") -> list[str]:
+    return [h.element_id for h in world.engine.history(key) if h.event == event]
+
+
+def fired_at(world: PepWorld, key: int, element_id: str) -> list[datetime]:
+    """When a timer or message event completed (it fired)."""
+    return [h.at for h in world.engine.history(key) if h.element_id == element_id and h.event == "COMPLETED"]
+
+
+def attachments(mail) -> list[str]:
+    return [a.filename for a in mail.attachments]
+
+
+def documents(world: PepWorld, pep_id: str) -> list[tuple[str, int, str]]:
+    return [(d.kind.value, d.version, d.filename) for d in world.store.documents(pep_id)]
+
+
+def status_changes(world: PepWorld, pep_id: str) -> list[list[str]]:
+    return [a.diff["status"] for a in world.store.audit_entries("pep", pep_id) if a.action == "update" and "status" in a.diff]
+
+
+def mail_kinds(world: PepWorld, pep_id: str) -> Counter:
+    return Counter(entry.kind for entry in world.store.mail_log(pep_id))
+
+
+def start(world: PepWorld, message: str, child_id: str, **payload) -> int:
+    published = world.engine.publish_message(message, child_id, {"childId": child_id, **payload})
+    [key] = published.started_instances
+    return key
+
+
+async def advance_to(world: PepWorld, instant: datetime) -> None:
+    await world.runtime.advance(instant - world.clock.now())
+
+
+def the_task(world: PepWorld, key: int, element_id: str):
+    [task] = world.engine.user_tasks(process_instance_key=key, element_id=element_id)
+    return task
+
+
+async def complete(world: PepWorld, key: int, element_id: str, values: dict | None = None, *, actor: str | None = None) -> None:
+    """A person completes the open user task ``element_id``: with ``values``, or with
+    what the role-played caseworker would enter."""
+    task = the_task(world, key, element_id)
+    roles = RolePlayer(world.store, return_pep_at_first_check=False)
+    if values is None:
+        values = roles.variables_for(task, world.clock.now())
+    world.engine.complete_user_task(task.user_task_key, values, actor=actor or roles.actor_for(task))
+    await world.runtime.run_until_idle()
+
+
+async def play_until(world: PepWorld, key: int, done, *, limit: int = 100) -> None:
+    """Every caseworker does their task as soon as it is there; otherwise the clock
+    moves to the next timer. Stops when ``done()`` holds."""
+    roles = RolePlayer(world.store, return_pep_at_first_check=False)
+    for _ in range(limit):
+        if done():
+            return
+        tasks = world.engine.user_tasks(process_instance_key=key)
+        if tasks:
+            for task in tasks:
+                world.engine.complete_user_task(task.user_task_key, roles.variables_for(task, world.clock.now()), actor=roles.actor_for(task))
+            await world.runtime.run_until_idle()
+            continue
+        due = world.engine.next_timer_due()
+        assert due is not None, f"stuck at {active(world, key)}"
+        await advance_to(world, max(due, world.clock.now()))
+    raise AssertionError(f"not done after {limit} steps, at {active(world, key)}")
+
+
+def return_by_in(form_mail) -> date:
+    """The return-by date a PEP form e-mail asks for."""
+    found = re.search(r"return by \w+ (\d{1,2} \w+ \d{4})", form_mail.subject)
+    assert found, form_mail.subject
+    return datetime.strptime(found.group(1), "%d %B %Y").date()
+
+
+def school_answers(on: date) -> SchoolReturn:
+    return SchoolReturn(
+        completed_by="Designated teacher", completed_on=on, attendance_percent=Decimal("96.2"),
+        sessions_missed=6, exclusions_count=0, sen_status="sen-support", wellbeing="Settled, friendships growing",
+        child_views="Enjoys art and PE", sdq_score=14,
+        targets=[SmartTarget(target="Read 10 minutes daily with carer", who="Carer and class teacher", by_when=on + timedelta(days=42))],
+    )
+
+
+ARRANGED_C0001 = {  # the social worker arranges the initial meeting (step 2)
+    "meetingAt": "2026-09-22T13:30:00Z",  # Tuesday 22 September 2026, 14:30 in England
+    "venue": "Oakridge Primary, meeting room 2",
+    "inviteeIds": ["ES-0001", "CT-0006", "ST-0001"],
+}
+MEETING_C0001 = local(2026, 9, 22, 14, 30)
+SW_PART_DONE = {"swSectionComplete": True, "developmentInfoRecorded": True}
+
+
+async def c0001_form_sent(world: PepWorld) -> int:
+    """C-0001 (1a) up to the initial PEP form being with the designated teacher."""
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+    return key
+
+
+@pytest.fixture
+def make_world(database_url, world_factory):
+    """A world on this test's database; afterwards, no mail of any world named a child."""
+    made: list[PepWorld] = []
+
+    def make(start_at: datetime) -> PepWorld:
+        world = world_factory(database_url, start_at)
+        made.append(world)
+        return world
+
+    yield make
+    for world in made:
+        names = {n for c in world.store.children() for n in (c.given_name, c.family_name)}
+        for mail in world.mailer.sent:
+            assert re.search(r"PEP-C-\d{4}-\d{4}-(AUT|SPR|SUM)", mail.subject), mail.subject
+            for text in (mail.subject, mail.text_body, mail.html_body or "", *attachments(mail)):
+                assert not [n for n in names if n in text], f"a child's name in mail {mail.subject!r}"
+
+
+# ------------------------------------------------------------------ 1a, boxes 1 and 2
+async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_and_the_pep_coordinator(make_world):
+    world = make_world(T0)  # Monday 14 September 2026, 09:00 in England
+    pep_id = "PEP-C-0001-2026-AUT"
+    published = world.engine.publish_message(
+        "child-looked-after", "C-0001", {"childId": "C-0001", "enteredCareOn": "2026-09-14", "emergency": False}
+    )
+    [key] = published.started_instances
+    assert active(world, key) == ["InitiatePepTask"]
+
+    # box 1: the PEP is initiated, sent to the designated teacher, the Virtual School told
+    await world.runtime.run_until_idle()
+    assert active(world, key) == ["ArrangeInitialMeetingTask"]
+    assert {"ChildLookedAfterStartEvent", *INITIAL_STEPS, "VirtualSchoolNotifiedEndEvent"} <= set(elements(world, key))
+    assert "EmergencyEntryStartEvent" not in elements(world, key)
+    v = variables(world, key)
+    assert {k: v[k] for k in (
+        "pepId", "careEpisodeId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId",
+        "businessSupportGroup", "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt",
+    )} == {
+        "pepId": pep_id, "careEpisodeId": "CE-0001-1", "settingId": "ES-0001", "variant": "school-age",
+        "hasSettingInput": True, "ownerRole": "social-worker", "ownerUserId": "ST-0001",
+        "businessSupportGroup": "business-support-north", "isInitial": True,
+        "initialMeetingDueAt": z(local(2026, 9, 28, 17)), "initialMeetingReminderAt": z(local(2026, 9, 23, 9)),
+    }
+
+    mail = {m.recipients: (at, m) for at, m in world.new_mail()}
+    assert set(mail) == {VIRTUAL_SCHOOL, OAKRIDGE_DT}
+    at, notice = mail[VIRTUAL_SCHOOL]
+    assert at == T0 and notice.subject == f"New child in care: {pep_id}" and attachments(notice) == []
+    at, initial = mail[OAKRIDGE_DT]
+    assert at == T0
+    assert initial.subject == f"Initial PEP {pep_id}: meeting to be held by Monday 28 September 2026"
+    assert attachments(initial) == [f"{pep_id}-form-v1.docx"]
+    [form] = world.store.documents(pep_id)
+    assert (form.kind, form.version, form.filename) == (DocumentKind.FORM, 1, f"{pep_id}-form-v1.docx")
+    assert initial.attachments[0].data == world.store.document_content(form.id)
+
+    pep = world.store.pep(pep_id)
+    assert (pep.status, pep.is_initial, pep.care_episode_id, pep.setting_id) == (PepStatus.NOT_STARTED, True, "CE-0001-1", "ES-0001")
+    audit = world.store.audit_entries("pep", pep_id)
+    assert (audit[0].action, audit[0].actor_id) == ("create", "system")
+    assert [a.diff["document"][1]["filename"] for a in audit if a.action == "record-document"] == [f"{pep_id}-form-v1.docx"]
+    assert sorted(a.diff["mail"][1]["kind"] for a in audit if a.action == "record-mail") == ["initial-pep", "virtual-school-notice"]
+    assert [e.status for e in world.store.mail_log(pep_id)] == [MailStatus.SENT, MailStatus.SENT]
+
+    # box 2: the social worker's task, due ten working days after entry
+    task = the_task(world, key, "ArrangeInitialMeetingTask")
+    assert (task.assignee, task.form_id, task.due_date) == ("ST-0001", "arrange-initial-meeting", local(2026, 9, 28, 17))
+
+    world.restart()
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+    assert {"InformPepCoordinatorTask", "InitialPepJoinGateway", "ScheduleTermlyPepTask", "WaitToPrepareEvent"} <= set(elements(world, key))
+    [(at, arranged)] = world.new_mail()
+    assert arranged.recipients == PEP_COORDINATOR and at == T0
+    assert arranged.subject == f"Initial PEP meeting arranged: {pep_id} on Tuesday 22 September 2026"
+    assert "14:30" in arranged.text_body and "Oakridge Primary, meeting room 2" in arranged.text_body
+    pep = world.store.pep(pep_id)
+    assert pep.meeting_at == MEETING_C0001 and pep.attendee_ids == ("ES-0001", "CT-0006", "ST-0001")
+    assert pep.status == PepStatus.IN_PROGRESS
+    assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {"venue": "Oakridge Primary, meeting room 2"}
+
+    # box 3 for an initial PEP: as soon as possible, not three school weeks before
+    v = variables(world, key)
+    assert (v["meetingAt"], v["prepareFromAt"], v["formSendAt"]) == (z(MEETING_C0001), z(T0), z(T0))
+    task = the_task(world, key, "CompletePepFormTask")
+    assert (task.assignee, task.form_id, task.due_date) == ("ST-0001", "complete-pep-form", T0)
+
+    # the meeting is arranged: its reminder and escalation timers are gone
+    await world.runtime.advance(timedelta(days=20))
+    assert world.new_mail() == []
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+    assert "InitialMeetingReminderEvent" not in elements(world, key)
+    assert "InitialMeetingOverdueEvent" not in elements(world, key)
+
+
+async def test_initial_meeting_reminder_then_escalation_to_the_pep_coordinator_on_their_working_days(make_world):
+    world = make_world(T0)
+    pep_id = "PEP-C-0001-2026-AUT"
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    world.new_mail()
+    # entry Monday 14 September: due ten working days later, reminder three working days before
+    assert WorkingDays().add_working_days(date(2026, 9, 14), 10) == date(2026, 9, 28)
+    v = variables(world, key)
+    assert v["initialMeetingDueAt"] == z(local(2026, 9, 28, 17))
+    assert v["initialMeetingReminderAt"] == z(local(2026, 9, 23, 9))
+
+    await advance_to(world, local(2026, 9, 23, 8, 59))
+    assert world.new_mail() == []
+    await advance_to(world, local(2026, 9, 23, 9))
+    [(at, reminder)] = world.new_mail()
+    assert at == local(2026, 9, 23, 9) and reminder.recipients == AMIRA_SW
+    assert reminder.subject == f"Reminder: arrange the initial PEP meeting for {pep_id} by Monday 28 September 2026"
+    assert fired_at(world, key, "InitialMeetingReminderEvent") == [local(2026, 9, 23, 9)]
+    assert active(world, key) == ["ArrangeInitialMeetingTask"]  # non-interrupting
+
+    world.restart()
+    await advance_to(world, local(2026, 9, 28, 16, 59))
+    assert world.new_mail() == []
+    await advance_to(world, local(2026, 9, 28, 17))
+    [(at, overdue)] = world.new_mail()
+    assert at == local(2026, 9, 28, 17) and overdue.recipients == PEP_COORDINATOR
+    assert overdue.subject == f"Overdue: initial PEP meeting for {pep_id} (due Monday 28 September 2026)"
+    assert fired_at(world, key, "InitialMeetingOverdueEvent") == [local(2026, 9, 28, 17)]
+    assert {"EscalateToPepCoordinatorTask", "InitialMeetingEscalatedEndEvent"} <= set(elements(world, key))
+    assert active(world, key) == ["ArrangeInitialMeetingTask"]
+
+    # nothing fires twice; the worker arranges it late and the process carries on
+    await advance_to(world, local(2026, 9, 29, 10))
+    assert world.new_mail() == []
+    await complete(world, key, "ArrangeInitialMeetingTask")
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+    [(_, arranged)] = world.new_mail()
+    assert arranged.recipients == PEP_COORDINATOR and arranged.subject.startswith(f"Initial PEP meeting arranged: {pep_id}")
+    assert mail_kinds(world, pep_id) == Counter([
+        "virtual-school-notice", "initial-pep", "initial-meeting-reminder", "initial-meeting-overdue", "initial-meeting-arranged",
+    ])
+
+
+# ----------------------------------------------------- 1a, boxes 3 to 7 and the loop
+async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_pep_and_next_term(make_world):
+    world = make_world(T0)
+    pep_id, spring = "PEP-C-0001-2026-AUT", "PEP-C-0001-2026-SPR"
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    world.new_mail()
+
+    # box 3: the social worker's part, then the form goes to the designated teacher at once
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+    [(at, form_mail)] = world.new_mail()
+    assert (at, form_mail.recipients) == (T0, OAKRIDGE_DT)
+    assert form_mail.subject.startswith(f"PEP form {pep_id}: please return by")
+    assert attachments(form_mail) == [f"{pep_id}-form-v2.docx"]
+    pep = world.store.pep(pep_id)
+    assert (pep.status, pep.form_sent_at) == (PepStatus.FORM_SENT, T0)
+
+    # box 4: nothing came back by the reminder date: the designated teacher is reminded
+    reminder_at = datetime.fromisoformat(variables(world, key)["formReminderAt"])
+    assert T0 < reminder_at < MEETING_C0001
+    await advance_to(world, reminder_at)
+    [(at, reminder)] = world.new_mail()
+    assert (at, reminder.recipients) == (reminder_at, OAKRIDGE_DT)
+    assert reminder.subject.startswith(f"Reminder: PEP form {pep_id} was due back on")
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+
+    # the meeting starts without the form (MeetingStartsEvent interrupts the wait)
+    world.restart()
+    await advance_to(world, MEETING_C0001 - timedelta(minutes=1))
+    assert "AwaitSchoolFormSubProcess" in active(world, key)
+    await advance_to(world, MEETING_C0001)
+    assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
+    assert fired_at(world, key, "MeetingStartsEvent") == [MEETING_C0001]
+    assert "AwaitSchoolFormSubProcess" in elements(world, key, "TERMINATED")
+    assert "TakeInSchoolFormTask" not in elements(world, key)
+    assert world.store.pep(pep_id).status == PepStatus.FORM_SENT  # it never came back
+    assert the_task(world, key, "RecordMeetingTask").assignee == "ST-0001"
+
+    # box 5: the meeting sets the dates of the remaining PEPs of the year
+    await advance_to(world, local(2026, 9, 23, 10))
+    await complete(world, key, "RecordMeetingTask", {
+        "attendeeIds": ["ES-0001", "CT-0006", "ST-0001"],
+        "nextPepDate1": "2027-01-20T10:00:00Z", "nextPepDate2": "2027-05-12T09:00:00Z",
+        "nextMeetingDates": ["2027-01-20T10:00:00Z", "2027-05-12T09:00:00Z"],
+    }, actor="ST-0001")
+    assert active(world, key) == ["TermlyCycleSubProcess", "TypeUpPepTask"]
+    task = the_task(world, key, "TypeUpPepTask")
+    assert (task.assignee, task.candidate_groups) == (None, ["business-support-north"])
+
+    # box 6: typed up, sent back once by the social worker, typed up again, approved
+    await complete(world, key, "TypeUpPepTask", {"typedUp": True}, actor="ST-0011")
+    assert active(world, key) == ["CheckAndFinalisePepTask", "TermlyCycleSubProcess"]
+    assert the_task(world, key, "CheckAndFinalisePepTask").assignee == "ST-0001"
+    await complete(world, key, "CheckAndFinalisePepTask", {"pepApproved": False, "returnReasonCode": "targets-not-smart"}, actor="ST-0001")
+    assert active(world, key) == ["TermlyCycleSubProcess", "TypeUpPepTask"]
+    assert "PepApprovedGateway" in elements(world, key) and "GenerateFinalPepTask" not in elements(world, key)
+    assert world.store.documents(pep_id, DocumentKind.FINAL) == [] and world.new_mail() == []
+    world.restart()
+    await complete(world, key, "TypeUpPepTask", {"typedUp": True}, actor="ST-0012")
+    await complete(world, key, "CheckAndFinalisePepTask", {"pepApproved": True}, actor="ST-0001")
+    assert elements(world, key).count("TypeUpPepTask") == 2
+    assert elements(world, key).count("CheckAndFinalisePepTask") == 2
+
+    # the final PEP goes securely to every attendee
+    final_mail = world.new_mail()
+    assert sorted(m.recipients for _, m in final_mail) == sorted([OAKRIDGE_DT, C0001_CARER, AMIRA_SW])
+    for at, mail in final_mail:
+        assert at == local(2026, 9, 23, 10)
+        assert mail.subject == f"Final PEP {pep_id} (meeting of Tuesday 22 September 2026)"
+        assert attachments(mail) == [f"{pep_id}-final-v1.docx"]
+    assert documents(world, pep_id) == [
+        ("final", 1, f"{pep_id}-final-v1.docx"), ("form", 1, f"{pep_id}-form-v1.docx"), ("form", 2, f"{pep_id}-form-v2.docx"),
+    ]
+    pep = world.store.pep(pep_id)
+    assert (pep.status, pep.finalised_at) == (PepStatus.FINAL, local(2026, 9, 23, 10))
+    assert status_changes(world, pep_id) == [
+        ["not-started", "in-progress"], ["in-progress", "form-sent"], ["form-sent", "meeting-held"],
+        ["meeting-held", "typed-up"], ["typed-up", "final"],
+    ]
+    assert world.store.section(pep_id, PepSection.MEETING_RECORD)["next_meeting_dates"] == ["2027-01-20", "2027-05-12"]
+
+    # box 7: back to box 3 for the spring PEP, at the date set at the meeting
+    assert {"CompletePepTask", "TermCompletedEndEvent", "StillLookedAfterGateway", "CycleJoinGateway"} <= set(elements(world, key))
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
+    spring_meeting = local(2027, 1, 20, 10)
+    # three school weeks before Wed 20 January: 8 January school days (Mon 4 is INSET), 7 in December
+    assert world.store.school_calendar_for("ES-0001").school_weeks_before(date(2027, 1, 20), 3) == date(2026, 12, 15)
+    v = variables(world, key)
+    assert {k: v[k] for k in ("pepId", "isInitial", "meetingAt", "prepareFromAt", "formSendAt", "formReminderAt", "agedOut")} == {
+        "pepId": spring, "isInitial": False, "meetingAt": z(spring_meeting),
+        "prepareFromAt": z(local(2026, 12, 1, 9)),  # ten working days before the form goes
+        "formSendAt": z(local(2026, 12, 15, 9)),
+        "formReminderAt": z(local(2027, 1, 13, 9)),  # five school days before the meeting
+        "agedOut": False,
+    }
+    assert world.store.pep(spring).meeting_at == spring_meeting
+
+    await advance_to(world, local(2026, 12, 1, 8, 59))
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
+    await advance_to(world, local(2026, 12, 1, 9))
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+    assert the_task(world, key, "CompletePepFormTask").due_date == local(2026, 12, 15, 9)
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToSendFormEvent"]
+    assert documents(world, spring) == [("form", 1, f"{spring}-form-v1.docx")]
+
+    await advance_to(world, local(2026, 12, 15, 8, 59))
+    assert world.new_mail() == []
+    await advance_to(world, local(2026, 12, 15, 9))
+    [(at, spring_form)] = world.new_mail()
+    assert (at, spring_form.recipients) == (local(2026, 12, 15, 9), OAKRIDGE_DT)
+    assert spring_form.subject.startswith(f"PEP form {spring}: please return by")
+    assert attachments(spring_form) == [f"{spring}-form-v1.docx"]
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+
+
+# ------------------------------------------------------------- box 4: the school form
+async def test_a_returned_school_form_is_taken_in_and_the_meeting_is_then_awaited(make_world):
+    world = make_world(T0)
+    pep_id = "PEP-C-0001-2026-AUT"
+    key = await c0001_form_sent(world)
+    world.new_mail()
+    reminder_at = datetime.fromisoformat(variables(world, key)["formReminderAt"])
+
+    # the designated teacher fills in the Word form and it is taken in
+    await world.runtime.advance(timedelta(hours=3))
+    sent_form = world.store.latest_document(pep_id, DocumentKind.FORM)
+    assert sent_form.filename == f"{pep_id}-form-v2.docx"
+    filled = fill_form(world.store.document_content(sent_form.id), school_answers(date(2026, 9, 14)))
+    result = world.casework.receive_school_form(pep_id, filled, actor="ES-0001 designated teacher")
+    assert not result["invalidFields"]
+    assert documents(world, pep_id)[-1] == ("returned", 1, f"{pep_id}-returned-v1.docx")
+    school = world.store.section(pep_id, PepSection.SCHOOL_RETURN)
+    assert (school["attendance_percent"], school["sdq_score"], school["sen_status"]) == ("96.2", 14, "sen-support")
+    assert {a.action for a in world.store.audit_entries("pep", pep_id) if a.actor_id == "ES-0001 designated teacher"} == {
+        "record-document", "save-section:school-return",
+    }
+    assert "AwaitSchoolFormSubProcess" in active(world, key)  # not until the message
+
+    published = world.engine.publish_message("pep-form-returned", pep_id, {"formReturnedOn": "2026-09-14"})
+    assert published.correlated_instances == [key]
+    await world.runtime.run_until_idle()
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert {"SchoolFormReturnedEvent", "TakeInSchoolFormTask", "SchoolFormTakenInEndEvent", "AwaitSchoolFormSubProcess"} <= set(elements(world, key))
+    pep = world.store.pep(pep_id)
+    assert (pep.status, pep.form_returned_at) == (PepStatus.FORM_RETURNED, T0 + timedelta(hours=3))
+    assert status_changes(world, pep_id)[-1] == ["form-sent", "form-returned"]
+
+    # the form came back: no reminder; the meeting is held at its time
+    world.restart()
+    await advance_to(world, MEETING_C0001 - timedelta(minutes=1))
+    assert reminder_at < world.clock.now()
+    assert world.new_mail() == [] and "pep-form-reminder" not in mail_kinds(world, pep_id)
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    await advance_to(world, MEETING_C0001)
+    assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
+    assert fired_at(world, key, "WaitForMeetingEvent") == [MEETING_C0001]
+    assert "MeetingStartsEvent" not in elements(world, key)
+
+
+async def test_the_form_of_another_pep_is_refused_and_changes_nothing(make_world):
+    world = make_world(local(2026, 9, 21, 9))
+    pep_id = "PEP-C-0001-2026-AUT"
+    key = await c0001_form_sent(world)
+    other = start(world, "child-entered-care-emergency", "C-0002", enteredCareOn="2026-09-21", emergency=True)
+    await world.runtime.run_until_idle()
+    # Toby's school fills in Toby's initial PEP, then uploads it as Poppy's
+    wrong_form = world.store.latest_document("PEP-C-0002-2026-AUT", DocumentKind.FORM)
+    filled = fill_form(world.store.document_content(wrong_form.id), school_answers(date(2026, 9, 21)))
+    documents_before = documents(world, pep_id)
+    audit_before = world.store.audit_entries()
+    pep_before = world.store.pep(pep_id)
+
+    with pytest.raises(WrongPep) as refused:
+        world.casework.receive_school_form(pep_id, filled, actor="ES-0001 designated teacher")
+    assert (refused.value.expected_reference, refused.value.found_reference) == (pep_id, "PEP-C-0002-2026-AUT")
+
+    assert documents(world, pep_id) == documents_before
+    assert world.store.audit_entries() == audit_before
+    assert world.store.pep(pep_id) == pep_before
+    assert world.store.section(pep_id, PepSection.SCHOOL_RETURN) is None
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+    assert active(world, other) == ["ArrangeInitialMeetingTask"]
+
+
+async def test_school_form_reminder_never_goes_before_the_form_is_due_back(make_world):
+    """The reminder says the form "was due back on <return-by date>": it has to go
+    after the form itself, after that date, on a school day, before the meeting. Here
+    the social worker completes their part of an initial PEP on Friday 18 September
+    for a meeting on Tuesday 22 September."""
+    world = make_world(T0)
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    await advance_to(world, local(2026, 9, 18, 9))  # Friday
+    world.new_mail()
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    await advance_to(world, MEETING_C0001)
+    sent = world.new_mail()
+    [(form_at, form_mail)] = [(at, m) for at, m in sent if m.subject.startswith("PEP form")]
+    [(reminded_at, reminder)] = [(at, m) for at, m in sent if m.subject.startswith("Reminder: PEP form")]
+    return_by = return_by_in(form_mail)
+    assert f"was due back on {return_by:%A} {return_by.day} {return_by:%B %Y}" in reminder.subject
+
+    reminded_on = reminded_at.astimezone(LONDON).date()
+    assert reminded_at > form_at, f"the reminder went with the form, at {form_at.astimezone(LONDON):%A %d %B %H:%M}"
+    assert reminded_on > return_by, f"reminder sent on {reminded_on:%A %d %B} says the form was due back on {return_by:%A %d %B}"
+    assert world.store.school_calendar_for("ES-0001").is_school_day(reminded_on)
+    assert reminded_at < MEETING_C0001
+
+
+# --------------------------------------------------------------------------------- 1b
+async def test_1b_emergency_entry_acts_immediately(make_world):
+    start_at = local(2026, 9, 21, 9)  # Monday
+    world = make_world(start_at)
+    pep_id = "PEP-C-0002-2026-AUT"
+    key = start(world, "child-entered-care-emergency", "C-0002", enteredCareOn="2026-09-21", emergency=True)
+    assert active(world, key) == ["InitiatePepTask"]
+    await world.runtime.run_until_idle()
+    assert active(world, key) == ["ArrangeInitialMeetingTask"]
+    assert "EmergencyEntryStartEvent" in elements(world, key) and "ChildLookedAfterStartEvent" not in elements(world, key)
+    v = variables(world, key)
+    assert (v["emergency"], v["ownerUserId"], v["businessSupportGroup"], v["settingId"]) == (True, "ST-0002", "business-support-south", "ES-0002")
+    assert v["initialMeetingDueAt"] == z(local(2026, 10, 5, 17))
+    assert v["initialMeetingReminderAt"] == z(local(2026, 9, 30, 9))
+    episode = world.store.current_care_episode("C-0002")
+    assert (episode.id, episode.entered_care_on, episode.emergency) == ("CE-0002-1", date(2026, 9, 21), True)
+
+    mail = {m.recipients: (at, m) for at, m in world.new_mail()}
+    assert set(mail) == {VIRTUAL_SCHOOL, FERNHOLLOW_DT}
+    assert all(at == start_at for at, _ in mail.values())  # immediately
+    assert mail[VIRTUAL_SCHOOL][1].subject == f"New child in care: {pep_id} (emergency placement)"
+    assert mail[FERNHOLLOW_DT][1].subject == f"Initial PEP {pep_id}: meeting to be held by Monday 5 October 2026"
+    assert attachments(mail[FERNHOLLOW_DT][1]) == [f"{pep_id}-form-v1.docx"]
+    assert documents(world, pep_id) == [("form", 1, f"{pep_id}-form-v1.docx")]
+
+    world.restart()
+    await world.runtime.advance(timedelta(hours=2))
+    await complete(world, key, "ArrangeInitialMeetingTask")  # the role-played social worker
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+    [(_, arranged)] = world.new_mail()
+    assert arranged.recipients == PEP_COORDINATOR
+    assert arranged.subject == f"Initial PEP meeting arranged: {pep_id} on Monday 28 September 2026"
+    assert "10:00" in arranged.text_body and "At the education setting" in arranged.text_body
+    assert world.store.pep(pep_id).meeting_at == local(2026, 9, 28, 10)
+
+
+# ------------------------------------------------------------ children already in care
+async def test_16_17_leaving_care_worker_termly_pep_on_the_college_calendar(make_world):
+    world = make_world(local(2026, 9, 7, 8))  # first day of Riverbend College's autumn term (INSET)
+    pep_id = "PEP-C-0003-2026-SPR"
+    published = world.engine.publish_message("child-already-in-care", "C-0003", {"childId": "C-0003"})
+    [key] = published.started_instances
+    await world.runtime.run_until_idle()
+
+    # no initial PEP: the cycle starts at the next term's PEP, three school weeks into term
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
+    assert {"AlreadyInCareStartEvent", "ResumePepCycleTask", "CycleJoinGateway", "ScheduleTermlyPepTask"} <= set(elements(world, key))
+    assert not set(INITIAL_STEPS) & set(elements(world, key))
+    assert world.new_mail() == []
+    v = variables(world, key)
+    # college spring term from Tue 5 January 2027: fifteen school days in, Tue 26 January
+    meeting = local(2027, 1, 26, 10)
+    assert {k: v[k] for k in (
+        "pepId", "careEpisodeId", "variant", "ownerRole", "ownerUserId", "isInitial", "meetingAt",
+        "prepareFromAt", "formSendAt", "formReminderAt",
+    )} == {
+        "pepId": pep_id, "careEpisodeId": "CE-0003-1", "variant": "post-16", "ownerRole": "leaving-care-worker",
+        "ownerUserId": "ST-0003", "isInitial": False, "meetingAt": z(meeting),
+        "prepareFromAt": z(local(2026, 12, 17, 9)),  # ten working days back over Christmas and New Year
+        "formSendAt": z(local(2027, 1, 5, 9)),  # three school weeks before: the first day of term
+        "formReminderAt": z(local(2027, 1, 19, 9)),  # five school days before the meeting
+    }
+    calendar = world.store.school_calendar_for("ES-0003")
+    assert calendar.school_weeks_before(date(2027, 1, 26), 3) == date(2027, 1, 5)
+    assert WorkingDays().add_working_days(date(2027, 1, 5), -10) == date(2026, 12, 17)
+
+    await advance_to(world, local(2026, 12, 17, 8, 59))
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
+    await advance_to(world, local(2026, 12, 17, 9))
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+    task = the_task(world, key, "CompletePepFormTask")
+    assert (task.assignee, task.due_date) == ("ST-0003", local(2027, 1, 5, 9))  # the Leaving Care Worker
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0003")
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToSendFormEvent"]
+    assert documents(world, pep_id) == [("form", 1, f"{pep_id}-form-v1.docx")]
+
+    world.restart()  # over Christmas
+    await advance_to(world, local(2027, 1, 5, 8, 59))
+    assert world.new_mail() == []
+    await advance_to(world, local(2027, 1, 5, 9))
+    [(at, form_mail)] = world.new_mail()
+    assert (at, form_mail.recipients) == (local(2027, 1, 5, 9), RIVERBEND_DP)
+    assert attachments(form_mail) == [f"{pep_id}-form-v1.docx"]
+    assert fired_at(world, key, "WaitToSendFormEvent") == [local(2027, 1, 5, 9)]
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+
+    # nothing back: a reminder on the reminder date, then the meeting goes ahead anyway
+    await advance_to(world, local(2027, 1, 19, 8, 59))
+    assert world.new_mail() == []
+    await advance_to(world, local(2027, 1, 19, 9))
+    [(at, reminder)] = world.new_mail()
+    assert (at, reminder.recipients) == (local(2027, 1, 19, 9), RIVERBEND_DP)
+    assert reminder.subject.startswith(f"Reminder: PEP form {pep_id} was due back on")
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+
+    await advance_to(world, meeting - timedelta(minutes=1))
+    assert "AwaitSchoolFormSubProcess" in active(world, key)
+    await advance_to(world, meeting)
+    assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
+    assert fired_at(world, key, "MeetingStartsEvent") == [meeting]
+    assert the_task(world, key, "RecordMeetingTask").assignee == "ST-0003"
+    assert mail_kinds(world, pep_id) == Counter(["pep-form", "pep-form-reminder"])
+
+
+async def test_18_plus_personal_adviser_ages_out_at_the_end_of_the_academic_year(make_world):
+    world = make_world(local(2026, 9, 7, 8))
+    key = start(world, "child-already-in-care", "C-0004")  # 18 on 3 September 2026
+    await world.runtime.run_until_idle()
+    v = variables(world, key)
+    assert (v["pepId"], v["ownerRole"], v["ownerUserId"], v["variant"]) == ("PEP-C-0004-2026-SPR", "personal-adviser", "ST-0004", "post-16")
+
+    # spring PEP, every role doing their part; it loops to the summer PEP
+    await play_until(world, key, lambda: variables(world, key)["pepId"] == "PEP-C-0004-2026-SUM")
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
+    v = variables(world, key)
+    assert (v["agedOut"], v["ownerRole"], v["meetingAt"]) == (False, "personal-adviser", z(local(2027, 5, 4, 10)))
+    assert world.store.pep("PEP-C-0004-2026-SPR").status == PepStatus.FINAL
+    tasks = world.engine.user_tasks(process_instance_key=key, state="COMPLETED")
+    assert {t.element_id: t.completed_by for t in tasks} == {
+        "CompletePepFormTask": "ST-0004", "RecordMeetingTask": "ST-0004", "TypeUpPepTask": "ST-0013", "CheckAndFinalisePepTask": "ST-0004",
+    }
+
+    world.restart()
+    # the summer meeting sets the autumn 2027 date: past the end of the academic year he turned 18 in
+    await play_until(world, key, lambda: world.engine.instance(key).state != "ACTIVE")
+    instance = world.engine.instance(key)
+    assert (instance.state, instance.active_elements, instance.variables["agedOut"]) == ("COMPLETED", [], True)
+    assert "AgedOutEndEvent" in elements(world, key)
+    assert [(p.id, p.status) for p in world.store.peps_for("C-0004")] == [
+        ("PEP-C-0004-2026-SPR", PepStatus.FINAL), ("PEP-C-0004-2026-SUM", PepStatus.FINAL),
+    ]
+    assert world.store.section("PEP-C-0004-2026-SUM", PepSection.MEETING_RECORD)["next_meeting_dates"][0].startswith("2027-09")
+    final = [m for _, m in world.new_mail() if m.subject.startswith("Final PEP PEP-C-0004-2026-SUM")]
+    assert final and all(attachments(m) == ["PEP-C-0004-2026-SUM-final-v1.docx"] for m in final)
+    assert world.engine.next_timer_due() is None and world.engine.user_tasks(process_instance_key=key) == []
+
+
+# ------------------------------------------------------ young child, no early-years setting
+async def test_young_child_without_a_setting_pep_goes_to_the_health_visitor_and_carers(make_world):
+    start_at = local(2026, 10, 5, 9)
+    world = make_world(start_at)
+    pep_id = "PEP-C-0005-2026-AUT"
+    key = start(world, "child-entered-care-emergency", "C-0005", enteredCareOn="2026-10-05", emergency=True)
+    await world.runtime.run_until_idle()
+    v = variables(world, key)
+    assert (v["settingId"], v["variant"], v["hasSettingInput"]) == (None, "early-years-no-setting", False)
+
+    mail = world.new_mail()
+    initial = [m for _, m in mail if m.subject.startswith(f"Initial PEP {pep_id}")]
+    assert {m.recipients for m in initial} == C0005_PEP_RECIPIENTS  # not the parent who is not flagged
+    assert all(attachments(m) == [f"{pep_id}-form-v1.docx"] for m in initial)
+    assert [m.recipients for _, m in mail if m not in initial] == [VIRTUAL_SCHOOL]
+
+    await complete(world, key, "ArrangeInitialMeetingTask")
+    meeting = local(2026, 10, 12, 10)
+    assert world.store.pep(pep_id).meeting_at == meeting
+    assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {"venue": "At the foster carers' home"}
+    world.new_mail()
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+
+    # the form goes to the Health Visitor and carers; there is no school form to wait for
+    form_mail = [m for _, m in world.new_mail()]
+    assert {m.recipients for m in form_mail} == C0005_PEP_RECIPIENTS
+    for m in form_mail:
+        assert m.subject.startswith(f"PEP {pep_id}: information needed by")
+        assert attachments(m) == [f"{pep_id}-form-v2.docx"]
+    assert mail_kinds(world, pep_id)["pep-form-health-visitor"] == 4 and "pep-form" not in mail_kinds(world, pep_id)
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert "HasSettingInputGateway" in elements(world, key)
+    assert "AwaitSchoolFormSubProcess" not in {h.element_id for h in world.engine.history(key)}
+
+    world.restart()
+    await advance_to(world, meeting)
+    assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
+    assert fired_at(world, key, "WaitForMeetingEvent") == [meeting]
+    assert "pep-form-reminder" not in mail_kinds(world, pep_id)
+
+    # the meeting, typing up, the final PEP to everyone there, and on to the spring PEP
+    await play_until(world, key, lambda: variables(world, key)["pepId"] != pep_id)
+    final = [m for _, m in world.new_mail() if m.subject.startswith(f"Final PEP {pep_id}")]
+    assert {m.recipients for m in final} == C0005_PEP_RECIPIENTS | {AMIRA_SW}
+    assert world.store.pep(pep_id).status == PepStatus.FINAL
+    v = variables(world, key)
+    assert (v["pepId"], v["variant"], v["hasSettingInput"], v["isInitial"]) == ("PEP-C-0005-2026-SPR", "early-years-no-setting", False, False)
+    assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
+
+
+# ---------------------------------------------------------------------- change of school
+async def test_a_change_of_school_cancels_the_current_pep_and_a_new_one_is_due_within_ten_working_days(make_world):
+    world = make_world(local(2026, 12, 14, 9))
+    old, new = "PEP-C-0006-2026-SPR", "PEP-C-0006-2026-SPR-2"
+    key = start(world, "child-already-in-care", "C-0006")
+    await world.runtime.run_until_idle()
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]  # its preparation time has come
+    v = variables(world, key)
+    # the spring PEP is made out for the school Jasper attends today (Oakridge); he
+    # moves to Kestrel Park on Monday 4 January 2027 (sample data), which the council
+    # records as a change of setting then
+    assert (v["pepId"], v["settingId"], v["meetingAt"], v["formSendAt"]) == (old, "ES-0001", z(local(2027, 1, 25, 10)), z(local(2026, 12, 18, 9)))
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0002")
+    await advance_to(world, local(2026, 12, 18, 9))
+    [(_, form_mail)] = world.new_mail()
+    assert form_mail.recipients == OAKRIDGE_DT and attachments(form_mail) == [f"{old}-form-v1.docx"]
+    assert active(world, key) == ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+
+    # the council records the change of school on Monday 4 January 2027
+    changed_on = local(2027, 1, 4, 9)
+    await advance_to(world, changed_on)
+    assert world.store.setting_for("C-0006", date(2027, 1, 4)).id == "ES-0004"
+    published = world.engine.publish_message(
+        "education-setting-changed", "C-0006", {"newSettingId": "ES-0004", "settingChangedOn": "2027-01-04"}
+    )
+    assert published.correlated_instances == [key]
+    await world.runtime.run_until_idle()
+    assert {"SettingChangedEvent", "ScheduleSettingChangePepTask"} <= set(elements(world, key))
+    assert {"AwaitSchoolFormSubProcess", "TermlyCycleSubProcess"} <= set(elements(world, key, "TERMINATED"))
+    assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
+
+    assert world.store.pep(old).status == PepStatus.CANCELLED
+    assert status_changes(world, old)[-1] == ["form-sent", "cancelled"]
+    new_meeting = local(2027, 1, 18, 10)
+    assert WorkingDays().working_days_between(date(2027, 1, 4), date(2027, 1, 18)) == 10
+    v = variables(world, key)
+    assert (v["pepId"], v["settingId"], v["meetingAt"], v["isInitial"], v["formSendAt"]) == (new, "ES-0004", z(new_meeting), True, z(changed_on))
+    pep = world.store.pep(new)
+    assert (pep.setting_id, pep.is_initial, pep.meeting_at, pep.care_episode_id) == ("ES-0004", True, new_meeting, "CE-0006-1")
+    # the old PEP's form can no longer be taken in by the process
+    assert world.engine.publish_message("pep-form-returned", old, {}, time_to_live=timedelta(0)).correlated_instances == []
+
+    world.restart()
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0002")
+    [(at, new_form)] = [(at, m) for at, m in world.new_mail() if m.subject.startswith("PEP form")]
+    assert (at, new_form.recipients) == (changed_on, KESTREL_DT)
+    assert new_form.subject.startswith(f"PEP form {new}:")
+    assert attachments(new_form) == [f"{new}-form-v1.docx"]
+    assert documents(world, new) == [("form", 1, f"{new}-form-v1.docx")]
+
+    await advance_to(world, new_meeting)
+    assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
+    assert fired_at(world, key, "MeetingStartsEvent") == [new_meeting]
+    # the cancelled PEP's reminder (due Monday 18 January, 09:00) never went
+    assert mail_kinds(world, old) == Counter(["pep-form"])
+    about_old = [m.subject for m in world.mailer.sent if re.search(re.escape(old) + r"(?!-\d)", m.subject)]
+    assert about_old == [form_mail.subject]
+
+
+# --------------------------------------------------------------------------- left care
+async def test_leaving_care_at_any_point_ends_the_process_cancels_the_pep_and_closes_the_episode(make_world):
+    world = make_world(local(2026, 9, 21, 9))
+    key1 = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    await complete(world, key1, "ArrangeInitialMeetingTask", {**ARRANGED_C0001, "meetingAt": "2026-10-08T09:00:00Z"}, actor="ST-0001")
+    await complete(world, key1, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    key2 = start(world, "child-entered-care-emergency", "C-0002", enteredCareOn="2026-09-21", emergency=True)
+    await world.runtime.run_until_idle()
+    assert active(world, key2) == ["ArrangeInitialMeetingTask"]
+    awaiting = ["AwaitSchoolFormSubProcess", "SchoolFormReturnedEvent", "TermlyCycleSubProcess"]
+    assert active(world, key1) == awaiting
+    world.new_mail()
+
+    # Toby returns home while his initial meeting is still to be arranged
+    await advance_to(world, local(2026, 9, 25, 11))
+    published = world.engine.publish_message("child-left-care", "C-0002", {"leftCareOn": "2026-09-25", "leftCareReason": "returned home to parents"})
+    assert published.correlated_instances == [key2]
+    await world.runtime.run_until_idle()
+    instance = world.engine.instance(key2)
+    assert (instance.state, instance.active_elements) == ("COMPLETED", [])
+    assert {"LeftCareStartEvent", "CloseCaseTask", "LeftCareEndEvent"} <= set(elements(world, key2))
+    assert "ArrangeInitialMeetingTask" in elements(world, key2, "TERMINATED")
+    assert world.engine.user_tasks(process_instance_key=key2) == []
+    assert world.store.pep("PEP-C-0002-2026-AUT").status == PepStatus.CANCELLED
+    episode = world.store.care_episode("CE-0002-1")
+    assert (episode.left_care_on, episode.left_care_reason) == (date(2026, 9, 25), "returned home to parents")
+    assert active(world, key1) == awaiting  # the other child's PEP carries on
+
+    # his reminder and escalation never go
+    world.restart()
+    await advance_to(world, local(2026, 10, 6, 11))
+    assert not [m for _, m in world.new_mail() if "PEP-C-0002" in m.subject]
+    assert world.store.current_care_episode("C-0002") is None
+
+    # Poppy leaves care while her school has the form
+    published = world.engine.publish_message("child-left-care", "C-0001", {"leftCareOn": "2026-10-06", "leftCareReason": "special guardianship order"})
+    assert published.correlated_instances == [key1]
+    await world.runtime.run_until_idle()
+    assert world.engine.instance(key1).state == "COMPLETED"
+    assert {"AwaitSchoolFormSubProcess", "TermlyCycleSubProcess"} <= set(elements(world, key1, "TERMINATED"))
+    assert {"LeftCareStartEvent", "CloseCaseTask", "LeftCareEndEvent"} <= set(elements(world, key1))
+    assert world.store.pep("PEP-C-0001-2026-AUT").status == PepStatus.CANCELLED
+    assert world.store.care_episode("CE-0001-1").left_care_on == date(2026, 10, 6)
+    assert world.engine.next_timer_due() is None
+    await advance_to(world, local(2026, 10, 9, 9))  # past her meeting: nothing happens
+    assert world.new_mail() == [] and world.engine.user_tasks() == []
+
+
+# ---------------------------------------------------------------------- unknown child
+async def test_an_unknown_child_in_a_start_message_is_an_incident_naming_the_child_and_nothing_is_created(make_world):
+    world = make_world(T0)
+    audit_before = world.store.audit_entries()
+    published = world.engine.publish_message(
+        "child-looked-after", "C-9999", {"childId": "C-9999", "enteredCareOn": "2026-09-14", "emergency": False}
+    )
+    [key] = published.started_instances
+    await world.runtime.advance(timedelta(hours=1))  # every retry, after its backoff
+
+    [incident] = world.engine.incidents(process_instance_key=key)
+    assert (incident.element_id, incident.error_type) == ("InitiatePepTask", "JOB_NO_RETRIES")
+    assert "C-9999" in incident.error_message
+    assert active(world, key) == ["InitiatePepTask"]
+    assert world.store.audit_entries() == audit_before
+    assert world.store.mail_log() == [] and world.mailer.sent == []
+    assert "C-9999" not in {c.id for c in world.store.children()}
+    assert world.engine.user_tasks() == []
