@@ -422,3 +422,184 @@ def demo(
         for incident in result.incidents:
             err.print(f"[red]incident:[/red] {incident}")
         raise typer.Exit(code=1)
+
+
+# ------------------------------------------------------------------ mail
+mail_app = typer.Typer(no_args_is_help=True, help="Secure mail: what went, what waits, what failed.")
+app.add_typer(mail_app, name="mail")
+
+
+def _when(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        from datetime import datetime as datetime_
+
+        value = datetime_.fromisoformat(value)
+    return value.isoformat(timespec="seconds")
+
+
+@mail_app.command("status")
+def mail_status(
+    pep_id: Annotated[str | None, typer.Argument(help="a PEP reference; without it, every message that is not sent")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="without a PEP: list sent messages too")] = False,
+) -> None:
+    """Each message's status and history: failed ones (business support must act) first."""
+    from .app import open_records
+    from .domain.enums import MailStatus
+
+    try:
+        store = open_records(_settings(), SystemClock())
+        if pep_id is not None:
+            store.pep(pep_id)
+        summaries = store.mail_summaries(pep_id)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    counts = {status: sum(1 for m in summaries if m.status == status) for status in MailStatus}
+    console.print(
+        f"[bold]{pep_id or 'all PEPs'}[/bold]: "
+        + ", ".join(f"{n} {status.value}" for status, n in counts.items() if n) if summaries else "no e-mails"
+    )
+    failed = [m for m in summaries if m.status == MailStatus.FAILED]
+    if failed:
+        table = Table("id", "PEP", "kind", "to", "attempts", "reason", title="[red]FAILED: needs business support[/red] (fix the address in the records, then `pep mail retry ID`)")
+        for m in failed:
+            table.add_row(str(m.mail_id), m.pep_id or "-", m.kind, m.recipient, str(m.attempts), m.last_error or "-")
+        console.print(table)
+    shown = summaries if (pep_id is not None or all_) else [m for m in summaries if m.status != MailStatus.SENT]
+    table = Table("id", "PEP", "kind", "to", "status", "attempts", "next attempt", "Message-ID")
+    for m in shown:
+        table.add_row(
+            str(m.mail_id), m.pep_id or "-", m.kind, m.recipient, m.status.value, str(m.attempts),
+            _when(m.next_attempt_at), m.message_id or "-",
+        )
+    if shown:
+        console.print(table)
+    for m in shown:
+        console.print(f"[bold]mail {m.mail_id}[/bold] {m.kind} to {m.recipient} ({m.idempotency_key})")
+        for event in m.status_history:
+            label = event.get("event") or event.get("status")
+            extra = f", next attempt {_when(event['next_attempt_at'])}" if event.get("next_attempt_at") else ""
+            console.print(f"  {_when(event.get('at'))}  {event.get('status')}  {label}: {event.get('detail') or ''}{extra}", highlight=False)
+
+
+@mail_app.command("retry")
+def mail_retry(
+    mail_id: Annotated[int, typer.Argument(help="the id `pep mail status` shows")],
+    actor: Annotated[str, typer.Option(help="who asks for the retry (audit)")] = "business-support",
+) -> None:
+    """Queue a failed message again (to the address the records give now) and send it."""
+
+    def work(embedded) -> None:
+        summary = embedded.casework.retry_mail(mail_id, actor=actor)
+        console.print(f"mail {mail_id} queued again for {summary.recipient}")
+
+    _with_app(work)
+    from .app import open_records
+
+    summary = open_records(_settings(), SystemClock()).mail_summary(mail_id)
+    last = summary.status_history[-1]
+    console.print(f"mail {mail_id}: {summary.status.value} ({last.get('detail') or ''})")
+    if summary.status.value == "failed":
+        raise typer.Exit(code=1)
+
+
+# ---------------------------------------------------------------- web (issue 6)
+user_app = typer.Typer(no_args_is_help=True, help="Web accounts.")
+app.add_typer(user_app, name="user")
+users_app = typer.Typer(no_args_is_help=True, help="Web accounts in bulk (development).")
+app.add_typer(users_app, name="users")
+
+
+def _accounts():
+    from .app import open_records
+    from .web.accounts import Accounts
+
+    settings = _settings()
+    store = open_records(settings, SystemClock())
+    return Accounts(settings.resolved_database_url, SystemClock()), store
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="address to listen on (PEP_WEB_HOST, default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (PEP_WEB_PORT, default 8000)")] = None,
+) -> None:
+    """Start everything: engine, workers and timers, mail outbox (unless a relay is set), web server."""
+    from .web.server import serve
+    from .web.settings import WebSettings
+
+    web_settings = WebSettings()
+    if host:
+        web_settings.host = host
+    if port:
+        web_settings.port = port
+    try:
+        asyncio.run(serve(_settings(), web_settings, announce=console.print))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except USER_ERRORS as exc:
+        _fail(exc)
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    staff_id: Annotated[str | None, typer.Option(help="the staff record whose roles the account has")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="an extra role (e.g. administrator before staff are imported)")] = None,
+    sso_only: Annotated[bool, typer.Option(help="no password: single sign-on only")] = False,
+) -> None:
+    """Add a web account (asks for the password)."""
+    from .domain.enums import StaffRole
+    from .web.accounts import AccountError
+
+    accounts, store = _accounts()
+    try:
+        for r in role or []:
+            StaffRole(r)
+        if staff_id:
+            store.staff(staff_id)
+        password = None if sso_only else typer.prompt("password (at least 12 characters)", hide_input=True, confirmation_prompt=True)
+        account = accounts.add(username, password=password, staff_id=staff_id, extra_roles=tuple(role or ()))
+        console.print(f"account {account.username} (id {account.id}) created")
+    except (AccountError, *USER_ERRORS) as exc:
+        _fail(exc)
+    finally:
+        accounts.close()
+        store.close()
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Unlock an account locked after repeated failed sign-ins."""
+    accounts, store = _accounts()
+    try:
+        account = accounts.by_username(username)
+        if account is None:
+            _fail(LookupError(f"no account {username}"))
+        accounts.unlock(account.id)
+        console.print(f"{account.username} unlocked")
+    finally:
+        accounts.close()
+        store.close()
+
+
+@users_app.command("seed-sample")
+def users_seed_sample() -> None:
+    """Development only: an account for every staff record (username = staff id in lower case)."""
+    import secrets
+
+    from .web.seed import seed_sample_accounts
+
+    if _settings().environment == "production":
+        _fail(ValueError("seed-sample is for development only"))
+    accounts, store = _accounts()
+    try:
+        password = secrets.token_urlsafe(12)
+        made = seed_sample_accounts(accounts, store, password)
+        console.print(f"{len(made)} accounts: {', '.join(made) or '(none new)'}")
+        if made:
+            console.print(f"development password for all of them: {password}")
+    finally:
+        accounts.close()
+        store.close()

@@ -1,0 +1,508 @@
+"""The JSON API (``/api/v1``); names follow Camunda's (userTaskKey, assignee,
+candidateGroups, dueDate, followUpDate). The pages call it; the OpenAPI document
+is at ``/api/v1/openapi.json`` and the reference at ``/api/v1/docs``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from pepflow.documents import DocumentRejected
+from pepflow.engine.errors import InvalidState, InvalidVariables, NotFound
+from pepflow.engine.views import UserTask
+
+from .accounts import AccountError
+from .security import Principal, allow, check_csrf
+from .service import WebBackend, operator_view
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_csrf)])
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class UserTaskOut(Model):
+    user_task_key: int
+    process_instance_key: int
+    bpmn_process_id: str
+    element_id: str
+    name: str | None
+    form_id: str | None
+    assignee: str | None
+    candidate_groups: list[str]
+    candidate_users: list[str]
+    due_date: datetime | None
+    follow_up_date: datetime | None
+    creation_date: datetime
+    state: str
+    child_id: str | None = None
+    child_name: str | None = None
+    pep_id: str | None = None
+    overdue: bool = False
+    can_claim: bool = False
+    can_unclaim: bool = False
+    can_complete: bool = False
+
+
+class TaskPage(Model):
+    queue: str
+    total: int
+    page: int
+    page_size: int
+    items: list[UserTaskOut]
+
+
+class FormOut(Model):
+    user_task_key: int
+    form_id: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    data: dict[str, Any]
+    draft_saved_at: datetime | None = None
+
+
+class Variables(Model):
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class DraftOut(Model):
+    user_task_key: int
+    variables: dict[str, Any]
+    saved_at: datetime | None
+
+
+class Assignment(Model):
+    assignee: str | None = None  # ignored: you claim for yourself
+
+
+class Retry(Model):
+    retries: int = Field(default=1, ge=1, le=10)
+
+
+class MeOut(Model):
+    username: str
+    staff_id: str
+    name: str
+    roles: list[str]
+    candidate_groups: list[str]
+    team: str | None
+
+
+class AccountIn(Model):
+    username: str = Field(min_length=1, max_length=200)
+    password: str | None = Field(default=None, max_length=1000)
+    staff_id: str | None = Field(default=None, max_length=64)
+
+
+class AccountOut(Model):
+    id: int
+    username: str
+    staff_id: str | None
+    roles: list[str]
+    active: bool
+    locked_until: datetime | None
+    last_sign_in_at: datetime | None
+
+
+def backend(request: Request) -> WebBackend:
+    return request.app.state.web.backend
+
+
+def task_out(web: WebBackend, principal: Principal, task: UserTask, names: dict[str, str] | None = None) -> UserTaskOut:
+    child_id = task.variables.get("childId")
+    work = principal.may_work_task(task) and task.state == "CREATED"
+    return UserTaskOut(
+        user_task_key=task.user_task_key, process_instance_key=task.process_instance_key,
+        bpmn_process_id=task.bpmn_process_id, element_id=task.element_id, name=task.name, form_id=task.form_id,
+        assignee=task.assignee, candidate_groups=task.candidate_groups, candidate_users=task.candidate_users,
+        due_date=task.due_date, follow_up_date=task.follow_up_date, creation_date=task.created_at, state=task.state,
+        child_id=child_id, child_name=(names or {}).get(child_id) if child_id else None,
+        pep_id=task.variables.get("pepId"), overdue=bool(task.due_date and task.due_date < web.now()),
+        can_claim=work and task.assignee is None,
+        can_unclaim=work and task.assignee == principal.staff_id and bool(task.candidate_groups),
+        can_complete=work and task.assignee == principal.staff_id,
+    )
+
+
+def engine_call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except InvalidVariables as exc:
+        raise HTTPException(422, {"message": str(exc), "problems": exc.problems}) from None
+    except InvalidState as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+# ------------------------------------------------------------------------ me
+@router.get("/me", response_model=MeOut, tags=["session"])
+def me(principal: Principal = allow("signed-in")) -> MeOut:
+    return MeOut(username=principal.username, staff_id=principal.staff_id, name=principal.name,
+                 roles=sorted(principal.roles), candidate_groups=principal.candidate_groups, team=principal.team)
+
+
+# ------------------------------------------------------------------- tasks
+@router.get("/user-tasks", response_model=TaskPage, response_model_by_alias=True, tags=["user tasks"])
+def search_user_tasks(
+    request: Request,
+    queue: Literal["mine", "team", "all"] | None = None,
+    child_ref: str | None = Query(default=None, alias="childRef", max_length=80),
+    element_id: str | None = Query(default=None, alias="elementId", max_length=200),
+    due_before: date | None = Query(default=None, alias="dueBefore"),
+    due_after: date | None = Query(default=None, alias="dueAfter"),
+    overdue: bool | None = None,
+    order: Literal["asc", "desc"] = "asc",
+    page: int = Query(default=1, ge=1, le=100_000),
+    page_size: int = Query(default=50, ge=1, le=200, alias="pageSize"),
+    principal: Principal = allow("tasks:read"),
+) -> TaskPage:
+    web = backend(request)
+    queue, total, tasks = web.list_tasks(
+        principal, queue=queue, child_ref=child_ref, element_id=element_id, due_before=due_before,
+        due_after=due_after, overdue=overdue, descending=order == "desc", page=page, page_size=page_size,
+    )
+    names = web.child_names() if tasks else {}
+    return TaskPage(queue=queue, total=total, page=page, page_size=page_size,
+                    items=[task_out(web, principal, t, names) for t in tasks])
+
+
+@router.get("/user-tasks/{user_task_key}", response_model=UserTaskOut, response_model_by_alias=True, tags=["user tasks"])
+def get_user_task(request: Request, user_task_key: int, principal: Principal = allow("tasks:read")) -> UserTaskOut:
+    web = backend(request)
+    task = web.task_for(principal, user_task_key)
+    return task_out(web, principal, task, web.child_names())
+
+
+@router.get("/user-tasks/{user_task_key}/form", response_model=FormOut, response_model_by_alias=True, tags=["user tasks"])
+def get_user_task_form(request: Request, user_task_key: int, principal: Principal = allow("tasks:read")) -> FormOut:
+    """The task's Camunda Form and the data it opens with: the task's variables,
+    then the caller's saved draft on top."""
+    web = backend(request)
+    task = web.task_for(principal, user_task_key)
+    if not task.form_id:
+        raise HTTPException(404, "this task has no form")
+    schema = engine_call(web.engine.form, task.form_id).schema
+    data = dict(task.variables)
+    data.pop("data_objects", None)
+    draft = web.accounts.draft(user_task_key, principal.staff_id)
+    if draft:
+        data.update(draft[0])
+    if "contactOptions" not in data and task.variables.get("childId"):
+        # the form's attendee list reads `contactOptions`, which the process does not set
+        data["contactOptions"] = web.contact_options(task.variables["childId"], task.variables.get("settingId"))
+    pep_id = task.variables.get("pepId")
+    web.audit(principal.staff_id, "pep" if pep_id else "user-task", pep_id or str(user_task_key),
+              f"view-task:{task.element_id}", {"userTaskKey": user_task_key})
+    return FormOut(user_task_key=user_task_key, form_id=task.form_id, schema=schema, data=data,
+                   draft_saved_at=draft[1] if draft else None)
+
+
+@router.post("/user-tasks/{user_task_key}/assignment", response_model=UserTaskOut, response_model_by_alias=True, tags=["user tasks"])
+async def claim_user_task(request: Request, user_task_key: int, principal: Principal = allow("tasks:work")) -> UserTaskOut:
+    """Claim the task for yourself (Camunda: assign)."""
+    web = backend(request)
+    task = web.task_for(principal, user_task_key)
+    if not principal.may_work_task(task):
+        raise HTTPException(403, "you cannot claim this task")
+    task = engine_call(web.engine.claim, user_task_key, principal.staff_id)
+    web.audit(principal.staff_id, "user-task", str(user_task_key), "claim", {"assignee": [None, principal.staff_id]})
+    return task_out(web, principal, task, web.child_names())
+
+
+@router.delete("/user-tasks/{user_task_key}/assignee", response_model=UserTaskOut, response_model_by_alias=True, tags=["user tasks"])
+async def unclaim_user_task(request: Request, user_task_key: int, principal: Principal = allow("tasks:work")) -> UserTaskOut:
+    """Give the task back to the team's queue (only tasks with candidate groups)."""
+    web = backend(request)
+    task = web.task_for(principal, user_task_key)
+    if task.assignee != principal.staff_id or not task.candidate_groups:
+        raise HTTPException(403, "you can unclaim only a team task you have claimed")
+    task = engine_call(web.engine.unclaim, user_task_key)
+    web.audit(principal.staff_id, "user-task", str(user_task_key), "unclaim", {"assignee": [principal.staff_id, None]})
+    return task_out(web, principal, task, web.child_names())
+
+
+@router.post("/user-tasks/{user_task_key}/completion", status_code=204, tags=["user tasks"])
+async def complete_user_task(request: Request, user_task_key: int, body: Variables, principal: Principal = allow("tasks:work")) -> Response:
+    """Complete the task with the form's values; the engine checks them against the
+    form (required fields) again."""
+    web = backend(request)
+    task = web.task_for(principal, user_task_key)
+    if task.assignee != principal.staff_id or not principal.may_work_task(task):
+        raise HTTPException(403, "claim the task before completing it")
+    engine_call(web.engine.complete_user_task, user_task_key, body.variables, actor=principal.staff_id)
+    web.accounts.delete_drafts(user_task_key)
+    pep_id = task.variables.get("pepId")
+    web.audit(principal.staff_id, "pep" if pep_id else "user-task", pep_id or str(user_task_key),
+              f"complete-task:{task.element_id}", {"userTaskKey": user_task_key, "variables": [None, body.variables]})
+    return Response(status_code=204)
+
+
+@router.get("/user-tasks/{user_task_key}/draft", response_model=DraftOut, response_model_by_alias=True, tags=["drafts"])
+def get_draft(request: Request, user_task_key: int, principal: Principal = allow("tasks:work")) -> DraftOut:
+    web = backend(request)
+    web.task_for(principal, user_task_key)
+    draft = web.accounts.draft(user_task_key, principal.staff_id)
+    if draft is None:
+        raise HTTPException(404, "no draft saved")
+    return DraftOut(user_task_key=user_task_key, variables=draft[0], saved_at=draft[1])
+
+
+@router.put("/user-tasks/{user_task_key}/draft", response_model=DraftOut, response_model_by_alias=True, tags=["drafts"])
+async def save_draft(request: Request, user_task_key: int, body: Variables, principal: Principal = allow("tasks:work")) -> DraftOut:
+    web = backend(request)
+    task = web.task_for(principal, user_task_key)
+    if not principal.may_work_task(task):
+        raise HTTPException(403, "you cannot work on this task")
+    saved = web.accounts.save_draft(user_task_key, principal.staff_id, body.variables)
+    pep_id = task.variables.get("pepId")
+    web.audit(principal.staff_id, "pep" if pep_id else "user-task", pep_id or str(user_task_key),
+              "save-draft", {"userTaskKey": user_task_key})
+    return DraftOut(user_task_key=user_task_key, variables=body.variables, saved_at=saved)
+
+
+@router.delete("/user-tasks/{user_task_key}/draft", status_code=204, tags=["drafts"])
+async def delete_draft(request: Request, user_task_key: int, principal: Principal = allow("tasks:work")) -> Response:
+    web = backend(request)
+    web.task_for(principal, user_task_key)
+    web.accounts.delete_drafts(user_task_key, principal.staff_id)
+    return Response(status_code=204)
+
+
+# -------------------------------------------------------------------- PEPs
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json", exclude={"content"})
+    if isinstance(obj, list):
+        return [_jsonable(x) for x in obj]
+    return obj
+
+
+@router.get("/peps/{pep_id}", tags=["PEPs"])
+def get_pep(request: Request, pep_id: str, principal: Principal = allow("pep:read")) -> dict[str, Any]:
+    """A PEP: status and dates, documents, the school's return and what was read from
+    it, the mail sent and its status, and the history (audit log)."""
+    web = backend(request)
+    d = web.pep_details(principal, pep_id)
+    names = web.child_names()
+    return {
+        "pep": _jsonable(d["pep"]),
+        "child": {"childId": d["child"].id, "name": d["child"].full_name, "locality": d["child"].locality,
+                  "socialWorkerId": d["child"].social_worker_id},
+        "documents": _jsonable(d["documents"]),
+        "schoolReturn": d["schoolReturn"],
+        "mail": _jsonable(d["mail"]),
+        "history": _jsonable(d["history"]),
+        "openTasks": [task_out(web, principal, t, names).model_dump(mode="json", by_alias=True) for t in d["openTasks"]],
+    }
+
+
+@router.get("/peps/{pep_id}/documents/{document_id}", tags=["PEPs"], response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def download_document(request: Request, pep_id: str, document_id: int, principal: Principal = allow("pep:read")) -> Response:
+    web = backend(request)
+    pep, _child = web.pep_for(principal, pep_id)
+    doc = next((d for d in web.store.documents(pep.id) if d.id == document_id), None)
+    if doc is None:
+        raise HTTPException(404, "no such document for this PEP")
+    content = web.store.document_content(doc.id)
+    web.audit(principal.staff_id, "pep", pep.id, "download-document", {"documentId": doc.id, "kind": doc.kind.value})
+    safe = "".join(c for c in doc.filename if c.isalnum() or c in "-_.") or "document.docx"
+    return Response(content, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"})
+
+
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+@router.post("/peps/{pep_id}/school-form", tags=["PEPs"])
+async def upload_school_form(request: Request, pep_id: str, file: UploadFile = File(...),
+                             principal: Principal = allow("pep:upload")) -> dict[str, Any]:
+    """A returned school form (.docx): checked, kept, read, and the process told."""
+    web = backend(request)
+    pep, _child = web.pep_for(principal, pep_id)
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise HTTPException(413, "the file is larger than 10 MB")
+    if not data:
+        raise HTTPException(422, "the file is empty")
+    try:
+        result = web.casework.receive_school_form(pep.id, data, actor=principal.staff_id)
+    except DocumentRejected as exc:
+        raise HTTPException(422, f"the form was not accepted: {exc}") from None
+    message = web.engine.publish_message("pep-form-returned", pep.id, {})
+    return {**result, "correlatedInstances": message.correlated_instances}
+
+
+@router.get("/children/{child_id}", tags=["PEPs"])
+def get_child(request: Request, child_id: str, principal: Principal = allow("pep:read")) -> dict[str, Any]:
+    web = backend(request)
+    d = web.child_details(principal, child_id)
+    c = d["child"]
+    return {"childId": c.id, "name": c.full_name, "dateOfBirth": c.date_of_birth.isoformat(), "locality": c.locality,
+            "socialWorkerId": c.social_worker_id, "peps": _jsonable(d["peps"]), "careEpisodes": _jsonable(d["episodes"])}
+
+
+# -------------------------------------------------------------- operations
+class InstanceOut(Model):
+    process_instance_key: int
+    bpmn_process_id: str
+    version: int
+    process_definition_key: int
+    state: str
+    active_elements: list[str]
+    active_element_names: list[str]
+    start_date: datetime
+    end_date: datetime | None
+    incident_count: int = 0
+
+
+class InstancePage(Model):
+    total: int
+    page: int
+    page_size: int
+    items: list[InstanceOut]
+
+
+def instance_out(web: WebBackend, inst, incidents: int) -> InstanceOut:
+    names = web.element_names(inst.process_definition_key)
+    return InstanceOut(
+        process_instance_key=inst.process_instance_key, bpmn_process_id=inst.bpmn_process_id, version=inst.version,
+        process_definition_key=inst.process_definition_key, state=inst.state, active_elements=inst.active_elements,
+        active_element_names=[names.get(e, e) for e in inst.active_elements], start_date=inst.started_at,
+        end_date=inst.ended_at, incident_count=incidents,
+    )
+
+
+@router.get("/process-instances", response_model=InstancePage, response_model_by_alias=True, tags=["operations"])
+def search_process_instances(
+    request: Request,
+    state: Literal["ACTIVE", "COMPLETED", "CANCELED"] | None = None,
+    element_id: str | None = Query(default=None, alias="elementId", max_length=200),
+    page: int = Query(default=1, ge=1, le=100_000),
+    page_size: int = Query(default=50, ge=1, le=200, alias="pageSize"),
+    principal: Principal = allow("operations:read"),
+) -> InstancePage:
+    web = backend(request)
+    total, rows, incidents = web.instance_rows(state=state, element_id=element_id, page=page, page_size=page_size)
+    return InstancePage(total=total, page=page, page_size=page_size,
+                        items=[instance_out(web, i, incidents.get(i.process_instance_key, 0)) for i in rows])
+
+
+@router.get("/process-instances/{process_instance_key}", tags=["operations"])
+def get_process_instance(request: Request, process_instance_key: int, principal: Principal = allow("operations:read")) -> dict[str, Any]:
+    """One instance: variables (identifiers only), history, incidents, and the
+    element ids to mark active and completed on the diagram."""
+    web = backend(request)
+    inst = engine_call(web.engine.instance, process_instance_key)
+    history = web.engine.history(process_instance_key)
+    completed = sorted({h.element_id for h in history if h.event == "COMPLETED"} - set(inst.active_elements))
+    out = instance_out(web, inst, len(inst.incidents)).model_dump(mode="json", by_alias=True)
+    out.update(
+        variables=operator_view(inst.variables),
+        completedElements=completed,
+        incidentElements=sorted({i.element_id for i in inst.incidents}),
+        history=[{"elementId": h.element_id, "elementType": h.element_type, "event": h.event, "at": h.at.isoformat()} for h in history],
+        incidents=[{"incidentKey": i.incident_key, "elementId": i.element_id, "errorType": i.error_type,
+                    "errorMessage": i.error_message, "jobKey": i.job_key, "state": i.state,
+                    "creationTime": i.created_at.isoformat()} for i in inst.incidents],
+    )
+    return out
+
+
+@router.get("/process-instances/{process_instance_key}/xml", tags=["operations"], response_class=PlainTextResponse)
+def get_process_instance_xml(request: Request, process_instance_key: int, principal: Principal = allow("operations:read")) -> PlainTextResponse:
+    web = backend(request)
+    inst = engine_call(web.engine.instance, process_instance_key)
+    return PlainTextResponse(web.engine.definition_xml(inst.process_definition_key), media_type="application/xml")
+
+
+@router.post("/process-instances/{process_instance_key}/cancellation", status_code=204, tags=["operations"])
+async def cancel_process_instance(request: Request, process_instance_key: int, principal: Principal = allow("operations:write")) -> Response:
+    web = backend(request)
+    engine_call(web.engine.cancel_instance, process_instance_key)
+    web.audit(principal.staff_id, "process-instance", str(process_instance_key), "cancel", {})
+    return Response(status_code=204)
+
+
+@router.get("/incidents", tags=["operations"])
+def search_incidents(request: Request, principal: Principal = allow("operations:read")) -> list[dict[str, Any]]:
+    web = backend(request)
+    return [{"incidentKey": i.incident_key, "processInstanceKey": i.process_instance_key, "elementId": i.element_id,
+             "errorType": i.error_type, "errorMessage": i.error_message, "jobKey": i.job_key, "state": i.state,
+             "creationTime": i.created_at.isoformat()} for i in web.engine.incidents()]
+
+
+@router.post("/incidents/{incident_key}/resolution", status_code=204, tags=["operations"])
+async def resolve_incident(request: Request, incident_key: int, body: Retry | None = None,
+                           principal: Principal = allow("operations:write")) -> Response:
+    """Resolve an incident after its cause was fixed; a job gets ``retries`` again."""
+    web = backend(request)
+    engine_call(web.engine.resolve_incident, incident_key, retries=(body.retries if body else 1))
+    web.audit(principal.staff_id, "incident", str(incident_key), "resolve", {})
+    return Response(status_code=204)
+
+
+# --------------------------------------------------------------- dashboard
+@router.get("/dashboard", tags=["Virtual School"])
+def get_dashboard(request: Request, principal: Principal = allow("dashboard")) -> dict[str, Any]:
+    return backend(request).dashboard()
+
+
+@router.get("/dashboard.csv", tags=["Virtual School"], response_class=PlainTextResponse)
+def get_dashboard_csv(request: Request, principal: Principal = allow("dashboard")) -> PlainTextResponse:
+    web = backend(request)
+    figures = web.dashboard()
+    web.audit(principal.staff_id, "report", "virtual-school-dashboard", "export-csv", {})
+    return PlainTextResponse(web.dashboard_csv(figures), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="pep-dashboard-{figures["asOf"]}.csv"'})
+
+
+# ---------------------------------------------------------------- accounts
+def account_out(web: WebBackend, a) -> AccountOut:
+    roles = set(a.extra_roles)
+    if a.staff_id:
+        try:
+            roles |= {r.value for r in web.store.staff(a.staff_id).roles}
+        except LookupError:
+            pass
+    return AccountOut(id=a.id, username=a.username, staff_id=a.staff_id, roles=sorted(roles), active=a.active,
+                      locked_until=a.locked_until, last_sign_in_at=a.last_sign_in_at)
+
+
+@router.get("/users", response_model=list[AccountOut], response_model_by_alias=True, tags=["accounts"])
+def list_users(request: Request, principal: Principal = allow("accounts")) -> list[AccountOut]:
+    web = backend(request)
+    return [account_out(web, a) for a in web.accounts.all()]
+
+
+@router.post("/users", response_model=AccountOut, response_model_by_alias=True, status_code=201, tags=["accounts"])
+async def create_user(request: Request, body: AccountIn, principal: Principal = allow("accounts")) -> AccountOut:
+    web = backend(request)
+    if body.staff_id:
+        try:
+            web.store.staff(body.staff_id)
+        except LookupError:
+            raise HTTPException(422, f"no staff record {body.staff_id}") from None
+    try:
+        account = web.accounts.add(body.username, password=body.password, staff_id=body.staff_id)
+    except AccountError as exc:
+        raise HTTPException(422, str(exc)) from None
+    web.audit(principal.staff_id, "account", account.username, "create", {"staffId": [None, body.staff_id]})
+    return account_out(web, account)
+
+
+@router.post("/users/{user_id}/unlock", status_code=204, tags=["accounts"])
+async def unlock_user(request: Request, user_id: int, principal: Principal = allow("accounts")) -> Response:
+    web = backend(request)
+    account = web.accounts.get(user_id)
+    if account is None:
+        raise HTTPException(404, "no such account")
+    web.accounts.unlock(user_id)
+    web.audit(principal.staff_id, "account", account.username, "unlock", {})
+    return Response(status_code=204)

@@ -1,0 +1,92 @@
+// Shared page behaviour: calls to the JSON API with the CSRF token.
+(function () {
+  'use strict';
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  function say(text, isError) {
+    var box = document.getElementById('status');
+    if (!box) { return; }
+    box.textContent = text;
+    box.className = isError ? 'status error' : 'status ok';
+  }
+
+  async function api(method, url, body) {
+    var options = { method: method, headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json' }, credentials: 'same-origin' };
+    if (body instanceof FormData) {
+      options.body = body;
+    } else if (body !== undefined) {
+      options.headers['Content-Type'] = 'application/json';
+      options.body = JSON.stringify(body);
+    }
+    var response = await fetch(url, options);
+    var data = null;
+    if (response.status !== 204) {
+      try { data = await response.json(); } catch (e) { data = null; }
+    }
+    if (!response.ok) {
+      var detail = data && data.detail;
+      if (detail && typeof detail === 'object') {
+        detail = (detail.message || '') + (detail.problems ? ' ' + detail.problems.join('; ') : '');
+        if (!detail.trim()) { detail = JSON.stringify(data.detail); }
+      }
+      var error = new Error(detail || ('request failed: ' + response.status));
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  var actions = {
+    claim: function (key) { return api('POST', '/api/v1/user-tasks/' + key + '/assignment', {}); },
+    unclaim: function (key) { return api('DELETE', '/api/v1/user-tasks/' + key + '/assignee'); },
+    retry: function (key) { return api('POST', '/api/v1/incidents/' + key + '/resolution', { retries: 1 }); },
+    cancel: function (key) {
+      if (!window.confirm('Cancel process instance ' + key + '? This cannot be undone.')) { return Promise.reject(new Error('not cancelled')); }
+      return api('POST', '/api/v1/process-instances/' + key + '/cancellation');
+    },
+    unlock: function (key) { return api('POST', '/api/v1/users/' + key + '/unlock'); }
+  };
+
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest('button[data-action]');
+    if (!button) { return; }
+    var action = actions[button.dataset.action];
+    if (!action) { return; }
+    button.disabled = true;
+    action(button.dataset.key).then(function () {
+      say('Done.');
+      window.location.reload();
+    }).catch(function (error) {
+      button.disabled = false;
+      say(error.message, true);
+    });
+  });
+
+  var upload = document.getElementById('upload');
+  if (upload) {
+    upload.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var data = new FormData(upload);
+      api('POST', upload.action, data).then(function (result) {
+        var notes = [];
+        if (result.missingFields && result.missingFields.length) { notes.push('missing: ' + result.missingFields.join(', ')); }
+        if (result.invalidFields && result.invalidFields.length) { notes.push('not readable: ' + result.invalidFields.join(', ')); }
+        say('Form received.' + (notes.length ? ' ' + notes.join('; ') : ''));
+        window.setTimeout(function () { window.location.reload(); }, 800);
+      }).catch(function (error) { say(error.message, true); });
+    });
+  }
+
+  var account = document.getElementById('new-account');
+  if (account) {
+    account.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var f = new FormData(account);
+      api('POST', '/api/v1/users', { username: f.get('username'), staffId: f.get('staffId'), password: f.get('password') || null })
+        .then(function () { window.location.reload(); })
+        .catch(function (error) { say(error.message, true); });
+    });
+  }
+
+  window.pep = { api: api, say: say };
+})();
