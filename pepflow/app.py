@@ -169,6 +169,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
             CaseworkConfig(
                 council_name=settings.council_name, sender=settings.mail_sender,
                 document_secret=settings.document_secret.get_secret_value().encode(),
+                password_channel=settings.password_channel,
                 documents_dir=settings.data_dir / "documents",
             ),
             sender=sender,

@@ -12,6 +12,9 @@ for what an earlier run already did before doing it.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -40,7 +43,8 @@ from .documents.model import (
 from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .domain.settings import Settings
-from .mail.message import OutgoingMail
+from .documents import Encrypted, document_password, protect, spell_password
+from .mail.message import Attachment, OutgoingMail
 from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
 from .mail.transport import Mailer
@@ -98,6 +102,9 @@ class CaseworkConfig:
     documents_dir: Path | None = None
     settings: Settings = field(default_factory=Settings)
     meeting_hour: int = 10
+    # how a designated teacher gets a protected document's password: by phone from
+    # business support (default; `pep password`), or a separate e-mail
+    password_channel: str = "phone"
 
 
 class Casework:
@@ -230,7 +237,7 @@ class Casework:
             (folder / filename).write_bytes(data)
         return self.store.record_document(pep.id, kind, filename, content=data, actor=SYSTEM)
 
-    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[tuple[int, str, str], ...] = ()) -> bool:
+    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[tuple[int, str, str], ...] = (), files: tuple[Attachment, ...] = ()) -> bool:
         """Queue one message once: the idempotency key makes a retried or re-delivered
         job a no-op for what was queued already (whatever became of it). The message is
         recorded in full (rendered, attachments by document version) and the step goes
@@ -244,7 +251,7 @@ class Casework:
         mail = OutgoingMail(
             idempotency_key=key, sender=self.config.sender, sender_name=self.config.sender_team,
             recipients=(recipient.email,), subject=rendered.subject, text_body=rendered.text,
-            html_body=rendered.html, date=self._now(),
+            html_body=rendered.html, date=self._now(), attachments=files,
         )
         return enqueue(
             self.store, mail, kind=kind, pep_id=pep.id if pep else None,
@@ -252,13 +259,54 @@ class Casework:
             recipient_role=recipient.role, actor=SYSTEM,
         )
 
-    def _attachment(self, pep: r.Pep, kind: DocumentKind) -> tuple[tuple[int, str, str], ...]:
-        """The latest version of a PEP document, attached by reference to the stored
-        version (the outbox reads its bytes when it sends)."""
+    # ------------------------------------------------------------ protection
+    def _setting_secret(self, pep: r.Pep) -> bytes:
+        """The secret a setting's document passwords derive from: keyed by the council's
+        document secret, so nothing per setting needs storing and a new council secret
+        rotates them all. A child with no setting has a secret of their own."""
+        scope = f"setting:{pep.setting_id}" if pep.setting_id else f"child:{pep.child_id}"
+        return hmac.new(self.config.document_secret, scope.encode(), hashlib.sha256).digest()
+
+    def document_password(self, pep_id: str, kind: DocumentKind | str, version: int | None = None) -> tuple[str, int]:
+        """The password of a document version (default: the latest) and that version."""
+        pep = self.store.pep(pep_id)
+        kind = DocumentKind(kind)
+        if version is None:
+            document = self.store.latest_document(pep.id, kind)
+            if document is None:
+                raise LookupError(f"{pep.id} has no {kind.value} document")
+            version = document.version
+        return document_password(self._setting_secret(pep), pep.id, version, kind=kind.value), version
+
+    def give_password(self, pep_id: str, kind: str, version: int | None, *, actor: str, to: str) -> tuple[str, str, int]:
+        """A password read out to a designated teacher by phone: audited."""
+        password, version = self.document_password(pep_id, kind, version)
+        self.store.record_event("pep", pep_id, "document-password-given", actor=actor, details={
+            "kind": kind, "version": version, "to": to,
+        })
+        return password, spell_password(password), version
+
+    def _protected_file(self, pep: r.Pep, kind: DocumentKind) -> tuple[Attachment, str]:
+        """The latest version of a document, password-protected (AES-256 agile)."""
         document = self.store.latest_document(pep.id, kind)
         if document is None:
             raise LookupError(f"{pep.id} has no {kind.value} document to send")
-        return ((document.id, document.filename, DOCX),)
+        password, _ = self.document_password(pep.id, kind, document.version)
+        data = protect(self.store.document_content(document.id), password)
+        return Attachment(filename=document.filename, content_type=DOCX, data=data), password
+
+    async def _send_protected(self, pep: r.Pep, template: str, kind: str, document_kind: DocumentKind, recipients: list[r.Address], context: dict[str, Any]) -> None:
+        """Send a document to each recipient, protected; the password never goes with
+        it (by phone, or in a separate message when the council chose that)."""
+        by_phone = self.config.password_channel != "separate-email"
+        attachment, password = await asyncio.to_thread(self._protected_file, pep, document_kind)
+        for recipient in recipients:
+            key = f"{pep.id}:{template}:{recipient.email}"
+            await self._send(key, kind, pep, recipient, {**context, "password_by_phone": by_phone}, files=(attachment,))
+            if not by_phone:
+                await self._send(f"{key}:password", "form-password", pep, recipient, {
+                    "pep_reference": pep.id, "document_name": attachment.filename, "password": password,
+                })
 
     def current_address(self, party_id: str | None, role: str | None) -> str | None:
         """Where the records now say mail for ``party_id`` in ``role`` goes (``None`` if
@@ -388,22 +436,21 @@ class Casework:
             kind = "pep-form-health-visitor"
         meeting_day = local_date(pep.meeting_at) if pep.meeting_at else self._today()
         if template == "final-pep":
-            attachments = self._attachment(pep, DocumentKind.FINAL)
+            document_kind = DocumentKind.FINAL
             context = {"pep_reference": pep.id, "meeting_date": meeting_day}
         elif template == "initial-pep":
-            attachments = self._attachment(pep, DocumentKind.FORM)
+            document_kind = DocumentKind.FORM
             episode = self.store.care_episode(pep.care_episode_id) if pep.care_episode_id else None
             due = initial_meeting_due(episode.entered_care_on, working_days=self.working_days) if episode else meeting_day
             context = {"pep_reference": pep.id, "meeting_due": due}
         else:
-            attachments = self._attachment(pep, DocumentKind.FORM)
+            document_kind = DocumentKind.FORM
             return_by = self._return_by(pep, meeting_day)
             context = {
                 "pep_reference": pep.id, "meeting_date": meeting_day, "return_by": return_by,
                 "on_behalf_of": "the locality business support officer",
             }
-        for recipient in recipients:
-            await self._send(f"{pep.id}:{template}:{recipient.email}", kind, pep, recipient, context, attachments)
+        await self._send_protected(pep, template, kind, document_kind, recipients, context)
         if template == "pep-form":
             self._advance_status(pep_id, PepStatus.FORM_SENT, form_sent_at=self._now())
             if pep.meeting_at is not None:
@@ -501,7 +548,12 @@ class Casework:
         """Check a returned Word form and keep it; raise ``DocumentRejected`` (nothing
         kept) when it is broken, hostile, or the form of another PEP."""
         pep = self.store.pep(pep_id)
-        result = read_school_return(data, pep.id, self.config.document_secret)
+        try:
+            result = read_school_return(data, pep.id, self.config.document_secret)
+        except Encrypted:
+            # a school may save the form again with the password it was sent with
+            password, _ = self.document_password(pep.id, DocumentKind.FORM)
+            result = read_school_return(data, pep.id, self.config.document_secret, password=password)
         with self.store.atomic():
             document = self.store.record_document(
                 pep.id, DocumentKind.RETURNED, f"{pep.id}-returned-v{len(self.store.documents(pep.id, DocumentKind.RETURNED)) + 1}.docx",

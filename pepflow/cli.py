@@ -603,3 +603,28 @@ def users_seed_sample() -> None:
     finally:
         accounts.close()
         store.close()
+
+
+@app.command()
+def password(
+    pep_id: str,
+    to: Annotated[str, typer.Option(help="who it is given to, for the audit log (e.g. the DT's name, call-back number)")],
+    kind: Annotated[str, typer.Option(help="form, final or returned")] = "form",
+    version: Annotated[int | None, typer.Option(help="document version (default: the latest)")] = None,
+    actor: Annotated[str, typer.Option(help="who gives it (audit)")] = "business-support",
+) -> None:
+    """The password of a protected PEP document, to read out by phone (audited)."""
+    from .app import open_records
+    from .casework import Casework, CaseworkConfig
+
+    settings = _settings()
+    try:
+        store = open_records(settings, SystemClock())
+        casework = Casework(store, None, SystemClock(), CaseworkConfig(
+            document_secret=settings.document_secret.get_secret_value().encode(),
+        ))
+        secret, spelled, found = casework.give_password(pep_id, kind, version, actor=actor, to=to)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    console.print(f"{pep_id} {kind} v{found}: [bold]{secret}[/bold]")
+    console.print(spelled)

@@ -25,6 +25,8 @@ class AppSettings(BaseSettings):
     mail_sender: str = "pep.business.support@council.example.org"
     # HMAC secret that ties a returned Word form to the PEP it was sent for
     document_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # how designated teachers get the password of a protected document (docs/document-security.md)
+    password_channel: Literal["phone", "separate-email"] = "phone"
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None

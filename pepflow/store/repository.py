@@ -1164,6 +1164,12 @@ class RecordsStore:
         live = [p for p in self.peps_for(child_id) if p.status is not PepStatus.CANCELLED]
         return live[-1] if live else None
 
+    def record_event(self, entity: str, entity_id: str, action: str, *, actor: str, details: dict[str, Any] | None = None) -> None:
+        """Audit something done with a record that changes no data (e.g. a document
+        password given to a designated teacher)."""
+        with self._tx() as s:
+            self._audit(s, actor, entity, entity_id, action, _jsonable(details or {}))
+
     def record_pep_view(self, pep_id: str, *, actor: str) -> None:
         """Audit that someone looked at a PEP (every view of a child's PEP is auditable)."""
         with self._tx() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -106,3 +107,18 @@ def test_demo_runs_a_simulated_term_with_documents_and_mail(pep, tmp_path):
     assert "Arrange initial PEP meeting" in result.output
     assert list((data / "outbox").glob("*.eml"))
     assert list((data / "documents").glob("PEP-*/*.docx"))
+
+
+def test_a_document_password_is_given_by_phone_and_audited(pep):
+    pep("import", "all", str(SAMPLES))
+    pep("event", "looked-after", "C-0001", "--on", "2026-09-14")
+    result = pep("password", "PEP-C-0001-2026-AUT", "--to", "Priya Hollowell (DT), called back on the school's number")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"form v1: [0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}", result.output)
+    from pepflow.app import open_records
+    from pepflow.config import AppSettings
+
+    store = open_records(AppSettings(), SimulationClock(TODAY))
+    given = [a for a in store.audit_entries("pep", "PEP-C-0001-2026-AUT") if a.action == "document-password-given"]
+    store.close()
+    assert len(given) == 1 and "Priya Hollowell" in given[0].diff["to"]

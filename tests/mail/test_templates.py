@@ -25,6 +25,7 @@ FULL_CONTEXT = {
     "return_by": date(2026, 9, 21),
     "password": "correct-horse-battery-staple",
     "document_name": f"{REFERENCE}.docx",
+    "password_by_phone": False,
 }
 
 ALLOWED_VARIABLES = set(FULL_CONTEXT)
@@ -104,3 +105,12 @@ def test_overdue_plural():
     _, many, _ = render("initial-meeting-overdue", {**FULL_CONTEXT, "days_overdue": 4})
     assert "1 day overdue" in one
     assert "4 days overdue" in many
+
+
+@pytest.mark.parametrize("kind", ["initial-pep", "pep-form", "pep-form-health-visitor", "final-pep"])
+def test_a_protected_document_says_how_its_password_comes_and_never_carries_it(kind):
+    _, by_mail, _ = render(kind, {**FULL_CONTEXT, "password_by_phone": False})
+    assert "separate e-mail" in by_mail
+    _, by_phone, html = render(kind, {**FULL_CONTEXT, "password_by_phone": True})
+    assert "telephone North Locality Business Support" in by_phone and "telephone" in html
+    assert FULL_CONTEXT["password"] not in by_mail + by_phone + html

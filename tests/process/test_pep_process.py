@@ -11,6 +11,7 @@ the same database in the middle (``world.restart()``).
 """
 
 import re
+from dataclasses import replace
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pepflow.calendar import WorkingDays
-from pepflow.documents import SchoolReturn, SmartTarget, WrongPep
+from pepflow.documents import SchoolReturn, SmartTarget, WrongPep, protect, protection_info, unprotect
 from pepflow.documents.fill import fill_form
 from pepflow.domain.enums import DocumentKind, MailStatus, PepSection, PepStatus
 from pepflow.roleplay import RolePlayer
@@ -225,7 +226,16 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
     assert attachments(initial) == [f"{pep_id}-form-v1.docx"]
     [form] = world.store.documents(pep_id)
     assert (form.kind, form.version, form.filename) == (DocumentKind.FORM, 1, f"{pep_id}-form-v1.docx")
-    assert initial.attachments[0].data == world.store.document_content(form.id)
+    # the file that leaves the council is password-protected (AES-256 agile), opens with
+    # the document's password, and the e-mail never carries that password
+    password, version = world.casework.document_password(pep_id, DocumentKind.FORM)
+    assert version == 1
+    assert initial.attachments[0].data != world.store.document_content(form.id)
+    info = protection_info(initial.attachments[0].data)
+    assert (info.method, info.cipher, info.key_bits, info.spin_count) == ("agile", "AES", 256, 100_000)
+    assert unprotect(initial.attachments[0].data, password) == world.store.document_content(form.id)
+    assert password not in initial.text_body + (initial.html_body or "")
+    assert "telephone" in initial.text_body
 
     pep = world.store.pep(pep_id)
     assert (pep.status, pep.is_initial, pep.care_episode_id, pep.setting_id) == (PepStatus.NOT_STARTED, True, "CE-0001-1", "ES-0001")
@@ -836,3 +846,34 @@ async def test_an_unknown_child_in_a_start_message_is_an_incident_naming_the_chi
     assert world.store.mail_log() == [] and world.mailer.sent == []
     assert "C-9999" not in {c.id for c in world.store.children()}
     assert world.engine.user_tasks() == []
+
+
+# ---------------------------------------------------------------------- document passwords
+async def test_with_the_separate_message_channel_the_password_follows_in_its_own_e_mail(make_world):
+    world = make_world(T0)
+    world.casework.config = replace(world.casework.config, password_channel="separate-email")
+    pep_id = "PEP-C-0001-2026-AUT"
+    start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    to_teacher = [m for _, m in world.new_mail() if m.recipients == OAKRIDGE_DT]
+    assert len(to_teacher) == 2
+    [document_mail] = [m for m in to_teacher if m.attachments]
+    [password_mail] = [m for m in to_teacher if not m.attachments]
+    password, _ = world.casework.document_password(pep_id, DocumentKind.FORM)
+    assert document_mail.subject.startswith(f"Initial PEP {pep_id}") and pep_id in password_mail.subject
+    assert password in password_mail.text_body and password not in document_mail.text_body
+    assert "separate e-mail" in document_mail.text_body
+    assert unprotect(document_mail.attachments[0].data, password)
+
+
+async def test_a_form_returned_protected_with_its_password_is_read(make_world):
+    world = make_world(T0)
+    pep_id = "PEP-C-0001-2026-AUT"
+    start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    [form] = world.store.documents(pep_id)
+    password, _ = world.casework.document_password(pep_id, DocumentKind.FORM)
+    filled = fill_form(world.store.document_content(form.id), school_answers(date(2026, 9, 16)))
+    result = world.casework.receive_school_form(pep_id, protect(filled, password), actor="ES-0001 designated teacher")
+    assert result["returnedDocumentId"]
+    assert world.store.section(pep_id, "school-return")["attendance_percent"] is not None
