@@ -35,7 +35,18 @@ def _settings() -> AppSettings:
     return AppSettings()
 
 
-def _engine() -> Engine:
+def _zeebe_mode() -> bool:
+    """PEP_ENGINE=zeebe: the same commands drive a Camunda 8 cluster."""
+    from .zeebe.settings import engine_mode
+
+    return engine_mode() == "zeebe"
+
+
+def _engine():
+    if _zeebe_mode():
+        from .zeebe.client import ZeebeEngine
+
+        return ZeebeEngine()
     from .app import open_engine
 
     return open_engine(_settings(), SystemClock(), deploy=False)
@@ -229,19 +240,29 @@ app.add_typer(event_app, name="event")
 
 
 def _with_app(work) -> None:
-    """Open the whole embedded product, do ``work(app)``, then run every job and timer
-    that became due, so a command leaves the process where it should be."""
-    from .app import open_app
+    """Open the product, do ``work(app)``, then (embedded) run every job and timer that
+    became due, so a command leaves the process where it should be. With
+    PEP_ENGINE=zeebe the messages go to Camunda 8, whose workers run the process."""
+    if _zeebe_mode():
+        from .zeebe.client import open_zeebe_app as opener
+    else:
+        from .app import open_app as opener
 
     async def main() -> None:
-        async with open_app(_settings(), SystemClock()) as embedded:
-            work(embedded)
-            await embedded.runtime.run_until_idle()
+        async with opener(_settings(), SystemClock()) as product:
+            work(product)
+            await product.runtime.run_until_idle()
 
     try:
         asyncio.run(main())
     except USER_ERRORS as exc:
         _fail(exc)
+
+
+def _started(result) -> str:
+    if _zeebe_mode():
+        return f"(message {result.message_key} published to Zeebe)"
+    return str(result.started_instances or "(already running)")
 
 
 @app.command("import")
@@ -290,7 +311,7 @@ def event_looked_after(
             "childId": child_id, "enteredCareOn": episode.entered_care_on.isoformat(),
             "emergency": emergency, "careEpisodeId": episode.id,
         })
-        console.print(f"{child_id}: PEP process started {result.started_instances or '(already running)'}")
+        console.print(f"{child_id}: PEP process started {_started(result)}")
 
     _with_app(work)
 
@@ -302,7 +323,7 @@ def event_already_in_care(child_id: str) -> None:
     def work(embedded) -> None:
         embedded.store.child(child_id)
         result = embedded.engine.publish_message("child-already-in-care", child_id, {"childId": child_id})
-        console.print(f"{child_id}: termly PEP cycle started {result.started_instances or '(already running)'}")
+        console.print(f"{child_id}: termly PEP cycle started {_started(result)}")
 
     _with_app(work)
 
@@ -524,6 +545,8 @@ def _accounts():
 def up(
     host: Annotated[str | None, typer.Option(help="address to listen on (PEP_WEB_HOST, default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (PEP_WEB_PORT, default 8000)")] = None,
+    zeebe_gateway: Annotated[bool, typer.Option("--zeebe-gateway", help="also expose the engine as a Zeebe gateway on 127.0.0.1:26500 (for python -m workers, zbctl)")] = False,
+    no_workers: Annotated[bool, typer.Option("--no-workers", help="leave the jobs to external workers (with --zeebe-gateway)")] = False,
 ) -> None:
     """Start everything: engine, workers and timers, mail outbox (unless a relay is set), web server."""
     from .web.server import serve
@@ -535,7 +558,10 @@ def up(
     if port:
         web_settings.port = port
     try:
-        asyncio.run(serve(_settings(), web_settings, announce=console.print))
+        asyncio.run(serve(
+            _settings(), web_settings, announce=console.print,
+            zeebe_gateway="127.0.0.1:26500" if zeebe_gateway else None, in_process_workers=not no_workers,
+        ))
     except KeyboardInterrupt:
         console.print("stopped")
     except USER_ERRORS as exc:

@@ -15,7 +15,8 @@ from .service import WebBackend
 from .settings import WebSettings
 
 
-async def serve(settings: AppSettings, web_settings: WebSettings, announce=print) -> None:
+async def serve(settings: AppSettings, web_settings: WebSettings, announce=print, *,
+                zeebe_gateway: str | None = None, in_process_workers: bool = True) -> None:
     import uvicorn
 
     clock = SystemClock()
@@ -29,7 +30,16 @@ async def serve(settings: AppSettings, web_settings: WebSettings, announce=print
                                 proxy_headers=True, server_header=False)
         server = uvicorn.Server(config)
         stop = asyncio.Event()
-        workers = asyncio.create_task(embedded.runtime.serve(stop))
+        facade = None
+        if zeebe_gateway:
+            from pepflow.zeebe.facade import FacadeServer
+
+            facade = await FacadeServer(embedded.engine, zeebe_gateway).start()
+            announce(f"Zeebe gateway (for python -m workers and zbctl) on {facade.target}")
+        if in_process_workers:
+            workers = asyncio.create_task(embedded.runtime.serve(stop))
+        else:
+            workers = asyncio.create_task(stop.wait())
         where = embedded.outbox.outbox_dir if embedded.outbox else settings.smtp_host
         announce(f"PEP flow is running: open http://{web_settings.host}:{web_settings.port}/ (mail: {where}). Ctrl-C stops.")
         if not accounts.all():
@@ -40,5 +50,7 @@ async def serve(settings: AppSettings, web_settings: WebSettings, announce=print
         finally:
             stop.set()
             await workers
+            if facade is not None:
+                await facade.stop()
             backend.close()
             accounts.close()
