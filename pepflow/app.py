@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .casework import Casework, CaseworkConfig
+from .casework import Casework, casework_config
 from .clock import Clock
 from .config import AppSettings
 from .engine.runtime import Engine
@@ -166,12 +166,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         )
         casework = Casework(
             store, mailer, clock,
-            CaseworkConfig(
-                council_name=settings.council_name, sender=settings.mail_sender,
-                document_secret=settings.document_secret.get_secret_value().encode(),
-                password_channel=settings.password_channel,
-                documents_dir=settings.data_dir / "documents",
-            ),
+            casework_config(settings),
             sender=sender,
         )
         runtime = OutboxRuntime(engine, build_routers(casework), sender)

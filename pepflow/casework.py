@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from .calendar import SchoolCalendar, WorkingDays, academic_year_label, academic_year_of
 from .clock import Clock
+from .config import AppSettings
 from .documents import (
     MeetingRecord,
     PepFormContent,
@@ -44,6 +45,7 @@ from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Varian
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .domain.settings import Settings
 from .documents import Encrypted, document_password, protect, spell_password
+from .documents.pdf import docx_to_pdf
 from .mail.message import Attachment, OutgoingMail
 from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
@@ -105,6 +107,18 @@ class CaseworkConfig:
     # how a designated teacher gets a protected document's password: by phone from
     # business support (default; `pep password`), or a separate e-mail
     password_channel: str = "phone"
+    # keep a PDF copy of each final PEP where LibreOffice is installed (~2 s each)
+    final_pdf: bool = True
+
+
+def casework_config(settings: AppSettings) -> CaseworkConfig:
+    """The casework settings of a deployment (embedded, worker service or CLI)."""
+    return CaseworkConfig(
+        council_name=settings.council_name, sender=settings.mail_sender,
+        document_secret=settings.document_secret.get_secret_value().encode(),
+        documents_dir=settings.data_dir / "documents",
+        password_channel=settings.password_channel, final_pdf=settings.final_pdf,
+    )
 
 
 class Casework:
@@ -230,7 +244,10 @@ class Casework:
     def _keep_document(self, pep: r.Pep, kind: DocumentKind, data: bytes) -> r.DocumentVersion:
         existing = self.store.documents(pep.id, kind)
         version = len(existing) + 1
-        filename = f"{pep.id}-{kind.value}-v{version}.docx"
+        if kind == DocumentKind.FINAL_PDF:
+            filename = f"{pep.id}-final-v{version}.pdf"
+        else:
+            filename = f"{pep.id}-{kind.value}-v{version}.docx"
         if self.config.documents_dir is not None:
             folder = self.config.documents_dir / pep.id
             folder.mkdir(parents=True, exist_ok=True)
@@ -586,6 +603,10 @@ class Casework:
             council_name=self.config.council_name, finalised_on=self._today(),
         )
         document = self._keep_document(pep, DocumentKind.FINAL, data)
+        if self.config.final_pdf:
+            pdf = docx_to_pdf(data, document.filename.removesuffix(".docx"))
+            if pdf is not None:
+                self._keep_document(pep, DocumentKind.FINAL_PDF, pdf)
         self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
         return {"finalDocumentId": document.id}
 

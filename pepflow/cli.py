@@ -641,14 +641,12 @@ def password(
 ) -> None:
     """The password of a protected PEP document, to read out by phone (audited)."""
     from .app import open_records
-    from .casework import Casework, CaseworkConfig
+    from .casework import Casework, casework_config
 
     settings = _settings()
     try:
         store = open_records(settings, SystemClock())
-        casework = Casework(store, None, SystemClock(), CaseworkConfig(
-            document_secret=settings.document_secret.get_secret_value().encode(),
-        ))
+        casework = Casework(store, None, SystemClock(), casework_config(settings))
         secret, spelled, found = casework.give_password(pep_id, kind, version, actor=actor, to=to)
     except USER_ERRORS as exc:
         _fail(exc)

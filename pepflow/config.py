@@ -27,6 +27,8 @@ class AppSettings(BaseSettings):
     document_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # how designated teachers get the password of a protected document (docs/document-security.md)
     password_channel: Literal["phone", "separate-email"] = "phone"
+    # a PDF copy of each final PEP where LibreOffice is installed
+    final_pdf: bool = True
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None

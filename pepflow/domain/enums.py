@@ -114,6 +114,7 @@ class DocumentKind(StrEnum):
     FORM = "form"
     FINAL = "final"
     RETURNED = "returned"  # the school's filled form, kept as it came back
+    FINAL_PDF = "final-pdf"  # a PDF copy of the final PEP, where LibreOffice is present
 
 
 class MailStatus(StrEnum):

@@ -332,7 +332,7 @@ class Engine:
             raise NotFound(f"no form '{form_id}' is deployed") from None
 
     def definition_xml(self, process_definition_key: int) -> str:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             xml = conn.execute(
                 sa.select(t.process_definitions.c.xml).where(t.process_definitions.c.key == process_definition_key)
             ).scalar()
@@ -783,7 +783,7 @@ class Engine:
             op.conn.execute(t.jobs.update().where(t.jobs.c.key == job_key).values(retries=retries))
 
     def job(self, job_key: int) -> Job:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             row = conn.execute(sa.select(t.jobs).where(t.jobs.c.key == job_key)).first()
         if row is None:
             raise NotFound(f"no job {job_key}")
@@ -793,7 +793,7 @@ class Engine:
         query = sa.select(t.jobs).order_by(t.jobs.c.key)
         if process_instance_key is not None:
             query = query.where(t.jobs.c.instance_key == process_instance_key)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             return [_job_view(row) for row in conn.execute(query).all()]
 
     def release_jobs(self, worker_prefix: str, except_worker: str | None = None) -> int:
@@ -809,7 +809,7 @@ class Engine:
 
     def next_job_due(self) -> datetime | None:
         """When the next job comes back from a backoff or a timeout (for wake-ups)."""
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             retry = conn.execute(
                 sa.select(sa.func.min(t.jobs.c.retry_at)).where(t.jobs.c.state == "ACTIVATABLE")
             ).scalar()
@@ -822,7 +822,7 @@ class Engine:
     def activatable_job_types(self) -> set[str]:
         now = self.clock.now()
         j = t.jobs
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             rows = conn.execute(
                 sa.select(j.c.type).distinct().where(
                     sa.or_(
@@ -858,7 +858,7 @@ class Engine:
             query = query.where(u.c.instance_key == process_instance_key)
         if element_id:
             query = query.where(u.c.element_id == element_id)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             rows = conn.execute(query).all()
         groups = set(candidate_groups or ())
         if candidate_group:
@@ -870,8 +870,71 @@ class Engine:
             views = [v for v in views if candidate_user in v.candidate_users]
         return views
 
+    def search_user_tasks(
+        self,
+        *,
+        state: str | None = "CREATED",
+        assignee: str | None = None,
+        candidate_groups: Iterable[str] | None = None,
+        unassigned: bool = False,
+        element_id: str | None = None,
+        due_from: datetime | None = None,
+        due_before: datetime | None = None,
+        overdue_at: datetime | None = None,
+        not_overdue_at: datetime | None = None,
+        variable_matches: Iterable[tuple[str, str, bool]] = (),
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[UserTask]]:
+        """One page of user tasks by due date (undated last), and how many match; the
+        database filters, counts and pages, so a queue of thousands costs one page.
+        ``variable_matches`` are (name, value, prefix) of string variables, any of
+        which may match (a child reference is a childId, or the start of a pepId)."""
+        u = t.user_tasks
+        conditions = []
+        if state:
+            conditions.append(u.c.state == state)
+        if assignee:
+            conditions.append(u.c.assignee == assignee)
+        if unassigned:
+            conditions.append(u.c.assignee.is_(None))
+        if element_id:
+            conditions.append(u.c.element_id == element_id)
+        if candidate_groups is not None:
+            groups = list(candidate_groups)
+            if not groups:
+                return 0, []
+            conditions.append(sa.or_(*(u.c.candidate_groups.contains(_json(g), autoescape=True) for g in groups)))
+        if due_from is not None:
+            conditions.append(u.c.due_date >= due_from)
+        if due_before is not None:
+            conditions.append(u.c.due_date < due_before)
+        if overdue_at is not None:
+            conditions.append(u.c.due_date < overdue_at)
+        if not_overdue_at is not None:
+            conditions.append(sa.or_(u.c.due_date.is_(None), u.c.due_date >= not_overdue_at))
+        matches = [
+            u.c.variables.contains(
+                f"{_json(name)}:{_json(value)[:-1]}" if prefix else f"{_json(name)}:{_json(value)}", autoescape=True
+            )
+            for name, value, prefix in variable_matches
+        ]
+        if matches:
+            conditions.append(sa.or_(*matches))
+        if descending:
+            order = (u.c.due_date.is_(None).desc(), u.c.due_date.desc(), u.c.key.desc())
+        else:
+            order = (u.c.due_date.is_(None), u.c.due_date, u.c.key)
+        with self.store.read() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(u).where(*conditions)).scalar_one()
+            rows = conn.execute(
+                sa.select(u).where(*conditions).order_by(*order).offset(offset).limit(limit)
+            ).all()
+        return total, [_user_task_view(row) for row in rows]
+
     def user_task(self, user_task_key: int) -> UserTask:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             row = conn.execute(sa.select(t.user_tasks).where(t.user_tasks.c.key == user_task_key)).first()
         if row is None:
             raise NotFound(f"no user task {user_task_key}")
@@ -931,7 +994,7 @@ class Engine:
             query = query.where(t.incidents.c.state == state)
         if process_instance_key is not None:
             query = query.where(t.incidents.c.instance_key == process_instance_key)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             return [_incident_view(row) for row in conn.execute(query).all()]
 
     def resolve_incident(self, incident_key: int, *, retries: int | None = None) -> None:
@@ -984,7 +1047,7 @@ class Engine:
 
     # ---------------------------------------------------------------------- timers
     def next_timer_due(self) -> datetime | None:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             value = conn.execute(sa.select(sa.func.min(t.timers.c.due_at))).scalar()
         return _aware(value)
 
@@ -994,7 +1057,7 @@ class Engine:
         fired = 0
         while fired < limit:
             now = self.clock.now()
-            with self.store.transaction() as conn:
+            with self.store.read() as conn:
                 row = conn.execute(
                     sa.select(t.timers.c.instance_key)
                     .where(t.timers.c.due_at <= now)
@@ -1034,7 +1097,7 @@ class Engine:
             query = query.where(i.c.state == state)
         if bpmn_process_id:
             query = query.where(i.c.bpmn_process_id == bpmn_process_id)
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             rows = conn.execute(query).all()
         views = [
             ProcessInstance(
@@ -1048,7 +1111,7 @@ class Engine:
         return views
 
     def instance(self, process_instance_key: int) -> ProcessInstance:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             row = conn.execute(sa.select(t.instances).where(t.instances.c.key == process_instance_key)).first()
         if row is None:
             raise NotFound(f"no process instance {process_instance_key}")
@@ -1060,14 +1123,14 @@ class Engine:
 
     def history(self, process_instance_key: int) -> list[HistoryEntry]:
         h = t.history
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             rows = conn.execute(
                 sa.select(h).where(h.c.instance_key == process_instance_key).order_by(h.c.id)
             ).all()
         return [HistoryEntry(r.element_id, r.element_type, r.event, _aware(r.at)) for r in rows]
 
     def stored_state_bytes(self, process_instance_key: int) -> int:
-        with self.store.transaction() as conn:
+        with self.store.read() as conn:
             text = conn.execute(
                 sa.select(t.instances.c.snapshot).where(t.instances.c.key == process_instance_key)
             ).scalar()

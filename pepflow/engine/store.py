@@ -217,15 +217,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, for_writes: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # SQLite's own transaction handling begins lazily; make BEGIN explicit so a
-        # transaction that only reads first still takes the write lock when it writes.
+        # SQLite's own transaction handling begins lazily; make BEGIN explicit. A write
+        # transaction takes the write lock at once (so one that reads first cannot be
+        # refused when it writes); a read transaction takes none: with WAL, readers
+        # see the last commit and never wait for the writer.
+        begin = "BEGIN IMMEDIATE" if for_writes else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(begin)
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_connection, _record) -> None:
@@ -241,6 +245,7 @@ class EngineStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.db = create_db_engine(url)
+        self.reads = create_db_engine(url, for_writes=False) if url.startswith("sqlite") else self.db
         metadata.create_all(self.db)
         with self.db.begin() as conn:
             version = conn.execute(sa.select(schema_info.c.version)).scalar()
@@ -258,8 +263,16 @@ class EngineStore:
         with self.db.begin() as conn:
             yield conn
 
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: a consistent snapshot that takes no write lock."""
+        with self.reads.begin() as conn:
+            yield conn
+
     def dispose(self) -> None:
         self.db.dispose()
+        if self.reads is not self.db:
+            self.reads.dispose()
 
 
 class KeyAllocator:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fastapi import HTTPException
 
 from pepflow.calendar import MissingTermDates, WorkingDays, academic_year_of
-from pepflow.casework import local_date
+from pepflow.casework import at_local, local_date
 from pepflow.domain.enums import PepSection, PepStatus, TermName
 from pepflow.engine.errors import NotFound
 from pepflow.engine.views import UserTask
@@ -131,37 +131,36 @@ class WebBackend:
     ) -> tuple[str, int, list[UserTask]]:
         if queue is None:
             queue = "all" if principal.reads_all else ("team" if principal.is_business_support else "mine")
+        filters: dict[str, Any] = {"element_id": element_id or None}
         if queue == "mine":
-            tasks = self.engine.user_tasks(assignee=principal.staff_id, element_id=element_id or None)
+            filters["assignee"] = principal.staff_id
+            if not principal.staff_id:
+                return queue, 0, []
         elif queue == "team":
-            groups = principal.candidate_groups
-            tasks = (
-                self.engine.user_tasks(candidate_groups=groups, unassigned=True, element_id=element_id or None)
-                if groups else []
-            )
+            filters["candidate_groups"] = principal.candidate_groups or []
+            filters["unassigned"] = True
         elif queue == "all":
             if not principal.reads_all:
                 raise HTTPException(403, "only PEP co-ordinators and the Virtual School see every task")
-            tasks = self.engine.user_tasks(element_id=element_id or None)
         else:
             raise HTTPException(422, "queue is one of mine, team, all")
         now = self.now()
         if child_ref:
             ref = child_ref.strip().upper()
-            tasks = [
-                t for t in tasks
-                if str(t.variables.get("childId", "")).upper() == ref or str(t.variables.get("pepId", "")).upper().startswith(ref)
-            ]
-        if due_before:
-            tasks = [t for t in tasks if t.due_date and local_date(t.due_date) <= due_before]
+            filters["variable_matches"] = [("childId", ref, False), ("pepId", ref, True)]
+        # dates are days in England: from the start of due_after to the end of due_before
         if due_after:
-            tasks = [t for t in tasks if t.due_date and local_date(t.due_date) >= due_after]
-        if overdue is not None:
-            tasks = [t for t in tasks if bool(t.due_date and t.due_date < now) == overdue]
-        far = datetime.max.replace(tzinfo=now.tzinfo)
-        tasks.sort(key=lambda t: (t.due_date or far, t.user_task_key), reverse=descending)
-        start = (page - 1) * page_size
-        return queue, len(tasks), tasks[start:start + page_size]
+            filters["due_from"] = at_local(due_after, 0)
+        if due_before:
+            filters["due_before"] = at_local(due_before + timedelta(days=1), 0)
+        if overdue is True:
+            filters["overdue_at"] = now
+        elif overdue is False:
+            filters["not_overdue_at"] = now
+        total, tasks = self.engine.search_user_tasks(
+            descending=descending, offset=(page - 1) * page_size, limit=page_size, **filters
+        )
+        return queue, total, tasks
 
     def contact_options(self, child_id: str, setting_id: str | None) -> list[dict[str, str]]:
         """Who can attend a PEP meeting: the designated teacher, the child's contacts

@@ -34,7 +34,7 @@ from pyzeebe import ZeebeClient
 from pyzeebe import errors as zerrors
 from pyzeebe.grpc_internals.types import DeployResourceResponse
 
-from pepflow.casework import Casework, CaseworkConfig
+from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
 from pepflow.engine.errors import DeploymentError, EngineError, InvalidState, InvalidVariables, NotFound
@@ -269,11 +269,7 @@ async def open_zeebe_app(
         engine = await asyncio.to_thread(ZeebeEngine, zeebe_settings)
         casework = Casework(
             store, _NoMail(), clock,
-            CaseworkConfig(
-                council_name=settings.council_name, sender=settings.mail_sender,
-                document_secret=settings.document_secret.get_secret_value().encode(),
-                documents_dir=settings.data_dir / "documents",
-            ),
+            casework_config(settings),
         )
         yield ZeebeApp(settings, clock, store, engine, casework, _Idle())
     finally:

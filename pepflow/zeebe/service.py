@@ -28,7 +28,7 @@ from pyzeebe import ZeebeWorker
 from pyzeebe.errors import ZeebeGatewayUnavailableError
 from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 
-from pepflow.casework import Casework, CaseworkConfig
+from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
 from pepflow.mail.local_outbox import LocalOutboxServer
@@ -82,11 +82,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
             mailer = smtp
         casework = Casework(
             store, mailer, clock,
-            CaseworkConfig(
-                council_name=settings.council_name, sender=settings.mail_sender,
-                document_secret=settings.document_secret.get_secret_value().encode(),
-                documents_dir=settings.data_dir / "documents",
-            ),
+            casework_config(settings),
         )
         yield Services(settings, clock, store, mailer, casework, outbox)
     finally:

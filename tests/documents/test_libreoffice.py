@@ -69,3 +69,20 @@ def test_real_word_97_doc_is_refused(tmp_path):
         read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET)
     with pytest.raises(NotAWordFile, match="97-2003"):
         read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET, password="k7mq-2xfp-9rtc-4hwn")
+
+
+@needs_lo
+def test_the_final_pep_gets_a_pdf_copy_where_libreoffice_is_present():
+    from pepflow.documents.pdf import docx_to_pdf
+
+    final = render_final_pep(identity(), content("school-age"), school_return("school-age"), MEETING, 1)
+    pdf = docx_to_pdf(final, "PEP-C-0001-2026-AUT-final-v1")
+    assert pdf is not None and pdf.startswith(b"%PDF")
+    assert len(pdf) > 10_000
+
+
+def test_without_libreoffice_there_is_simply_no_pdf(monkeypatch):
+    from pepflow.documents import pdf as pdf_module
+
+    monkeypatch.setattr(pdf_module.shutil, "which", lambda name: None)
+    assert pdf_module.docx_to_pdf(b"not even read", "x") is None

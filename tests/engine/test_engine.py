@@ -480,3 +480,25 @@ def test_an_undefined_task_is_passed_through_as_in_zeebe(harness):
     key = harness.engine.create_instance("broken")
     assert harness.engine.instance(key).state == "COMPLETED"
     assert "NoteOnlyTask" in harness.completed(key)
+
+
+def test_searching_user_tasks_filters_counts_and_pages_in_the_database(harness):
+    harness.deploy("user_task.bpmn", "review-pep.form")
+    for n in range(7):
+        harness.engine.create_instance("approval", {
+            "ownerUserId": "sw-1" if n % 2 else "sw-2", "team": "north" if n < 4 else "south",
+            "reviewDueAt": iso(timedelta(days=n)), "childId": f"C-000{n}", "pepId": f"PEP-C-000{n}-2026-AUT",
+        })
+    total, page = harness.engine.search_user_tasks(candidate_groups=["north"], limit=2)
+    assert total == 4 and [t.variables["childId"] for t in page] == ["C-0000", "C-0001"]
+    total, page = harness.engine.search_user_tasks(candidate_groups=["north"], offset=2, limit=2)
+    assert [t.variables["childId"] for t in page] == ["C-0002", "C-0003"]
+    total, page = harness.engine.search_user_tasks(assignee="sw-1", descending=True)
+    assert total == 3 and [t.variables["childId"] for t in page] == ["C-0005", "C-0003", "C-0001"]
+    total, page = harness.engine.search_user_tasks(variable_matches=[("childId", "C-0004", False), ("pepId", "PEP-C-0006", True)])
+    assert sorted(t.variables["childId"] for t in page) == ["C-0004", "C-0006"]
+    harness.clock.advance(timedelta(days=3, hours=1))
+    total, _ = harness.engine.search_user_tasks(overdue_at=harness.clock.now())
+    assert total == 4  # due on days 0..3
+    total, _ = harness.engine.search_user_tasks(candidate_groups=[])
+    assert total == 0

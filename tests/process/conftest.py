@@ -48,7 +48,7 @@ class PepWorld:
         self.engine.deploy(sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((ROOT / "forms").glob("*.form")))
 
     def _open(self) -> None:
-        self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=self.tmp / "documents"))
+        self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=self.tmp / "documents", final_pdf=False))
         self.engine = Engine(self.url, self.clock)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
 

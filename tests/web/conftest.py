@@ -41,7 +41,7 @@ class WebWorld:
         self.store = RecordsStore(self.url, self.clock)
         load_sample_data(self.store)
         self.mailer = RecordingMailer()
-        self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=tmp / "documents"))
+        self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=tmp / "documents", final_pdf=False))
         self.engine = Engine(self.url, self.clock)
         self.engine.deploy(sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((ROOT / "forms").glob("*.form")))
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
