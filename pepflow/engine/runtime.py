@@ -116,6 +116,17 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+_MAX_KEY = (1 << 63) - 1
+
+
+def _check_key(key: int, what: str) -> int:
+    """Keys are 64-bit, as in Zeebe; anything else names nothing (and must not reach
+    the database as a value it cannot hold)."""
+    if not isinstance(key, int) or isinstance(key, bool) or not 0 < key <= _MAX_KEY:
+        raise NotFound(f"no {what} {key}")
+    return key
+
+
 def _element_instance_key(task_id: UUID) -> int:
     return task_id.int & ((1 << 62) - 1)
 
@@ -332,6 +343,7 @@ class Engine:
             raise NotFound(f"no form '{form_id}' is deployed") from None
 
     def definition_xml(self, process_definition_key: int) -> str:
+        _check_key(process_definition_key, "process definition")
         with self.store.read() as conn:
             xml = conn.execute(
                 sa.select(t.process_definitions.c.xml).where(t.process_definitions.c.key == process_definition_key)
@@ -394,6 +406,7 @@ class Engine:
         return live
 
     def _load(self, op: _Op, key: int) -> _Live:
+        _check_key(key, "process instance")
         if key in op.loaded:
             return op.loaded[key]
         row = op.conn.execute(
@@ -650,6 +663,7 @@ class Engine:
         return {k: v for k, v in task.data.items() if k != "data_objects"}
 
     def _job_row(self, op: _Op, job_key: int, activation: int | None):
+        _check_key(job_key, "job")
         row = op.conn.execute(sa.select(t.jobs).where(t.jobs.c.key == job_key)).first()
         if row is None:
             raise NotFound(f"no job {job_key} (it may have been completed or its element left)")
@@ -774,6 +788,7 @@ class Engine:
         return None
 
     def update_job_retries(self, job_key: int, retries: int) -> None:
+        _check_key(job_key, "job")
         if retries < 0:
             raise InvalidVariables("retries must not be negative")
         with self._operation() as op:
@@ -783,6 +798,7 @@ class Engine:
             op.conn.execute(t.jobs.update().where(t.jobs.c.key == job_key).values(retries=retries))
 
     def job(self, job_key: int) -> Job:
+        _check_key(job_key, "job")
         with self.store.read() as conn:
             row = conn.execute(sa.select(t.jobs).where(t.jobs.c.key == job_key)).first()
         if row is None:
@@ -934,6 +950,7 @@ class Engine:
         return total, [_user_task_view(row) for row in rows]
 
     def user_task(self, user_task_key: int) -> UserTask:
+        _check_key(user_task_key, "user task")
         with self.store.read() as conn:
             row = conn.execute(sa.select(t.user_tasks).where(t.user_tasks.c.key == user_task_key)).first()
         if row is None:
@@ -957,6 +974,7 @@ class Engine:
         return self.user_task(user_task_key)
 
     def _open_user_task(self, op: _Op, user_task_key: int):
+        _check_key(user_task_key, "user task")
         row = op.conn.execute(sa.select(t.user_tasks).where(t.user_tasks.c.key == user_task_key)).first()
         if row is None:
             raise NotFound(f"no user task {user_task_key}")
@@ -1000,6 +1018,7 @@ class Engine:
     def resolve_incident(self, incident_key: int, *, retries: int | None = None) -> None:
         """Resolve an incident after the cause was fixed. For a job incident, give the
         job ``retries`` (default 1) so a worker picks it up again."""
+        _check_key(incident_key, "incident")
         with self._operation() as op:
             row = op.conn.execute(sa.select(t.incidents).where(t.incidents.c.key == incident_key)).first()
             if row is None:
@@ -1111,6 +1130,7 @@ class Engine:
         return views
 
     def instance(self, process_instance_key: int) -> ProcessInstance:
+        _check_key(process_instance_key, "process instance")
         with self.store.read() as conn:
             row = conn.execute(sa.select(t.instances).where(t.instances.c.key == process_instance_key)).first()
         if row is None:
@@ -1122,6 +1142,7 @@ class Engine:
         )
 
     def history(self, process_instance_key: int) -> list[HistoryEntry]:
+        _check_key(process_instance_key, "process instance")
         h = t.history
         with self.store.read() as conn:
             rows = conn.execute(
@@ -1130,6 +1151,7 @@ class Engine:
         return [HistoryEntry(r.element_id, r.element_type, r.event, _aware(r.at)) for r in rows]
 
     def stored_state_bytes(self, process_instance_key: int) -> int:
+        _check_key(process_instance_key, "process instance")
         with self.store.read() as conn:
             text = conn.execute(
                 sa.select(t.instances.c.snapshot).where(t.instances.c.key == process_instance_key)

@@ -20,7 +20,27 @@ from .accounts import AccountError
 from .security import Principal, allow, check_csrf
 from .service import WebBackend, operator_view
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_csrf)])
+class Problem(BaseModel):
+    """An error: what went wrong, in one line a person can act on."""
+
+    detail: Any
+
+
+# What any route may answer besides success, documented once for every route so that
+# clients (and schemathesis) know them.
+_PROBLEM_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    # errors are JSON on every route, also on those that answer text, CSV or a file
+    code: {"model": Problem, "description": description, "content": _PROBLEM_JSON}
+    for code, description in (
+        (401, "Not signed in"),
+        (403, "Signed in, but this role may not do this (or the CSRF token is missing)"),
+        (404, "No such task, PEP, child, instance or document (or not in your caseload)"),
+        (409, "The task or instance is not in a state that allows this"),
+    )
+}
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_csrf)], responses=COMMON_RESPONSES)
 
 
 class Model(BaseModel):
@@ -454,7 +474,9 @@ def get_dashboard(request: Request, principal: Principal = allow("dashboard")) -
     return backend(request).dashboard()
 
 
-@router.get("/dashboard.csv", tags=["Virtual School"], response_class=PlainTextResponse)
+@router.get("/dashboard.csv", tags=["Virtual School"], response_class=PlainTextResponse, responses={
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures as CSV"},
+})
 def get_dashboard_csv(request: Request, principal: Principal = allow("dashboard")) -> PlainTextResponse:
     web = backend(request)
     figures = web.dashboard()
