@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .message import Attachment, OutgoingMail
-from .transport import InsecureServerError, Mailer, PermanentMailError, TransientMailError
+from .message import Attachment, OutgoingMail, build_email
+from .transport import SMTP_POLICY, InsecureServerError, Mailer, PermanentMailError, TransientMailError
 
 __all__ = [
     "FlushResult",
@@ -110,6 +110,10 @@ def enqueue(
         {"filename": a.filename, "content_type": a.content_type, "content": a.data}
         for a in mail.attachments
     ]
+    # Build the exact bytes now, once: the sender then only transmits them, and a
+    # resend is byte-for-byte the same message. (Not when an attachment is a stored
+    # document to be read at sending time.)
+    raw = None if document_attachments else build_email(mail).as_bytes(policy=SMTP_POLICY)
     _entry, created = store.enqueue_mail(
         mail.idempotency_key,
         kind=kind,
@@ -128,6 +132,7 @@ def enqueue(
         recipient_role=recipient_role,
         process_instance_key=job.process_instance_key if job else None,
         element_id=job.element_id if job else None,
+        raw=raw,
         actor=actor,
     )
     return created
@@ -181,6 +186,7 @@ def to_outgoing(message: Any) -> OutgoingMail:
         attachments=tuple(
             Attachment(filename=a.filename, content_type=a.content_type, data=a.data)
             for a in message.attachments
+            if a.data is not None  # not loaded: the message goes as its built bytes
         ),
     )
     if mail.message_id != message.message_id:  # pragma: no cover - a changed sender domain
@@ -288,7 +294,9 @@ class OutboxSender:
     async def _deliver(self, ids: list[int]) -> FlushResult:
         result = FlushResult()
         try:
-            messages = self.store.outbox_messages(ids)
+            # with mailers that take the bytes built at queue time, the parts need no loading
+            prebuilt = all(getattr(m, "sends_prebuilt", False) for m in self.mailers)
+            messages = self.store.outbox_messages(ids, prebuilt_only=prebuilt)
         except Exception as exc:
             # a stored document that cannot be read: try each message on its own
             log.warning("could not load a batch of queued messages (%s); one by one", exc)
@@ -358,7 +366,10 @@ class OutboxSender:
             self._fail(message.mail_id, f"the queued message is not valid: {exc}", None, result)
             return None
         try:
-            sent = await mailer.send(mail)
+            if message.raw is not None and getattr(mailer, "sends_prebuilt", False):
+                sent = await mailer.send(mail, prebuilt=message.raw)
+            else:
+                sent = await mailer.send(mail)
         except InsecureServerError as exc:
             log.error("mail %s not sent: %s", message.mail_id, exc)
             raise _ServerUnavailable(

@@ -232,8 +232,11 @@ class SmtpMailer:
         assert self._lock is not None
         return self._lock
 
-    async def send(self, mail: OutgoingMail) -> SendResult:
-        message_bytes = build_email(mail).as_bytes(policy=SMTP_POLICY)
+    #: the outbox may hand over the message's bytes as built when it was queued
+    sends_prebuilt = True
+
+    async def send(self, mail: OutgoingMail, *, prebuilt: bytes | None = None) -> SendResult:
+        message_bytes = prebuilt if prebuilt is not None else build_email(mail).as_bytes(policy=SMTP_POLICY)
         if self.signer is not None:
             message_bytes = self.signer(message_bytes)
         lock = self._bind_to_running_loop()

@@ -257,6 +257,7 @@ class MailOutboxRow(Base):
     subject: Mapped[str] = mapped_column(sa.String(500))
     text_body: Mapped[str] = mapped_column(sa.Text)
     html_body: Mapped[str | None] = mapped_column(sa.Text)
+    raw: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     date: Mapped[datetime]
     process_instance_key: Mapped[int | None] = mapped_column(sa.BigInteger)
     element_id: Mapped[str | None] = mapped_column(sa.String(255))

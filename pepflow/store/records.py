@@ -188,6 +188,7 @@ class OutboxMessage(Record):
     next_attempt_at: datetime
     last_error: str | None
     attachments: tuple[OutboxAttachment, ...] = ()
+    raw: bytes | None = None  # the message as built when queued (see MailOutboxRow.raw)
 
 
 class MailSummary(Record):

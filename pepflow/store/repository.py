@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, defer, selectinload, sessionmaker, undefer
 
 from pepflow.calendar import TERM_ORDER, AcademicYearTerms, SchoolCalendar, Term, academic_year_of
 from pepflow.clock import Clock
@@ -1449,6 +1449,7 @@ class RecordsStore:
         recipient_role: str | None = None,
         process_instance_key: int | None = None,
         element_id: str | None = None,
+        raw: bytes | None = None,
         actor: str,
     ) -> tuple[r.MailLogEntry, bool]:
         """Queue one message once per idempotency key. Returns ``(entry, created)``.
@@ -1475,7 +1476,7 @@ class RecordsStore:
                 text_body=text_body, html_body=html_body, sender_name=sender_name,
                 reply_to=reply_address, date=when, attachments=attachments, pep_id=pep_id,
                 recipient_party_id=recipient_party_id, recipient_role=recipient_role,
-                process_instance_key=process_instance_key, element_id=element_id, actor=actor,
+                process_instance_key=process_instance_key, element_id=element_id, raw=raw, actor=actor,
             )
         except RecordsError:
             # Two workers queued the same key at once: the other one won.
@@ -1646,8 +1647,12 @@ class RecordsStore:
             )
             return result.rowcount or 0
 
-    def outbox_messages(self, mail_ids: Sequence[int], *, with_content: bool = True) -> list[r.OutboxMessage]:
-        """The queued messages ``mail_ids`` in that order, attachments' bytes loaded."""
+    def outbox_messages(
+        self, mail_ids: Sequence[int], *, with_content: bool = True, prebuilt_only: bool = False
+    ) -> list[r.OutboxMessage]:
+        """The queued messages ``mail_ids`` in that order, attachments' bytes loaded.
+        With ``prebuilt_only``, a message built when queued comes without its parts'
+        bytes (the sender transmits the built bytes)."""
         ids = list(mail_ids)
         if not ids:
             return []
@@ -1656,14 +1661,14 @@ class RecordsStore:
                 sa.select(MailOutboxRow, MailLogRow)
                 .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
                 .where(MailOutboxRow.mail_log_id.in_(ids))
-                .options(selectinload(MailOutboxRow.attachments))
+                .options(selectinload(MailOutboxRow.attachments), undefer(MailOutboxRow.raw) if with_content else defer(MailOutboxRow.raw))
             ).all()
             documents: dict[int, bytes] = {}
             wanted = {
                 a.document_version_id
                 for row, _ in rows
                 for a in row.attachments
-                if a.document_version_id is not None
+                if a.document_version_id is not None and not (prebuilt_only and row.raw is not None)
             }
             if with_content and wanted:
                 for document in s.scalars(
@@ -1686,7 +1691,8 @@ class RecordsStore:
                         document_version_id=a.document_version_id,
                         data=(
                             (a.content if a.content is not None else documents[a.document_version_id])
-                            if with_content
+                            # the built message carries its attachments already
+                            if with_content and not (prebuilt_only and row.raw is not None)
                             else None
                         ),
                     )
@@ -1713,6 +1719,7 @@ class RecordsStore:
                     next_attempt_at=row.next_attempt_at,
                     last_error=row.last_error,
                     attachments=attachments,
+                    raw=row.raw if with_content else None,
                 )
             return [by_id[i] for i in ids if i in by_id]
 
@@ -1848,6 +1855,7 @@ class RecordsStore:
             if addresses and addresses != list(row.recipients):
                 changed = [list(row.recipients), addresses]
                 row.recipients = addresses
+                row.raw = None  # its To: header named the old address: rebuilt when sent
                 log_row.recipient = addresses[0]
             row.state = MailStatus.QUEUED.value
             row.attempts = 0

@@ -32,6 +32,9 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=500), nullable=False),
         sa.Column("text_body", sa.Text(), nullable=False),
         sa.Column("html_body", sa.Text(), nullable=True),
+        # the exact MIME bytes, built once when queued (none when an attachment is a
+        # stored-document reference, or after the recipients were changed)
+        sa.Column("raw", sa.LargeBinary(), nullable=True),
         sa.Column("date", sa.DateTime(timezone=True), nullable=False),
         sa.Column("process_instance_key", sa.BigInteger(), nullable=True),
         sa.Column("element_id", sa.String(length=255), nullable=True),
