@@ -101,6 +101,17 @@ class App:
         return await self.sender.flush()
 
 
+def relay_smtp_settings(settings: AppSettings) -> SmtpSettings | None:
+    """The council's mail relay, or ``None`` when none is configured (development)."""
+    if not settings.smtp_host:
+        return None
+    return SmtpSettings(
+        host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+        username=settings.smtp_username, password=settings.smtp_password,
+        ca_bundle=settings.smtp_ca_bundle, sender=settings.mail_sender,
+    )
+
+
 def open_records(settings: AppSettings, clock: Clock) -> RecordsStore:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
@@ -144,13 +155,8 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
     try:
         if mailer is None:
             signer = dkim_signer_from_env()
-            if settings.smtp_host:
-                smtp_settings = SmtpSettings(
-                    host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
-                    username=settings.smtp_username, password=settings.smtp_password,
-                    ca_bundle=settings.smtp_ca_bundle, sender=settings.mail_sender,
-                )
-            else:
+            smtp_settings = relay_smtp_settings(settings)
+            if smtp_settings is None:
                 outbox = LocalOutboxServer(settings.data_dir / "mail", outbox_dir=settings.data_dir / "outbox")
                 await outbox.__aenter__()
                 log.info("no mail relay configured: mail goes to the local outbox in %s", outbox.outbox_dir)

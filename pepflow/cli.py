@@ -22,7 +22,6 @@ from .clock import SystemClock
 from .config import AppSettings
 from .documents import DocumentRejected
 from .engine.errors import EngineError
-from .engine.runtime import Engine
 from .store.errors import RecordsError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Personal Education Plans, run as a process.")

@@ -32,7 +32,7 @@ from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
 from pepflow.mail.local_outbox import LocalOutboxServer
-from pepflow.mail.transport import Mailer, SmtpMailer, SmtpSettings
+from pepflow.mail.transport import Mailer, SmtpMailer
 from pepflow.store import RecordsStore
 
 from .channel import create_channel, describe
@@ -59,21 +59,16 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
 
     Without ``PEP_SMTP_HOST`` (development only; production refuses it) mail goes to
     the product's local STARTTLS outbox under ``PEP_DATA_DIR``, as in the embedded mode."""
-    from pepflow.app import open_records  # the embedded composition root's own helper
+    from pepflow.app import open_records, relay_smtp_settings  # the embedded composition root's own helpers
 
     store = open_records(settings, clock)
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None
     try:
         if mailer is None:
-            if settings.smtp_host:
-                smtp = SmtpMailer(
-                    SmtpSettings(
-                        host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
-                        username=settings.smtp_username, password=settings.smtp_password,
-                        ca_bundle=settings.smtp_ca_bundle, sender=settings.mail_sender,
-                    )
-                )
+            relay = relay_smtp_settings(settings)
+            if relay is not None:
+                smtp = SmtpMailer(relay)
             else:
                 outbox = LocalOutboxServer(settings.data_dir / "mail", outbox_dir=settings.data_dir / "outbox")
                 await outbox.__aenter__()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import date, time
 from decimal import Decimal
-from typing import Callable
 
 from lxml import etree
 
 from pepflow.documents import (
-    SEN_STATUS_LABELS,
     AgreedAction,
     Attendee,
     ChildDetails,

@@ -8,7 +8,6 @@ import socket
 import warnings
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAMS = ROOT / "tests" / "engine" / "diagrams"

@@ -16,14 +16,12 @@ database, the same clock start, the same answers in the same forms.
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
