@@ -59,7 +59,7 @@ def _element(task) -> str:
 
 
 # --- the clock SpiffWorkflow's timers read -----------------------------------------
-# Spiff's timer module calls ``datetime.now(timezone.utc)`` directly. We replace that
+# Spiff's timer module reads the wall clock itself (``datetime`` ``.now`` with UTC). We replace that
 # module-level name with a datetime whose ``now`` asks the clock of the engine that is
 # stepping (a context variable), so timers follow an injected - possibly simulated -
 # clock and several engines in one process do not disturb each other.
