@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     AfterValidator,
     BaseModel,
     ConfigDict,
@@ -44,6 +45,7 @@ from pydantic import (
 )
 
 from pepflow.calendar import AcademicYearTerms, Term, academic_year_of
+from pepflow.domain.dates import parse_day
 from pepflow.domain.email import normalise_email
 from pepflow.domain.enums import ContactRole, OwnerRole, SettingKind, StaffRole, TermName
 from pepflow.domain.rules import CHILD_ID_PATTERN
@@ -113,6 +115,15 @@ def _email(value: str | None) -> str | None:
 
 
 EmailCell = Annotated[str | None, AfterValidator(_email)]
+
+
+def _day(value: Any) -> Any:
+    """A date as England writes it: ISO or day first (what Excel exports); see
+    :mod:`pepflow.domain.dates`."""
+    return parse_day(value) if isinstance(value, str) else value
+
+
+DateCell = Annotated[date, BeforeValidator(_day)]
 Identifier = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S+$")]
 
 
@@ -165,25 +176,25 @@ class TermDatesRowIn(_Row):
     setting_id: Identifier | None = None
     academic_year: int = Field(ge=2000, le=2999)
     term: Literal["autumn", "spring", "summer", "inset-day"]
-    starts_on: date
-    ends_on: date | None = None
-    half_term_starts_on: date | None = None
-    half_term_ends_on: date | None = None
+    starts_on: DateCell
+    ends_on: DateCell | None = None
+    half_term_starts_on: DateCell | None = None
+    half_term_ends_on: DateCell | None = None
 
 
 class ChildRowIn(_Row):
     id: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: DateCell
     legal_status: str | None = None
     locality: str | None = None
     social_worker_id: Identifier | None = None
     setting_id: Identifier | None = None
-    setting_from: date | None = None
+    setting_from: DateCell | None = None
     next_setting_id: Identifier | None = None
-    next_setting_from: date | None = None
-    entered_care_on: date | None = None
+    next_setting_from: DateCell | None = None
+    entered_care_on: DateCell | None = None
     emergency: bool = False
 
     @field_validator("id")
