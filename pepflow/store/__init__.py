@@ -4,6 +4,8 @@ Process variables carry identifiers and dates; everything they point at lives he
 """
 
 from pepflow.store.errors import (
+    ClosedPep,
+    OpenPepExists,
     DuplicateRecord,
     InvalidRecord,
     MissingAddress,
@@ -21,6 +23,8 @@ from pepflow.store.migrate import DEFAULT_DATABASE_URL, database_url, migrate
 from pepflow.store.repository import UNSET, RecordsStore
 
 __all__ = [
+    "ClosedPep",
+    "OpenPepExists",
     "DEFAULT_DATABASE_URL",
     "DuplicateRecord",
     "InvalidRecord",

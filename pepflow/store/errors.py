@@ -65,3 +65,28 @@ class MissingAddress(RecordsError, LookupError):
 
 class InvalidRecord(RecordsError, ValueError):
     """A value that the records store refuses (bad e-mail, unknown enum value...)."""
+
+
+class ClosedPep(RecordsError):
+    """A change to a PEP that is final or cancelled: a final PEP is a record the council
+    has sent to everyone who attended, and never changes again."""
+
+    def __init__(self, pep_id: str, status: str, what: str) -> None:
+        self.pep_id = pep_id
+        self.status = status
+        if status == "final":
+            hint = "a final PEP never changes; record a correction as a new version (`pep correct`)"
+        else:
+            hint = "a cancelled PEP never changes; work on the child's open PEP instead"
+        super().__init__(f"{pep_id} is {status}: cannot {what} ({hint})")
+
+
+class OpenPepExists(RecordsError):
+    """A second open PEP for a child: a child has at most one open PEP at a time."""
+
+    def __init__(self, child_id: str, open_pep_id: str) -> None:
+        self.child_id = child_id
+        self.open_pep_id = open_pep_id
+        super().__init__(
+            f"{child_id} already has an open PEP ({open_pep_id}): finish or cancel it before opening another"
+        )

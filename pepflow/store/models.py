@@ -308,3 +308,45 @@ class AuditRow(Base):
     entity_id: Mapped[str] = mapped_column(sa.String(80))
     action: Mapped[str] = mapped_column(sa.String(60))
     diff: Mapped[dict[str, Any]]
+
+
+class CouncilEventRow(Base):
+    """What the council told the product happened to a child (flowchart events), kept
+    as a fact before the process is told: entry into care, leaving care, a change of
+    school, a returned form. The process reads the facts when it reaches the point
+    where they matter; this log says what was recorded, by whom, and when the process
+    was told (``message_key``)."""
+
+    __tablename__ = "council_events"
+    __table_args__ = (sa.Index("ix_council_events_child", "child_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(Code)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"))
+    care_episode_id: Mapped[str | None] = mapped_column(sa.ForeignKey("care_episodes.id"))
+    pep_id: Mapped[str | None] = mapped_column(sa.ForeignKey("peps.id"))
+    occurred_on: Mapped[date] = mapped_column(sa.Date)
+    details: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(Id)
+    message_name: Mapped[str | None] = mapped_column(sa.String(80))
+    message_key: Mapped[str | None] = mapped_column(sa.String(40))
+    told_process_at: Mapped[datetime | None]
+
+
+class EscalationRow(Base):
+    """A wait that a person owns ran past its deadline and the PEP co-ordinator was
+    told. Open until the PEP moves past that wait (or closes)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (sa.UniqueConstraint("pep_id", "kind", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pep_id: Mapped[str] = mapped_column(sa.ForeignKey("peps.id"), index=True)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    kind: Mapped[str] = mapped_column(Code)
+    owner_staff_id: Mapped[str | None] = mapped_column(Id)
+    due_at: Mapped[datetime]
+    raised_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(sa.String(200))

@@ -217,3 +217,38 @@ class AuditEntry(Record):
     entity_id: str
     action: str
     diff: dict[str, Any]
+
+
+class CouncilEvent(Record):
+    """A fact the council recorded about a child, and when the process was told."""
+
+    id: int
+    kind: str
+    child_id: str
+    care_episode_id: str | None
+    pep_id: str | None
+    occurred_on: date
+    details: dict[str, Any]
+    recorded_at: datetime
+    recorded_by: str
+    message_name: str | None = None
+    message_key: str | None = None
+    told_process_at: datetime | None = None
+
+
+class Escalation(Record):
+    """A late wait reported to the PEP co-ordinator; open until resolved."""
+
+    id: int
+    pep_id: str
+    child_id: str
+    kind: str
+    owner_staff_id: str | None
+    due_at: datetime
+    raised_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -49,7 +49,9 @@ from pepflow.domain.rules import (
 )
 from pepflow.store import records as r
 from pepflow.store.errors import (
+    ClosedPep,
     DuplicateRecord,
+    OpenPepExists,
     InvalidRecord,
     MissingAddress,
     RecordsError,
@@ -242,6 +244,20 @@ class RecordsStore:
         self._active: ContextVar[Session | None] = ContextVar(
             f"records-store-{id(self)}", default=None
         )
+
+    @property
+    def events(self):
+        """The council's events about children (:class:`pepflow.store.facts.EventLog`)."""
+        from pepflow.store.facts import EventLog
+
+        return EventLog(self)
+
+    @property
+    def escalations(self):
+        """Late waits told to the PEP co-ordinator (:class:`pepflow.store.facts.Escalations`)."""
+        from pepflow.store.facts import Escalations
+
+        return Escalations(self)
 
     # -- lifecycle and transactions --------------------------------------------
 
@@ -1042,6 +1058,14 @@ class RecordsStore:
             setting = s.get(SettingRow, setting_id) if setting_id else None
             if setting_id and setting is None:
                 raise UnknownSetting(setting_id)
+            already_open = s.scalars(
+                sa.select(PepRow.id).where(
+                    PepRow.child_id == child_id,
+                    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
+                )
+            ).first()
+            if already_open is not None:
+                raise OpenPepExists(child_id, already_open)
             sequences = s.scalars(
                 sa.select(PepRow.sequence).where(
                     PepRow.child_id == child_id,
@@ -1127,18 +1151,25 @@ class RecordsStore:
                 raise UnknownStaff(changes["owner_staff_id"])
             before = _snapshot(row, _PEP_FIELDS)
             before_attendees = [a.attendee_id for a in row.attendees]
+            closed = PepStatus(row.status).is_closed
             for name, value in changes.items():
                 setattr(row, name, value)
             diff = _diff(before, _snapshot(row, _PEP_FIELDS))
+            wanted_attendees = None
             if not isinstance(attendee_ids, _Unset):
                 wanted = list(dict.fromkeys(_identifier(a, "attendee id") for a in attendee_ids))
                 if wanted != before_attendees:
-                    row.attendees = [
-                        PepAttendeeRow(attendee_id=a, position=i) for i, a in enumerate(wanted)
-                    ]
+                    wanted_attendees = wanted
                     diff["attendee_ids"] = [before_attendees, wanted]
             if not diff:
                 return self._pep_record(row)
+            if closed:
+                # nothing about a final or cancelled PEP changes (the session is rolled back)
+                raise ClosedPep(pep_id, before["status"], f"change {', '.join(sorted(diff))}")
+            if wanted_attendees is not None:
+                row.attendees = [
+                    PepAttendeeRow(attendee_id=a, position=i) for i, a in enumerate(wanted_attendees)
+                ]
             row.updated_at = self.clock.now()
             s.flush()
             self._audit(s, actor, "pep", pep_id, "update", diff)
@@ -1158,6 +1189,18 @@ class RecordsStore:
             rows = s.scalars(sa.select(PepRow).where(PepRow.child_id == child_id)).all()
             peps = [self._pep_record(x) for x in rows]
         return sorted(peps, key=lambda p: (p.academic_year, p.term.index, p.sequence))
+
+    def open_pep(self, child_id: str) -> r.Pep | None:
+        """The child's open PEP (neither final nor cancelled), or ``None``. A child has
+        at most one (:meth:`create_pep` refuses a second)."""
+        with self._read() as s:
+            row = s.scalars(
+                sa.select(PepRow).where(
+                    PepRow.child_id == child_id,
+                    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
+                )
+            ).first()
+            return self._pep_record(row) if row is not None else None
 
     def current_pep(self, child_id: str) -> r.Pep | None:
         """The child's latest PEP that is not cancelled (it may be final), or ``None``."""
@@ -1194,13 +1237,16 @@ class RecordsStore:
             raise InvalidRecord("section content must be a JSON object (a dict)")
         content = _jsonable(content)
         with self._tx() as s:
-            if s.get(PepRow, pep_id) is None:
+            pep = s.get(PepRow, pep_id)
+            if pep is None:
                 raise UnknownPep(pep_id)
             row = s.get(PepSectionRow, (pep_id, section.value))
             before = dict(row.content) if row is not None else {}
             diff = _diff(before, content)
             if row is not None and not diff:
                 return
+            if PepStatus(pep.status).is_closed:
+                raise ClosedPep(pep_id, pep.status, f"change its {section.value} section")
             now = self.clock.now()
             if row is None:
                 s.add(
@@ -1248,8 +1294,11 @@ class RecordsStore:
         data = content if content is not None else Path(path).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         with self._tx() as s:
-            if s.get(PepRow, pep_id) is None:
+            pep = s.get(PepRow, pep_id)
+            if pep is None:
                 raise UnknownPep(pep_id)
+            if PepStatus(pep.status).is_closed:
+                raise ClosedPep(pep_id, pep.status, f"add a {kind.value} document")
             latest = s.scalar(
                 sa.select(sa.func.max(DocumentVersionRow.version)).where(
                     DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value
@@ -1797,6 +1846,33 @@ class RecordsStore:
                     s, log_row, MailStatus.SENT, "sent", actor=actor, detail=server_reply,
                     audit_action="mail-sent", attempt=row.attempts, message_id=row.message_id,
                 )
+
+    def withdraw_queued_mail(self, pep_ids: Iterable[str], *, reason: str, actor: str) -> int:
+        """Withdraw the messages about these PEPs that are still queued (not being sent
+        right now): they will never go. Each is marked and audited with the reason."""
+        ids = list(pep_ids)
+        if not ids:
+            return 0
+        now = self.clock.now()
+        with self._tx() as s:
+            rows = s.execute(
+                sa.select(MailOutboxRow, MailLogRow)
+                .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
+                .where(
+                    MailLogRow.pep_id.in_(ids),
+                    MailOutboxRow.state.in_([MailStatus.QUEUED.value, MailStatus.FAILED.value]),
+                    sa.or_(MailOutboxRow.claimed_by.is_(None), MailOutboxRow.lease_until < now),
+                )
+            ).all()
+            for row, log_row in rows:
+                row.state = MailStatus.WITHDRAWN.value
+                row.claimed_by = None
+                row.lease_until = None
+                self._mail_event(
+                    s, log_row, MailStatus.WITHDRAWN, "withdrawn", actor=actor, detail=reason,
+                    audit_action="mail-withdrawn",
+                )
+            return len(rows)
 
     def schedule_mail_retry(
         self,

@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from pepflow.calendar import MissingTermDates, SchoolCalendar
 from pepflow.domain import InvalidStatusChange, OwnerRole, PepStatus, StaffRole, TermName, Variant
 from pepflow.store import (
+    ClosedPep,
     InvalidRecord,
     MissingAddress,
+    OpenPepExists,
     RecordsError,
     UnknownCareEpisode,
     UnknownChild,
@@ -276,6 +278,9 @@ def test_create_pep_works_out_variant_owner_and_setting(sample_store, clock):
 
 def test_second_pep_in_a_term_after_a_change_of_setting(sample_store):
     first = sample_store.create_pep("C-0006", 2026, "spring", on=date(2026, 12, 1), actor=SW)
+    with pytest.raises(OpenPepExists, match="PEP-C-0006-2026-SPR"):  # one open PEP per child
+        sample_store.create_pep("C-0006", 2026, "spring", on=date(2027, 1, 5), actor=SW)
+    sample_store.update_pep(first.id, status="cancelled", actor=SW)
     second = sample_store.create_pep("C-0006", 2026, "spring", on=date(2027, 1, 5), actor=SW)
     assert (first.id, first.setting_id) == ("PEP-C-0006-2026-SPR", "ES-0001")
     assert (second.id, second.setting_id, second.sequence) == (
@@ -283,8 +288,10 @@ def test_second_pep_in_a_term_after_a_change_of_setting(sample_store):
         "ES-0004",
         2,
     )
+    sample_store.update_pep(second.id, status="cancelled", actor=SW)
     explicit = sample_store.create_pep("C-0006", 2026, "summer", setting_id=None, actor=SW)
     assert explicit.setting_id is None
+    sample_store.update_pep(explicit.id, status="cancelled", actor=SW)
     with pytest.raises(UnknownSetting):
         sample_store.create_pep("C-0006", 2027, "autumn", setting_id="ES-0999", actor=SW)
 
@@ -415,3 +422,37 @@ def test_integrity_errors_become_records_errors(sample_store):
         with sample_store.atomic():
             sample_store.create_pep("C-0001", 2026, "autumn", actor=SW)
             sample_store.update_pep("PEP-C-0001-2026-AUT", owner_staff_id="ST-0999", actor=SW)
+
+
+def _final_pep(store, clock):
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW, meeting_at=clock.now() + timedelta(days=20))
+    for status in ("in-progress", "form-sent", "meeting-held", "typed-up"):
+        store.update_pep(pep.id, status=status, actor=SW)
+    store.save_section(pep.id, "meeting-record", {"held_on": "2026-10-07"}, actor=SW)
+    store.record_document(pep.id, "final", "final-v1.docx", content=b"final", actor=SW)
+    return store.update_pep(pep.id, status="final", finalised_at=clock.now(), actor=SW)
+
+
+def test_a_final_pep_never_changes_again(sample_store, clock):
+    final = _final_pep(sample_store, clock)
+    audit_before = len(sample_store.audit_entries("pep", final.id))
+    with pytest.raises(ClosedPep, match="final: cannot change meeting_at"):
+        sample_store.update_pep(final.id, meeting_at=clock.now() + timedelta(days=60), actor=SW)
+    with pytest.raises(ClosedPep, match="final: cannot change attendee_ids"):
+        sample_store.update_pep(final.id, attendee_ids=["CT-0006"], actor=SW)
+    with pytest.raises(ClosedPep, match="cannot change its school-return section"):
+        sample_store.save_section(final.id, "school-return", {"wellbeing": "new"}, actor=SW)
+    with pytest.raises(ClosedPep, match="cannot add a form document"):
+        sample_store.record_document(final.id, "form", "form-v9.docx", content=b"x", actor=SW)
+    assert sample_store.pep(final.id) == final
+    assert len(sample_store.audit_entries("pep", final.id)) == audit_before
+    # what changes nothing is harmless (a retried job re-asserting the status)
+    assert sample_store.update_pep(final.id, status="final", actor=SW) == final
+
+
+def test_a_new_pep_in_the_term_of_a_final_one_is_a_new_record(sample_store, clock):
+    final = _final_pep(sample_store, clock)
+    assert sample_store.open_pep("C-0001") is None
+    again = sample_store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    assert again.id == "PEP-C-0001-2026-AUT-2" and again.id != final.id
+    assert sample_store.open_pep("C-0001") == again

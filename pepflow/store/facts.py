@@ -1,0 +1,140 @@
+"""Two small repositories beside the records store's facade: the council's events
+(facts first, then the process is told) and escalations of late waits.
+
+Both write through the store's unit of work, so each change and its audit entry
+commit together, and both are audited under the PEP (or child) they concern.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from pepflow.store import records as r
+from pepflow.store.errors import UnknownChild, UnknownPep, UnknownRecord
+from pepflow.store.models import ChildRow, CouncilEventRow, EscalationRow, PepRow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pepflow.store.repository import RecordsStore
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class EventLog:
+    """The council's events about children, oldest first."""
+
+    def __init__(self, store: RecordsStore) -> None:
+        self._store = store
+
+    def record(
+        self, kind: str, child_id: str, occurred_on: date, *, actor: str,
+        care_episode_id: str | None = None, pep_id: str | None = None, details: dict[str, Any] | None = None,
+    ) -> r.CouncilEvent:
+        store = self._store
+        with store._tx() as s:  # noqa: SLF001 - the store's unit of work
+            if s.get(ChildRow, child_id) is None:
+                raise UnknownChild(child_id)
+            if pep_id is not None and s.get(PepRow, pep_id) is None:
+                raise UnknownPep(pep_id)
+            row = CouncilEventRow(
+                kind=kind, child_id=child_id, care_episode_id=care_episode_id, pep_id=pep_id,
+                occurred_on=occurred_on, details=_jsonable(details or {}),
+                recorded_at=store.clock.now(), recorded_by=actor,
+            )
+            s.add(row)
+            s.flush()
+            store._audit(s, actor, "child", child_id, f"event:{kind}", {  # noqa: SLF001
+                "event_id": [None, row.id], "occurred_on": [None, occurred_on.isoformat()],
+                **({"pep_id": [None, pep_id]} if pep_id else {}),
+            })
+            return r.CouncilEvent.model_validate(row)
+
+    def told_process(self, event_id: int, message_name: str, message_key: str | None) -> r.CouncilEvent:
+        store = self._store
+        with store._tx() as s:  # noqa: SLF001
+            row = s.get(CouncilEventRow, event_id)
+            if row is None:
+                raise UnknownRecord(str(event_id))
+            row.message_name = message_name
+            row.message_key = message_key
+            row.told_process_at = store.clock.now()
+            s.flush()
+            return r.CouncilEvent.model_validate(row)
+
+    def for_child(self, child_id: str, kind: str | None = None) -> list[r.CouncilEvent]:
+        with self._store._read() as s:  # noqa: SLF001
+            query = sa.select(CouncilEventRow).where(CouncilEventRow.child_id == child_id)
+            if kind is not None:
+                query = query.where(CouncilEventRow.kind == kind)
+            rows = s.scalars(query.order_by(CouncilEventRow.id)).all()
+            return [r.CouncilEvent.model_validate(x) for x in rows]
+
+
+class Escalations:
+    """Late waits the PEP co-ordinator was told about (and the dashboard shows)."""
+
+    def __init__(self, store: RecordsStore) -> None:
+        self._store = store
+
+    def raise_(self, pep_id: str, kind: str, due_at: datetime, *, owner_staff_id: str | None) -> tuple[r.Escalation, bool]:
+        """Record an escalation once per PEP, kind and deadline; ``(it, created now)``."""
+        store = self._store
+        with store._tx() as s:  # noqa: SLF001
+            pep = s.get(PepRow, pep_id)
+            if pep is None:
+                raise UnknownPep(pep_id)
+            row = s.scalars(sa.select(EscalationRow).where(
+                EscalationRow.pep_id == pep_id, EscalationRow.kind == kind, EscalationRow.due_at == due_at,
+            )).first()
+            if row is not None:
+                return r.Escalation.model_validate(row), False
+            row = EscalationRow(
+                pep_id=pep_id, child_id=pep.child_id, kind=kind, owner_staff_id=owner_staff_id,
+                due_at=due_at, raised_at=store.clock.now(),
+            )
+            s.add(row)
+            s.flush()
+            store._audit(s, "system", "pep", pep_id, f"escalate:{kind}", {  # noqa: SLF001
+                "due_at": [None, due_at.isoformat()], "owner_staff_id": [None, owner_staff_id],
+            })
+            return r.Escalation.model_validate(row), True
+
+    def resolve(self, pep_id: str, kinds: tuple[str, ...] | None, resolution: str) -> int:
+        """Close the PEP's open escalations of ``kinds`` (all when ``None``)."""
+        store = self._store
+        with store._tx() as s:  # noqa: SLF001
+            query = sa.select(EscalationRow).where(
+                EscalationRow.pep_id == pep_id, EscalationRow.resolved_at.is_(None))
+            if kinds is not None:
+                query = query.where(EscalationRow.kind.in_(kinds))
+            rows = s.scalars(query).all()
+            for row in rows:
+                row.resolved_at = store.clock.now()
+                row.resolution = resolution
+                s.flush()
+                store._audit(s, "system", "pep", pep_id, f"resolve-escalation:{row.kind}", {  # noqa: SLF001
+                    "resolution": [None, resolution],
+                })
+            return len(rows)
+
+    def open(self, pep_id: str | None = None) -> list[r.Escalation]:
+        with self._store._read() as s:  # noqa: SLF001
+            query = sa.select(EscalationRow).where(EscalationRow.resolved_at.is_(None))
+            if pep_id is not None:
+                query = query.where(EscalationRow.pep_id == pep_id)
+            return [r.Escalation.model_validate(x) for x in s.scalars(query.order_by(EscalationRow.raised_at))]
+
+    def for_pep(self, pep_id: str) -> list[r.Escalation]:
+        with self._store._read() as s:  # noqa: SLF001
+            rows = s.scalars(sa.select(EscalationRow).where(EscalationRow.pep_id == pep_id).order_by(EscalationRow.id))
+            return [r.Escalation.model_validate(x) for x in rows]
