@@ -43,6 +43,9 @@ from .documents.model import (
 )
 from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
+from .meetings import NO_PROBLEM, MeetingDates
+from .escalation import kind as escalation_kind
+from .mail.wording import designated_role
 from .domain.settings import Settings
 from .documents import Encrypted, document_password, protect, spell_password
 from .documents.pdf import docx_to_pdf
@@ -128,6 +131,7 @@ class Casework:
         self.clock = clock
         self.config = config or CaseworkConfig()
         self.working_days = WorkingDays()
+        self.meetings = MeetingDates(store, clock, self.working_days)
         # Steps only queue mail (``_send``); a sender delivers it. The composition root
         # runs its own sender alongside the workers and passes it in. Without one (a
         # bare worker, the process tests), the mail workers ask this sender to deliver
@@ -165,11 +169,17 @@ class Casework:
             "isInitial": pep.is_initial,
         }
 
-    def _open_pep(self, child_id: str, year: int, term: str) -> r.Pep | None:
-        for pep in self.store.peps_for(child_id):
-            if pep.academic_year == year and pep.term.value == term and pep.status != PepStatus.CANCELLED:
-                return pep
-        return None
+    def _open_pep(self, child_id: str) -> r.Pep | None:
+        """The child's open PEP (a retried job finds what its first run opened). A final
+        PEP is never reused, whatever its term: the next PEP is a new record."""
+        return self.store.open_pep(child_id)
+
+    def _initial_meeting_due(self, entered: date) -> date:
+        settings = self.config.settings
+        return initial_meeting_due(
+            entered, settings.initial_meeting_days, settings.initial_meeting_day_kind, self.working_days,
+            review_working_days=settings.initial_cla_review_working_days,
+        )
 
     def _advance_status(self, pep_id: str, *targets: PepStatus, **changes: Any) -> r.Pep:
         """Move a PEP along the status path, skipping steps already taken."""
@@ -178,14 +188,19 @@ class Casework:
             PepStatus.NOT_STARTED, PepStatus.IN_PROGRESS, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED,
             PepStatus.MEETING_HELD, PepStatus.TYPED_UP, PepStatus.FINAL,
         ]
+        steps = []
+        current = pep.status
         for target in targets:
-            current = pep.status
-            if current == PepStatus.RETURNED_FOR_CHANGES:
-                current = PepStatus.MEETING_HELD
-            if current in path and target in path and path.index(target) <= path.index(current):
+            position = PepStatus.MEETING_HELD if current == PepStatus.RETURNED_FOR_CHANGES else current
+            if position in path and target in path and path.index(target) <= path.index(position):
                 continue
-            pep = self.store.update_pep(pep_id, actor=SYSTEM, status=target)
-        if changes:
+            steps.append(target)
+            current = target
+        # the last step carries the other changes: a PEP becomes final with its
+        # finalisation date in one change (nothing about a final PEP changes after)
+        for i, target in enumerate(steps):
+            pep = self.store.update_pep(pep_id, actor=SYSTEM, status=target, **(changes if i == len(steps) - 1 else {}))
+        if changes and not steps:
             pep = self.store.update_pep(pep_id, actor=SYSTEM, **changes)
         return pep
 
@@ -319,11 +334,27 @@ class Casework:
         attachment, password = await asyncio.to_thread(self._protected_file, pep, document_kind)
         for recipient in recipients:
             key = f"{pep.id}:{template}:{recipient.email}"
-            await self._send(key, kind, pep, recipient, {**context, "password_by_phone": by_phone}, files=(attachment,))
+            reader = {"recipient_role": self.reader_role(recipient)}
+            await self._send(key, kind, pep, recipient, {**context, **reader, "password_by_phone": by_phone}, files=(attachment,))
             if not by_phone:
                 await self._send(f"{key}:password", "form-password", pep, recipient, {
-                    "pep_reference": pep.id, "document_name": attachment.filename, "password": password,
+                    "pep_reference": pep.id, "document_name": attachment.filename, "password": password, **reader,
                 })
+
+    def reader_role(self, recipient: r.Address) -> str:
+        """How a message addresses its reader (:mod:`pepflow.mail.wording`): a setting's
+        designated teacher, practitioner or person by the kind of setting; a contact by
+        their role; a member of staff by their job."""
+        role = recipient.role or ""
+        if role == "designated-teacher" and recipient.party_id:
+            return designated_role(self.store.setting(recipient.party_id).kind.value)
+        if role in ("staff", "owner") and recipient.party_id:
+            roles = [x.value for x in self.store.staff(recipient.party_id).roles]
+            for job in ("social-worker", "leaving-care-worker", "personal-adviser", "pep-coordinator", "business-support"):
+                if job in roles:
+                    return job
+            return "staff"
+        return role or "other"
 
     def current_address(self, party_id: str | None, role: str | None) -> str | None:
         """Where the records now say mail for ``party_id`` in ``role`` goes (``None`` if
@@ -388,11 +419,13 @@ class Casework:
         today = max(self._today(), entered)
         calendar = self._calendar(None)
         year, term = self._term_for(calendar, today)
-        pep = self._open_pep(child_id, year, term) or self.store.create_pep(
+        pep = self._open_pep(child_id) or self.store.create_pep(
             child_id, year, term, actor=SYSTEM, is_initial=True, on=today, care_episode_id=episode.id
         )
         settings = self.config.settings
-        due = initial_meeting_due(entered, settings.initial_meeting_days, settings.initial_meeting_day_kind, self.working_days)
+        due = self._initial_meeting_due(entered)
+        # an entry recorded late: the reminder is due at once, and `send_reminder` lets
+        # the escalation speak instead once the meeting is overdue
         reminder = self.working_days.add_working_days(due, -settings.initial_meeting_reminder_working_days)
         return {
             **self._pep_variables(pep),
@@ -409,8 +442,8 @@ class Casework:
         if episode is None:
             raise LookupError(f"child {child_id} has no open care episode; record the entry into care first")
         today = self._today()
-        pep = self.store.current_pep(child_id)
-        if pep is None or pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
+        pep = self._open_pep(child_id)
+        if pep is None:
             setting = self.store.setting_for(child_id, today)
             calendar = self._calendar(setting.id if setting else None)
             term = calendar.term_of(today)
@@ -418,9 +451,10 @@ class Casework:
             if meeting_day is None or meeting_day <= today + timedelta(days=21):
                 _year, term = calendar.next_term(today)
                 meeting_day = calendar.add_school_days(term.starts_on, 15)
+            meeting_day = self.meetings.first_valid(self.meetings.place(setting.id if setting else None), meeting_day)
             meeting = at_local(meeting_day, self.config.meeting_hour)
             year, term_name = self._term_for(calendar, meeting_day)
-            pep = self._open_pep(child_id, year, term_name) or self.store.create_pep(
+            pep = self.store.create_pep(
                 child_id, year, term_name, actor=SYSTEM, on=today, meeting_at=meeting, care_episode_id=episode.id,
                 setting_id=setting.id if setting else None,
             )
@@ -429,14 +463,23 @@ class Casework:
             "meetingAt": iso(pep.meeting_at) if pep.meeting_at else None,
         }
 
+    def _form_returned(self, pep: r.Pep) -> bool:
+        """Whether the school (or health visitor) has already returned a form for this
+        PEP: an early return is a fact the process reads here, so nobody is asked for
+        a form they already sent."""
+        return pep.form_returned_at is not None or bool(self.store.documents(pep.id, DocumentKind.RETURNED))
+
     def generate_pep_form(self, pep_id: str) -> dict[str, Any]:
         pep = self.store.pep(pep_id)
+        self.store.escalations.resolve(pep.id, ("social-worker-part",), "social worker's part done")
+        if self._form_returned(pep):
+            return {"formAlreadyReturned": True}
         data = render_pep_form(
             self._identity(pep), self._content(pep), self.config.document_secret,
             council_name=self.config.council_name, issued_on=self._today(),
         )
         document = self._keep_document(pep, DocumentKind.FORM, data)
-        return {"formDocumentId": document.id}
+        return {"formDocumentId": document.id, "formAlreadyReturned": False}
 
     async def send_secure_email(self, pep_id: str, template: str, to: str, attendee_id: str | None = None) -> dict[str, Any]:
         pep = self.store.pep(pep_id)
@@ -448,6 +491,12 @@ class Casework:
             recipients = [self.store.address_for(attendee_id)]
         else:
             raise ValueError(f"unknown recipient kind {to!r} in the diagram's task header 'to'")
+        if template == "pep-form" and self._form_returned(pep):
+            # returned before it was sent (an initial PEP's school answered the form
+            # sent at entry): take it in, never ask again
+            self.store.escalations.resolve(pep.id, ("form-not-sent",), "form already returned")
+            self._advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self._now())
+            return {"formAlreadyReturned": True}
         kind = template
         if template == "pep-form" and pep.variant == Variant.EARLY_YEARS_NO_SETTING:
             kind = "pep-form-health-visitor"
@@ -458,7 +507,7 @@ class Casework:
         elif template == "initial-pep":
             document_kind = DocumentKind.FORM
             episode = self.store.care_episode(pep.care_episode_id) if pep.care_episode_id else None
-            due = initial_meeting_due(episode.entered_care_on, working_days=self.working_days) if episode else meeting_day
+            due = self._initial_meeting_due(episode.entered_care_on) if episode else meeting_day
             context = {"pep_reference": pep.id, "meeting_due": due}
         else:
             document_kind = DocumentKind.FORM
@@ -468,12 +517,18 @@ class Casework:
                 "on_behalf_of": "the locality business support officer",
             }
         await self._send_protected(pep, template, kind, document_kind, recipients, context)
+        if template in ("pep-form", "initial-pep"):
+            self._advance_status(pep_id, PepStatus.FORM_SENT, form_sent_at=pep.form_sent_at or self._now())
         if template == "pep-form":
-            self._advance_status(pep_id, PepStatus.FORM_SENT, form_sent_at=self._now())
+            self.store.escalations.resolve(pep.id, ("form-not-sent",), "form sent")
             if pep.meeting_at is not None:
                 # due back and reminder count from when the form really went (an
                 # initial PEP's form waits for the social worker's part)
-                return {"formReminderAt": iso(self._form_reminder_at(pep, pep.meeting_at, self._today()))}
+                return {
+                    "formReminderAt": iso(self._form_reminder_at(pep, pep.meeting_at, self._today())),
+                    "formAlreadyReturned": False,
+                }
+            return {"formAlreadyReturned": False}
         return {}
 
     async def notify_virtual_school(self, pep_id: str, entered_care_on: str, emergency: bool, initial_meeting_due_at: str) -> dict[str, Any]:
@@ -483,14 +538,38 @@ class Casework:
             {
                 "pep_reference": pep.id, "entered_care_on": date.fromisoformat(entered_care_on),
                 "emergency": bool(emergency), "meeting_due": local_date(parse_instant(initial_meeting_due_at)),
+                "recipient_role": "virtual-school", "has_setting": pep.variant != Variant.EARLY_YEARS_NO_SETTING,
             },
         )
         return {}
 
     # ------------------------------------------------------------------ box 2
+    def check_meeting_dates(self, pep_id: str, dates: str, meeting_at: str | None = None, next_meeting_dates: list[str] | None = None) -> dict[str, Any]:
+        """The meeting-date rule on what a person entered (``dates``: which form's dates):
+        the arranged initial meeting, or the next PEP dates set at a meeting. Returns
+        ``meetingDateProblem`` (a code) and the dates behind it, or nulls when all is
+        well; the diagram sends the task back to the person with them."""
+        pep = self.store.pep(pep_id)
+        place = self.meetings.place_for_pep(pep)
+        if dates == "initial-meeting":
+            if not meeting_at:
+                raise ValueError(f"{pep_id}: the arrange-initial-meeting form gave no meetingAt")
+            problem = self.meetings.problem(place, [parse_instant(meeting_at)])
+        elif dates == "next-meetings":
+            problem = self.meetings.problem(place, [parse_instant(d) for d in (next_meeting_dates or [])], "The next PEP date")
+        else:
+            raise ValueError(f"unknown dates {dates!r} in the diagram's task header 'dates'")
+        if problem is None:
+            return dict(NO_PROBLEM)
+        self.store.record_event("pep", pep.id, "meeting-date-refused", actor=SYSTEM, details={
+            "code": problem.code, "day": problem.day, "next_valid": problem.next_valid,
+        })
+        return problem.variables()
+
     async def inform_pep_coordinator(self, pep_id: str, meeting_at: str, venue: str, invitee_ids: list[str]) -> dict[str, Any]:
         meeting = parse_instant(meeting_at)
         pep = self.store.update_pep(pep_id, actor=SYSTEM, meeting_at=meeting, attendee_ids=list(invitee_ids or []))
+        self.store.escalations.resolve(pep.id, ("initial-meeting",), "initial meeting arranged")
         self.store.save_section(pep_id, PepSection.SOCIAL_WORKER, {**(self.store.section(pep_id, PepSection.SOCIAL_WORKER) or {}), "venue": venue}, actor=SYSTEM)
         await self._send(
             f"{pep.id}:initial-meeting-arranged:{iso(meeting)}", "initial-meeting-arranged", pep,
@@ -498,6 +577,7 @@ class Casework:
             {
                 "pep_reference": pep.id, "meeting_date": local_date(meeting),
                 "meeting_time": meeting.astimezone(LONDON).strftime("%H:%M"), "venue": venue,
+                "recipient_role": "pep-coordinator",
             },
         )
         return {"meetingAt": iso(meeting)}
@@ -507,12 +587,21 @@ class Casework:
         stamp = self._today().isoformat()
         if reminder == "initial-meeting":
             episode = self.store.care_episode(pep.care_episode_id) if pep.care_episode_id else None
-            due = initial_meeting_due(episode.entered_care_on, working_days=self.working_days) if episode else self._today()
+            due = self._initial_meeting_due(episode.entered_care_on) if episode else self._today()
+            if due < self._today():
+                # recorded after the deadline: the overdue escalation goes to the PEP
+                # co-ordinator instead of a reminder that says "by" a day gone by
+                self.store.record_event("pep", pep.id, "reminder-not-sent", actor=SYSTEM, details={
+                    "reminder": reminder, "reason": "the initial meeting is already overdue",
+                })
+                return {}
+            if not pep.owner_staff_id:
+                raise LookupError(f"{pep.id}: no worker is allocated to remind; allocate one (the team manager's task)")
             owner = self.store.staff(pep.owner_staff_id)
+            address = r.Address(name=owner.name, email=owner.email, party_id=owner.id, role="owner")
             await self._send(
-                f"{pep.id}:initial-meeting-reminder:{stamp}", "initial-meeting-reminder", pep,
-                r.Address(name=owner.name, email=owner.email, party_id=owner.id, role="owner"),
-                {"pep_reference": pep.id, "meeting_due": due},
+                f"{pep.id}:initial-meeting-reminder:{stamp}", "initial-meeting-reminder", pep, address,
+                {"pep_reference": pep.id, "meeting_due": due, "recipient_role": self.reader_role(address)},
             )
         elif reminder == "school-form":
             meeting_day = local_date(pep.meeting_at) if pep.meeting_at else self._today()
@@ -521,18 +610,43 @@ class Casework:
                 "return_by": self._return_by(pep, meeting_day),
             }
             for recipient in self._setting_recipients(pep):
-                await self._send(f"{pep.id}:pep-form-reminder:{recipient.email}", "pep-form-reminder", pep, recipient, context)
+                await self._send(
+                    f"{pep.id}:pep-form-reminder:{recipient.email}", "pep-form-reminder", pep, recipient,
+                    {**context, "recipient_role": self.reader_role(recipient)},
+                )
         else:
             raise ValueError(f"unknown reminder {reminder!r} in the diagram's task header 'reminder'")
         return {}
 
-    async def escalate_overdue(self, pep_id: str, initial_meeting_due_at: str) -> dict[str, Any]:
+    async def escalate_overdue(self, pep_id: str, escalation: str, raised_at: str, due_at: str | None = None) -> dict[str, Any]:
+        """A wait a person owns is past its deadline: recorded (the Virtual School
+        dashboard lists it until the PEP moves on) and the PEP co-ordinator told, once
+        per PEP, kind and deadline."""
+        what = escalation_kind(escalation)
         pep = self.store.pep(pep_id)
-        due = local_date(parse_instant(initial_meeting_due_at))
-        await self._send(
-            f"{pep.id}:initial-meeting-overdue", "initial-meeting-overdue", pep, self.store.pep_coordinator_address(),
-            {"pep_reference": pep.id, "meeting_due": due, "days_overdue": max(0, (self._today() - due).days)},
-        )
+        if pep.status.is_closed:
+            return {}  # finished or cancelled meanwhile: nothing is late
+        timer = parse_instant(raised_at)
+        due = parse_instant(due_at or raised_at)
+        self.store.escalations.raise_(pep.id, what.code, timer, owner_staff_id=pep.owner_staff_id)
+        coordinator = self.store.pep_coordinator_address()
+        key = f"{pep.id}:escalation:{what.code}:{iso(timer)}"
+        if what.code == "initial-meeting":
+            await self._send(
+                f"{pep.id}:initial-meeting-overdue", "initial-meeting-overdue", pep, coordinator,
+                {"pep_reference": pep.id, "meeting_due": local_date(due),
+                 "days_overdue": max(0, (self._today() - local_date(due)).days),
+                 "reminded": any(m.kind == "initial-meeting-reminder" for m in self.store.mail_log(pep.id)),
+                 "recipient_role": "pep-coordinator"},
+            )
+            return {}
+        owner = self.store.staff(pep.owner_staff_id) if pep.owner_staff_id else None
+        await self._send(key, "pep-escalation", pep, coordinator, {
+            "pep_reference": pep.id, "what": what.what, "due_on": local_date(due),
+            "who_owns": "Business support" if what.owner == "business-support" else _OWNER_LABELS[pep.owner_role],
+            "owner_name": owner.name if owner and what.owner == "worker" else None,
+            "next_step": what.next_step, "recipient_role": "pep-coordinator",
+        })
         return {}
 
     # ------------------------------------------------------------------ box 3
@@ -554,11 +668,40 @@ class Casework:
             send = max(now, at_local(calendar.school_weeks_before(meeting_day, settings.form_send_school_weeks)))
         prepare = now if is_initial else max(now, at_local(self.working_days.add_working_days(local_date(send), -10)))
         reminder = self._form_reminder_at(pep, meeting, local_date(send))
+        sw_due = self._sw_part_due(pep, meeting) if not is_initial else at_local(self.working_days.add_working_days(local_date(now), 2), 17)
+        if is_initial:
+            sw_escalate = at_local(self.working_days.add_working_days(local_date(now), 1), 17)
+        else:
+            # N school days before the form must go, but never as the task opens
+            sw_escalate = at_local(calendar.add_school_days(local_date(send), -settings.sw_part_escalation_school_days), 17)
+            sw_escalate = max(sw_escalate, at_local(self.working_days.add_working_days(local_date(prepare), 2), 17))
+            sw_escalate = min(sw_escalate, sw_due)
         self._advance_status(pep_id, PepStatus.IN_PROGRESS)
         return {
             "meetingAt": iso(meeting), "prepareFromAt": iso(prepare), "formSendAt": iso(send),
-            "formReminderAt": iso(reminder),
+            "formReminderAt": iso(reminder), "swPartDueAt": iso(sw_due), "swPartEscalateAt": iso(sw_escalate),
+            **self._write_up_deadlines(pep, meeting),
+            "formAlreadyReturned": self._form_returned(pep),
         }
+
+    def _sw_part_due(self, pep: r.Pep, meeting: datetime) -> datetime:
+        """The social worker's part is due when the form must go: three school weeks
+        before the meeting (never before now)."""
+        calendar = self._calendar(pep.setting_id)
+        weeks = self.config.settings.form_send_school_weeks
+        return max(self._now(), at_local(calendar.school_weeks_before(local_date(meeting), weeks)))
+
+    def _write_up_deadlines(self, pep: r.Pep, meeting: datetime) -> dict[str, str]:
+        """When the meeting must be recorded (working days after it) and the PEP be final
+        (the council's standard, school days after it; working days with no setting)."""
+        settings = self.config.settings
+        day = local_date(meeting)
+        record_by = self.working_days.add_working_days(day, settings.meeting_record_working_days)
+        if pep.variant == Variant.EARLY_YEARS_NO_SETTING or not pep.setting_id:
+            final_by = self.working_days.add_working_days(day, settings.finalise_school_days)
+        else:
+            final_by = self._calendar(pep.setting_id).add_school_days(day, settings.finalise_school_days)
+        return {"meetingRecordDueAt": iso(at_local(max(record_by, day), 17)), "finaliseDueAt": iso(at_local(final_by, 17))}
 
     # ------------------------------------------------------------------ box 4
     def receive_school_form(self, pep_id: str, data: bytes, *, actor: str) -> dict[str, Any]:
@@ -583,19 +726,58 @@ class Casework:
         self._advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self._now())
         return {}
 
-    # ------------------------------------------------------------------ box 6
-    def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:
-        pep = self._advance_status(pep_id, PepStatus.MEETING_HELD, PepStatus.TYPED_UP, attendee_ids=list(attendee_ids or []))
-        school = self.store.section(pep.id, PepSection.SCHOOL_RETURN) or {}
+    # ------------------------------------------------------------------ box 5
+    def record_pep_meeting(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:
+        """Box 5: the meeting was held. The next PEP dates must be valid meeting days
+        (else the task goes back to the worker with the reason); the record is kept and
+        the PEP is ``meeting-held``."""
+        pep = self.store.pep(pep_id)
+        if pep.status.is_closed:
+            return dict(NO_PROBLEM)  # a retried job after the PEP moved on
+        dates = [parse_instant(d) for d in (next_meeting_dates or [])]
+        problem = self.meetings.problem(self.meetings.place_for_pep(pep), dates, "The next PEP date")
+        if problem is not None:
+            self.store.record_event("pep", pep.id, "meeting-date-refused", actor=SYSTEM, details={
+                "code": problem.code, "day": problem.day, "next_valid": problem.next_valid,
+            })
+            return problem.variables()
+        with self.store.atomic():
+            self._advance_status(pep_id, PepStatus.MEETING_HELD, attendee_ids=list(attendee_ids or []))
+            self.store.save_section(pep.id, PepSection.MEETING_RECORD, self._meeting_record(pep, attendee_ids, next_meeting_dates).model_dump(mode="json"), actor=SYSTEM)
+        self.store.escalations.resolve(pep.id, ("meeting-not-recorded",), "meeting recorded")
+        return dict(NO_PROBLEM)
+
+    def _meeting_record(self, pep: r.Pep, attendee_ids: list[str] | None, next_meeting_dates: list[str] | None) -> MeetingRecord:
         attendees = []
         for attendee_id in attendee_ids or []:
             address = self.store.address_for(attendee_id)
             attendees.append(Attendee(name=address.name, role=address.role))
-        meeting = MeetingRecord(
+        return MeetingRecord(
             held_on=local_date(pep.meeting_at) if pep.meeting_at else self._today(),
             attendees=attendees,
             next_meeting_dates=[local_date(parse_instant(d)) for d in (next_meeting_dates or [])],
         )
+
+    def update_pep_status(self, pep_id: str, status: str) -> dict[str, Any]:
+        """Box 6: typed up, or sent back for changes (the status a caseworker sees)."""
+        target = PepStatus(status)
+        if target not in (PepStatus.TYPED_UP, PepStatus.RETURNED_FOR_CHANGES):
+            raise ValueError(f"the diagram may set typed-up or returned-for-changes, not {status!r}")
+        pep = self.store.pep(pep_id)
+        if pep.status.is_closed or pep.status == target:
+            return {}
+        self._advance_status(pep_id, PepStatus.MEETING_HELD, target)
+        return {}
+
+    # ------------------------------------------------------------------ box 6
+    def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:
+        current = self.store.pep(pep_id)
+        if current.status == PepStatus.FINAL:  # a retried job: the final PEP exists and never changes
+            document = self.store.latest_document(pep_id, DocumentKind.FINAL)
+            return {"finalDocumentId": document.id if document else None}
+        pep = self._advance_status(pep_id, PepStatus.MEETING_HELD, PepStatus.TYPED_UP, attendee_ids=list(attendee_ids or []))
+        school = self.store.section(pep.id, PepSection.SCHOOL_RETURN) or {}
+        meeting = self._meeting_record(pep, attendee_ids, next_meeting_dates)
         self.store.save_section(pep.id, PepSection.MEETING_RECORD, meeting.model_dump(mode="json"), actor=SYSTEM)
         version = len(self.store.documents(pep.id, DocumentKind.FINAL)) + 1
         data = render_final_pep(
@@ -608,11 +790,13 @@ class Casework:
             if pdf is not None:
                 self._keep_document(pep, DocumentKind.FINAL_PDF, pdf)
         self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
+        self.store.escalations.resolve(pep.id, None, "PEP final")
         return {"finalDocumentId": document.id}
 
     # ------------------------------------------------------------------ box 7
     def complete_pep(self, pep_id: str, next_meeting_dates: list[str] | None) -> dict[str, Any]:
-        """Close this term's PEP and open the next one at the date set in box 5."""
+        """Close this term's PEP and open the next one at the date set in box 5: a new
+        record, even in the same term (a final PEP never changes)."""
         pep = self._advance_status(pep_id, PepStatus.FINAL)
         child = self.store.child(pep.child_id)
         today = self._today()
@@ -621,44 +805,80 @@ class Casework:
         calendar = self._calendar(pep.setting_id)
         if upcoming:
             meeting = upcoming[0]
-        else:  # nobody set a date: three school weeks into next term
+        else:  # nobody set a date: three school weeks into next term, on a valid day
             _year, term = calendar.next_term(today)
-            meeting = at_local(calendar.add_school_days(term.starts_on, 15), self.config.meeting_hour)
+            day = self.meetings.first_valid(self.meetings.place_for_pep(pep), calendar.add_school_days(term.starts_on, 15))
+            meeting = at_local(day, self.config.meeting_hour)
         settings = self.config.settings
         if aged_out(child.date_of_birth, local_date(meeting), settings.age_limit, settings.age_out_rule):
             return {"agedOut": True}
-        year, term = self._term_for(calendar, local_date(meeting))
-        following = self._open_pep(pep.child_id, year, term)
+        following = self._open_pep(pep.child_id)
         if following is None:
+            year, term = self._term_for(calendar, local_date(meeting))
             following = self.store.create_pep(
                 pep.child_id, year, term, actor=SYSTEM, on=local_date(meeting), meeting_at=meeting,
                 care_episode_id=pep.care_episode_id,
             )
-        return {**self._pep_variables(following), "meetingAt": iso(meeting), "agedOut": False}
+        return {**self._pep_variables(following), "meetingAt": iso(following.meeting_at or meeting), "agedOut": False}
 
     # ------------------------------------------------------------------ changes
     def schedule_setting_change_pep(self, child_id: str, pep_id: str | None, setting_changed_on: str) -> dict[str, Any]:
-        """A change of education setting: a new PEP within 10 working days."""
+        """A change of education setting: a PEP at the new setting within 10 working days
+        (statutory guidance). Read from the facts, whenever the process gets here: the
+        child's setting now, and their open PEP. An open PEP already for that setting
+        stands; any other open PEP is cancelled (the PEP co-ordinator is told when its
+        meeting was arranged) and a new one is opened, its meeting on the last school
+        day at the new setting by the deadline (the first one after it when the school
+        is closed until then, and the PEP records why)."""
         changed_on = date.fromisoformat(setting_changed_on)
-        if pep_id:
-            old = self.store.pep(pep_id)
-            if old.status not in (PepStatus.FINAL, PepStatus.CANCELLED):
-                self.store.update_pep(pep_id, actor=SYSTEM, status=PepStatus.CANCELLED)
+        today = self._today()
+        setting = self.store.setting_for(child_id, max(changed_on, today))
+        current = self._open_pep(child_id)
+        if current is not None and setting is not None and current.setting_id == setting.id:
+            meeting = current.meeting_at
+            if meeting is None:
+                due = setting_change_pep_due(changed_on, self.config.settings.setting_change_pep_working_days, self.working_days)
+                day, _in_time = self.meetings.by_deadline(self.meetings.place_for_pep(current), due)
+                current = self.store.update_pep(current.id, actor=SYSTEM, meeting_at=at_local(day, self.config.meeting_hour))
+            return {**self._pep_variables(current), "meetingAt": iso(current.meeting_at)}
+        if current is not None:
+            self._cancel_pep(current, "change-of-school")
         due = setting_change_pep_due(changed_on, self.config.settings.setting_change_pep_working_days, self.working_days)
-        meeting = at_local(due, self.config.meeting_hour)
-        calendar = self._calendar(None)
-        year, term = self._term_for(calendar, changed_on)
-        pep = self._open_pep(child_id, year, term)
-        if pep is None:
-            pep = self.store.create_pep(child_id, year, term, actor=SYSTEM, is_initial=True, on=changed_on, meeting_at=meeting)
+        place = self.meetings.place(setting.id if setting else None)
+        day, in_time = self.meetings.by_deadline(place, due)
+        meeting = at_local(day, self.config.meeting_hour)
+        calendar = self._calendar(setting.id if setting else None)
+        year, term = self._term_for(calendar, day)
+        pep = self.store.create_pep(
+            child_id, year, term, actor=SYSTEM, is_initial=True, on=max(changed_on, today), meeting_at=meeting,
+            setting_id=setting.id if setting else None,
+        )
+        if not in_time:
+            self.store.record_event("pep", pep.id, "meeting-after-statutory-deadline", actor=SYSTEM, details={
+                "deadline": due, "meeting_on": day,
+                "reason": "the new setting is closed on every day up to the deadline",
+            })
         return {**self._pep_variables(pep), "meetingAt": iso(meeting)}
 
-    def close_pep_case(self, child_id: str, pep_id: str | None, left_care_on: str, reason: str | None) -> dict[str, Any]:
+    def _cancel_pep(self, pep: r.Pep, reason: str) -> None:
+        """Cancel an open PEP (never a final one), close its escalations, and withdraw
+        the mail it still had queued."""
+        if pep.status.is_closed:
+            return
+        self.store.update_pep(pep.id, actor=SYSTEM, status=PepStatus.CANCELLED)
+        self.store.record_event("pep", pep.id, "cancel-reason", actor=SYSTEM, details={"reason": reason})
+        self.store.escalations.resolve(pep.id, None, f"PEP cancelled ({reason})")
+        self.store.withdraw_queued_mail([pep.id], reason=f"PEP cancelled ({reason})", actor=SYSTEM)
+
+    def close_pep_case(self, child_id: str, pep_id: str | None, left_care_on: str, reason: str | None = None) -> dict[str, Any]:
+        """The child left care: the open PEP is cancelled, nothing queued for the child
+        goes out any more, and the care episode is closed (the council event closed it
+        already, with its reason; this keeps that)."""
         left = date.fromisoformat(left_care_on)
-        if pep_id:
-            pep = self.store.pep(pep_id)
-            if pep.status not in (PepStatus.FINAL, PepStatus.CANCELLED):
-                self.store.update_pep(pep_id, actor=SYSTEM, status=PepStatus.CANCELLED)
+        for pep in self.store.peps_for(child_id):
+            if not pep.status.is_closed:
+                self._cancel_pep(pep, "left-care")
+        self.store.withdraw_queued_mail([p.id for p in self.store.peps_for(child_id)], reason="the child left care", actor=SYSTEM)
         episode = self.store.current_care_episode(child_id)
         if episode is not None:
             self.store.close_care_episode(episode.id, left, reason or "left care", actor=SYSTEM)

@@ -190,10 +190,15 @@ def task_unclaim(key: int) -> None:
 
 @task_app.command("complete")
 def task_complete(key: int, var: Vars = None, vars_file: VarsFile = None, actor: str | None = None) -> None:
-    try:
-        _engine().complete_user_task(key, _parse_vars(var, vars_file), actor=actor)
-    except USER_ERRORS as exc:
-        _fail(exc)
+    """Complete a user task; the steps that follow run before the command returns."""
+    variables = _parse_vars(var, vars_file)
+    if _zeebe_mode():
+        try:
+            _engine().complete_user_task(key, variables, actor=actor)
+        except USER_ERRORS as exc:
+            _fail(exc)
+    else:
+        _with_app(lambda product: product.engine.complete_user_task(key, variables, actor=actor))
     console.print(f"task {key} completed")
 
 
@@ -291,83 +296,71 @@ def import_(
         raise typer.Exit(code=1)
 
 
+def _events(product):
+    """The council's events on the product this command opened (embedded or Camunda 8)."""
+    from .events import CouncilEvents
+
+    return CouncilEvents(product.store, product.engine, product.casework, product.clock, zeebe=_zeebe_mode())
+
+
+def _report(outcome) -> None:
+    console.print(outcome.summary, highlight=False)
+    for warning in outcome.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def _day(value: str | None, what: str):
+    from .domain.dates import parse_day
+
+    return parse_day(value, what) if value else None
+
+
+OnDate = Annotated[str | None, typer.Option("--on", help="the date (YYYY-MM-DD or DD/MM/YYYY; default today)")]
+
+
 @event_app.command("looked-after")
 def event_looked_after(
     child_id: str,
     emergency: Annotated[bool, typer.Option("--emergency", help="1b: entered care in an emergency")] = False,
-    on: Annotated[str | None, typer.Option(help="date of entry into care (default today)")] = None,
+    on: OnDate = None,
+    actor: Annotated[str, typer.Option(help="who records it (audit)")] = "cli",
 ) -> None:
     """1a/1b: a child becomes looked after; the PEP starts."""
-    from datetime import date as date_
-
-    def work(embedded) -> None:
-        store = embedded.store
-        store.child(child_id)  # an unknown child is refused before anything is published
-        entered = date_.fromisoformat(on) if on else embedded.clock.now().date()
-        episode = store.open_care_episode(child_id, entered, emergency=emergency, actor="cli")
-        name = "child-entered-care-emergency" if emergency else "child-looked-after"
-        result = embedded.engine.publish_message(name, child_id, {
-            "childId": child_id, "enteredCareOn": episode.entered_care_on.isoformat(),
-            "emergency": emergency, "careEpisodeId": episode.id,
-        })
-        console.print(f"{child_id}: PEP process started {_started(result)}")
-
-    _with_app(work)
+    _with_app(lambda product: _report(_events(product).looked_after(
+        child_id, _day(on, "the date of entry into care"), emergency=emergency, actor=actor)))
 
 
 @event_app.command("already-in-care")
-def event_already_in_care(child_id: str) -> None:
+def event_already_in_care(child_id: str, actor: Annotated[str, typer.Option(help="who records it (audit)")] = "cli") -> None:
     """A child already in care when the council starts: the termly cycle begins."""
-
-    def work(embedded) -> None:
-        embedded.store.child(child_id)
-        result = embedded.engine.publish_message("child-already-in-care", child_id, {"childId": child_id})
-        console.print(f"{child_id}: termly PEP cycle started {_started(result)}")
-
-    _with_app(work)
+    _with_app(lambda product: _report(_events(product).already_in_care(child_id, actor=actor)))
 
 
 @event_app.command("left-care")
-def event_left_care(child_id: str, on: Annotated[str | None, typer.Option()] = None, reason: str = "left care") -> None:
+def event_left_care(
+    child_id: str, on: OnDate = None,
+    reason: Annotated[str, typer.Option(help="why (kept in the records, never in the process)")] = "left care",
+    actor: Annotated[str, typer.Option(help="who records it (audit)")] = "cli",
+) -> None:
     """The child left care: the cycle ends wherever it is."""
-
-    def work(embedded) -> None:
-        embedded.store.child(child_id)
-        left = on or embedded.clock.now().date().isoformat()
-        result = embedded.engine.publish_message("child-left-care", child_id, {"leftCareOn": left, "leftCareReason": reason})
-        console.print(f"{child_id}: left care; {len(result.correlated_instances)} process(es) ending")
-
-    _with_app(work)
+    _with_app(lambda product: _report(_events(product).left_care(
+        child_id, _day(on, "the date of leaving care"), reason=reason, actor=actor)))
 
 
 @event_app.command("setting-changed")
-def event_setting_changed(child_id: str, setting_id: str, on: Annotated[str | None, typer.Option()] = None) -> None:
+def event_setting_changed(
+    child_id: str, setting_id: str, on: OnDate = None,
+    actor: Annotated[str, typer.Option(help="who records it (audit)")] = "cli",
+) -> None:
     """A change of education setting: a new PEP within 10 working days."""
-    from datetime import date as date_
-
-    def work(embedded) -> None:
-        changed = date_.fromisoformat(on) if on else embedded.clock.now().date()
-        embedded.store.enrol(child_id, setting_id, changed, actor="cli")
-        embedded.engine.publish_message("education-setting-changed", child_id, {
-            "newSettingId": setting_id, "settingChangedOn": changed.isoformat(),
-        })
-        console.print(f"{child_id}: now at {setting_id} from {changed}; a new PEP is being scheduled")
-
-    _with_app(work)
+    _with_app(lambda product: _report(_events(product).setting_changed(
+        child_id, setting_id, _day(on, "the date of the change of school"), actor=actor)))
 
 
 @app.command("form-returned")
 def form_returned(pep_id: str, file: Path, actor: str = "business-support") -> None:
     """Take in the Word form a school returned (it must be the form sent for that PEP)."""
-
-    def work(embedded) -> None:
-        result = embedded.casework.receive_school_form(pep_id, file.read_bytes(), actor=actor)
-        embedded.engine.publish_message("pep-form-returned", pep_id, {}, message_id=f"returned-document-{result['returnedDocumentId']}")
-        console.print(f"{pep_id}: form taken in (document {result['returnedDocumentId']})")
-        if result["missingFields"]:
-            console.print(f"fields not found in the file: {', '.join(result['missingFields'])}")
-
-    _with_app(work)
+    _with_app(lambda product: _report(_events(product).form_returned(pep_id, file.read_bytes(), actor=actor)))
 
 
 @app.command()
@@ -381,16 +374,24 @@ def status(child_id: str) -> None:
         peps = store.peps_for(child_id)
     except USER_ERRORS as exc:
         _fail(exc)
+    from .domain.words import local_time, status_words
+
     console.print(f"[bold]{child.id}[/bold] ({child.given_name} {child.family_name})")
-    table = Table("PEP", "status", "variant", "owner", "meeting", "documents", "e-mails")
+    table = Table("PEP", "status", "variant", "owner", "meeting (UK time)", "documents", "e-mails")
     for pep in peps:
         table.add_row(
-            pep.id, pep.status.value, pep.variant.value, pep.owner_role.value,
-            pep.meeting_at.isoformat(timespec="minutes") if pep.meeting_at else "-",
+            pep.id, status_words(pep.status), pep.variant.value, pep.owner_role.value,
+            local_time(pep.meeting_at) if pep.meeting_at else "-",
             ", ".join(d.filename for d in store.documents(pep.id)) or "-",
             str(len(store.mail_log(pep.id))),
         )
     console.print(table)
+    late = [e for pep in peps for e in store.escalations.for_pep(pep.id) if e.is_open]
+    for escalation in late:
+        console.print(
+            f"[red]late:[/red] {escalation.pep_id} {escalation.kind} (told the PEP co-ordinator "
+            f"{local_time(escalation.raised_at)})", highlight=False,
+        )
 
 
 @app.command()

@@ -28,6 +28,7 @@ from .clock import SimulationClock
 from .config import AppSettings
 from .documents import SchoolReturn, SmartTarget
 from .documents.fill import fill_form
+from .events import CouncilEvents
 from .domain.enums import DocumentKind, MailStatus, PepStatus
 from .roleplay import RolePlayer
 from .sample_data import load_sample_data
@@ -82,27 +83,16 @@ class DemoResult:
 
 
 def publish_event(app: App, event: Event) -> None:
-    """What ``pep event ...`` does: update the records, then tell the process."""
-    engine, store = app.engine, app.store
+    """What ``pep event ...`` does (:mod:`pepflow.events`): record the fact, tell the process."""
+    events = CouncilEvents(app.store, app.engine, app.casework, app.clock)
     if event.kind == "looked-after":
-        episode = store.current_care_episode(event.child_id)
-        entered = episode.entered_care_on if episode else event.on
-        name = "child-entered-care-emergency" if event.emergency else "child-looked-after"
-        engine.publish_message(name, event.child_id, {
-            "childId": event.child_id, "enteredCareOn": entered.isoformat(), "emergency": event.emergency,
-        })
+        events.looked_after(event.child_id, event.on, emergency=event.emergency, actor="demo")
     elif event.kind == "already-in-care":
-        engine.publish_message("child-already-in-care", event.child_id, {"childId": event.child_id})
+        events.already_in_care(event.child_id, actor="demo")
     elif event.kind == "setting-changed":
-        if store.setting_for(event.child_id, event.on) is None or store.setting_for(event.child_id, event.on).id != event.setting_id:
-            store.enrol(event.child_id, event.setting_id, event.on, actor="demo")
-        engine.publish_message("education-setting-changed", event.child_id, {
-            "newSettingId": event.setting_id, "settingChangedOn": event.on.isoformat(),
-        })
+        events.setting_changed(event.child_id, event.setting_id, event.on, actor="demo")
     elif event.kind == "left-care":
-        engine.publish_message("child-left-care", event.child_id, {
-            "leftCareOn": event.on.isoformat(), "leftCareReason": event.reason or "left care",
-        })
+        events.left_care(event.child_id, event.on, reason=event.reason or "left care", actor="demo")
     else:
         raise ValueError(f"unknown event {event.kind!r}")
 
@@ -131,8 +121,8 @@ class SimulatedSchools:
             document = store.latest_document(pep.id, DocumentKind.FORM)
             filled = fill_form(store.document_content(document.id), _school_answers(pep.variant.value, today))
             setting = store.setting(pep.setting_id)
-            self.app.casework.receive_school_form(pep.id, filled, actor=f"{setting.id} designated teacher")
-            self.app.engine.publish_message("pep-form-returned", pep.id, {"formReturnedOn": today.isoformat()})
+            events = CouncilEvents(store, self.app.engine, self.app.casework, self.app.clock)
+            events.form_returned(pep.id, filled, actor=f"{setting.id} designated teacher")
             note(pep.id, "School form returned (4)", setting.designated_teacher_name or setting.name, "filled Word form uploaded")
 
 

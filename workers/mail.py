@@ -17,6 +17,7 @@ from typing import Any
 from pyzeebe import Job, ZeebeTaskRouter
 
 from pepflow.casework import Casework
+from pepflow.escalation import kind as escalation_kind
 from pepflow.mail.outbox import JobRef, current_job
 
 from .errors import exception_handler
@@ -74,7 +75,20 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
         return await _queue_then_deliver(casework, job, casework.send_reminder(pepId, job.custom_headers["reminder"]))
 
     @router.task(task_type=ESCALATE_OVERDUE, timeout_ms=MAIL_TIMEOUT_MS)
-    async def escalate_overdue(pepId: str, initialMeetingDueAt: str, job: Job) -> dict[str, Any]:
-        return await _queue_then_deliver(casework, job, casework.escalate_overdue(pepId, initialMeetingDueAt))
+    async def escalate_overdue(
+        pepId: str, job: Job, initialMeetingDueAt: str | None = None, swPartEscalateAt: str | None = None,
+        swPartDueAt: str | None = None, meetingRecordDueAt: str | None = None, finaliseDueAt: str | None = None,
+    ) -> dict[str, Any]:
+        # the header names the late step; its deadline is the variable its timer waited on
+        # (declared as parameters: on Camunda 8 a job fetches only the variables named here)
+        what = escalation_kind(job.custom_headers.get("escalation", "initial-meeting"))
+        deadlines = {
+            "initialMeetingDueAt": initialMeetingDueAt, "swPartEscalateAt": swPartEscalateAt, "swPartDueAt": swPartDueAt,
+            "meetingRecordDueAt": meetingRecordDueAt, "finaliseDueAt": finaliseDueAt,
+        }
+        raised_at, due_at = deadlines[what.variable], deadlines[what.deadline_variable]
+        if not raised_at or not due_at:
+            raise ValueError(f"{job.element_id}: the escalation {what.code!r} needs {what.variable} and {what.deadline_variable}")
+        return await _queue_then_deliver(casework, job, casework.escalate_overdue(pepId, what.code, raised_at, due_at))
 
     return router

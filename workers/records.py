@@ -16,10 +16,18 @@ TAKE_IN_SCHOOL_FORM = "take-in-school-form"
 COMPLETE_PEP = "complete-pep"
 SCHEDULE_SETTING_CHANGE_PEP = "schedule-setting-change-pep"
 CLOSE_PEP_CASE = "close-pep-case"
+CHECK_MEETING_DATES = "check-meeting-dates"
+RECORD_PEP_MEETING = "record-pep-meeting"
+UPDATE_PEP_STATUS = "update-pep-status"
 TASK_TYPES = (
     CREATE_PEP_RECORD, SCHEDULE_PEP_DATES, TAKE_IN_SCHOOL_FORM, COMPLETE_PEP,
-    SCHEDULE_SETTING_CHANGE_PEP, CLOSE_PEP_CASE,
+    SCHEDULE_SETTING_CHANGE_PEP, CLOSE_PEP_CASE, CHECK_MEETING_DATES, RECORD_PEP_MEETING, UPDATE_PEP_STATUS,
 )
+
+
+def _next_dates(nextMeetingDates: list[str] | None, nextPepDate1: str | None, nextPepDate2: str | None) -> list[str]:
+    """The next PEP dates the record-pep-meeting form gave (its list, else its two fields)."""
+    return list(nextMeetingDates or [d for d in (nextPepDate1, nextPepDate2) if d])
 
 
 def build_router(casework: Casework) -> ZeebeTaskRouter:
@@ -44,15 +52,28 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
 
     @router.task(task_type=COMPLETE_PEP)
     async def complete_pep(pepId: str, nextMeetingDates: list[str] | None = None, nextPepDate1: str | None = None, nextPepDate2: str | None = None) -> dict[str, Any]:
-        dates = nextMeetingDates or [d for d in (nextPepDate1, nextPepDate2) if d]
-        return await asyncio.to_thread(casework.complete_pep, pepId, dates)
+        return await asyncio.to_thread(casework.complete_pep, pepId, _next_dates(nextMeetingDates, nextPepDate1, nextPepDate2))
+
+    @router.task(task_type=CHECK_MEETING_DATES)
+    async def check_meeting_dates(pepId: str, job: Job, meetingAt: str | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.check_meeting_dates, pepId, job.custom_headers["dates"], meetingAt)
+
+    @router.task(task_type=RECORD_PEP_MEETING)
+    async def record_pep_meeting(pepId: str, attendeeIds: list[str] | None = None, nextMeetingDates: list[str] | None = None, nextPepDate1: str | None = None, nextPepDate2: str | None = None) -> dict[str, Any]:
+        dates = _next_dates(nextMeetingDates, nextPepDate1, nextPepDate2)
+        return await asyncio.to_thread(casework.record_pep_meeting, pepId, attendeeIds or [], dates)
+
+    @router.task(task_type=UPDATE_PEP_STATUS)
+    async def update_pep_status(pepId: str, job: Job) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.update_pep_status, pepId, job.custom_headers["status"])
 
     @router.task(task_type=SCHEDULE_SETTING_CHANGE_PEP)
     async def schedule_setting_change_pep(childId: str, settingChangedOn: str, pepId: str | None = None) -> dict[str, Any]:
         return await asyncio.to_thread(casework.schedule_setting_change_pep, childId, pepId, settingChangedOn)
 
     @router.task(task_type=CLOSE_PEP_CASE)
-    async def close_pep_case(childId: str, leftCareOn: str, pepId: str | None = None, leftCareReason: str | None = None) -> dict[str, Any]:
-        return await asyncio.to_thread(casework.close_pep_case, childId, pepId, leftCareOn, leftCareReason)
+    async def close_pep_case(childId: str, leftCareOn: str, pepId: str | None = None) -> dict[str, Any]:
+        # the reason for leaving care is free text: it stays in the records store
+        return await asyncio.to_thread(casework.close_pep_case, childId, pepId, leftCareOn)
 
     return router

@@ -122,3 +122,4 @@ class MailStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     BOUNCED = "bounced"
+    WITHDRAWN = "withdrawn"  # never sent: the PEP was cancelled or the child left care first

@@ -165,11 +165,13 @@ def initial_meeting_due(
     days: int = 10,
     day_kind: Literal["calendar", "working"] = "working",
     working_days: WorkingDays | None = None,
+    review_working_days: int = 20,
 ) -> date:
     """The latest date for the initial PEP meeting.
 
     ``days`` after entry, counted as calendar days or working days (the council's
-    setting; default working days). Never later than the initial CLA review, which the
+    setting; default working days). Never later than the initial CLA review (within
+    ``review_working_days`` working days of entry, the council's setting), which the
     meeting must precede: if the count lands on or after it, the last working day
     before the review.
     ``working_days`` defaults to England bank holidays with no extra closures.
@@ -181,7 +183,7 @@ def initial_meeting_due(
         due = calendar.add_working_days(entered_care_on, days)
     else:
         raise ValueError(f"day_kind must be 'calendar' or 'working', not {day_kind!r}")
-    review = initial_cla_review_due(entered_care_on, working_days=calendar)
+    review = initial_cla_review_due(entered_care_on, review_working_days, working_days=calendar)
     return min(due, calendar.add_working_days(review, -1))
 
 

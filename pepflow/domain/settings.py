@@ -38,6 +38,18 @@ class Settings(BaseModel):
     setting_change_pep_working_days: int = Field(
         10, ge=1, description="A new PEP after a change of education setting"
     )
+    sw_part_escalation_school_days: int = Field(
+        5, ge=0, description="Escalate when the social worker's part is not done this many school days before the form must go"
+    )
+    meeting_record_working_days: int = Field(
+        2, ge=0, description="Escalate when a meeting is not recorded this many working days after its date"
+    )
+    finalise_school_days: int = Field(
+        20, ge=1, description="The council's standard: a PEP is final within this many school days of the meeting"
+    )
+    event_message_days: int = Field(
+        180, ge=1, description="How long the process keeps an event it cannot act on yet (a change of school before the termly cycle, a form returned before it is awaited)"
+    )
     max_months_between_reviews: int = Field(4, ge=1)
     age_limit: int = Field(18, ge=16, le=25, description="PEPs stop after this age")
     age_out_rule: AgeOutRule = "end-of-academic-year"

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import jinja2
 from jinja2 import meta
 
+from .wording import wording
+
 __all__ = [
     "KINDS",
     "RenderedMail",
@@ -40,6 +42,7 @@ KINDS: tuple[str, ...] = (
     "pep-form-reminder",
     "final-pep",
     "form-password",
+    "pep-escalation",
 )
 
 PEP_REFERENCE = re.compile(r"^PEP-[A-Z0-9]+(-[A-Z0-9]+)*$")
@@ -118,18 +121,33 @@ def template_variables(kind: str) -> frozenset[str]:
     names: set[str] = set()
     for suffix in ("subject.j2", "txt.j2", "html.j2"):
         names |= _variables_of(env, f"{kind}.{suffix}", set())
+    if names & _READER_WORDS:  # the greeting and the reader's words come from their role
+        names = (names - _READER_WORDS) | {"recipient_role"}
     return frozenset(names)
+
+
+_READER_WORDS = frozenset({"greeting", "audience", "setting_word"})
 
 
 def render(kind: str, context: Mapping[str, Any]) -> RenderedMail:
     """Render ``(subject, text, html)`` for one kind of message.
 
-    Raises :class:`UnknownMailKindError` for a kind without templates and
-    :class:`TemplateContextError` when a variable is missing or ``pep_reference`` is not
-    a PEP reference.
+    ``recipient_role`` in the context (see :mod:`pepflow.mail.wording`) supplies the
+    greeting and the reader's words. Raises :class:`UnknownMailKindError` for a kind
+    without templates and :class:`TemplateContextError` when a variable is missing or
+    ``pep_reference`` is not a PEP reference.
     """
     _check_kind(kind)
     missing = sorted(template_variables(kind) - context.keys())
+    if missing:
+        raise TemplateContextError(
+            f"mail {kind!r} needs context variable(s) {', '.join(missing)}"
+        )
+    if "recipient_role" in context:
+        try:
+            context = {**context, **wording(context["recipient_role"])}
+        except ValueError as exc:
+            raise TemplateContextError(f"mail {kind!r}: {exc}") from None
     if missing:
         raise TemplateContextError(
             f"mail {kind!r} needs context variable(s) {', '.join(missing)}"

@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 
 from pepflow.documents import DocumentRejected
 from pepflow.engine.errors import InvalidState, InvalidVariables, NotFound
+from pepflow.events import EventRefused
 from pepflow.engine.views import UserTask
 
 from .accounts import AccountError
@@ -352,11 +353,13 @@ async def upload_school_form(request: Request, pep_id: str, file: UploadFile = F
     if not data:
         raise HTTPException(422, "the file is empty")
     try:
-        result = web.casework.receive_school_form(pep.id, data, actor=principal.staff_id)
+        outcome = web.events.form_returned(pep.id, data, actor=principal.staff_id)
     except DocumentRejected as exc:
         raise HTTPException(422, f"the form was not accepted: {exc}") from None
-    message = web.engine.publish_message("pep-form-returned", pep.id, {})
-    return {**result, "correlatedInstances": message.correlated_instances}
+    except EventRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {**outcome.details, "summary": outcome.summary, "warnings": list(outcome.warnings),
+            "correlatedInstances": list(outcome.correlated_instances)}
 
 
 @router.get("/children/{child_id}", tags=["PEPs"])

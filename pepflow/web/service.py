@@ -72,6 +72,13 @@ class WebBackend:
         return self.clock.now()
 
     @property
+    def events(self):
+        """The council's events (:mod:`pepflow.events`), as the CLI and the demo record them."""
+        from pepflow.events import CouncilEvents
+
+        return CouncilEvents(self.store, self.engine, self.casework, self.clock)
+
+    @property
     def reads(self) -> sa.Engine:
         if self._reads is None:
             self._reads = create_store_engine(self.database_url)

@@ -49,15 +49,15 @@ def test_import_then_a_child_becomes_looked_after_and_the_process_runs(pep):
     assert "PEP-C-0001-2026-AUT" in status.output
     # the initial PEP went to the designated teacher and the Virtual School was told,
     # through the product's own STARTTLS outbox; the entry was weeks before "today",
-    # so the initial meeting is overdue: the social worker is reminded and the PEP
-    # co-ordinator told at once
+    # so the initial meeting is overdue: the command says so, the PEP co-ordinator is
+    # told at once, and no reminder "to arrange it by" a day gone by goes to the worker
+    assert "recorded late: the initial PEP meeting was due by Monday 28 September 2026" in result.output
     messages = sorted((pep.data_dir / "outbox").glob("*.eml"))
     texts = [m.read_text(errors="replace") for m in messages]
     recipients = sorted(
         next(line for line in t.splitlines() if line.startswith("To:")).split(":", 1)[1].strip() for t in texts
     )
     assert recipients == [
-        "amira.quillfeather@council.example.org",
         "designated.teacher@oakridge-primary.example.org",
         "ingrid.larkspur@council.example.org",
         "virtual.school@council.example.org",

@@ -26,6 +26,14 @@ FULL_CONTEXT = {
     "password": "correct-horse-battery-staple",
     "document_name": f"{REFERENCE}.docx",
     "password_by_phone": False,
+    "recipient_role": "designated-teacher",
+    "has_setting": True,
+    "reminded": True,
+    "what": "the record of the PEP meeting",
+    "due_on": date(2026, 10, 14),
+    "who_owns": "Social worker",
+    "owner_name": "Amira Quillfeather",
+    "next_step": "Please contact the worker.",
 }
 
 ALLOWED_VARIABLES = set(FULL_CONTEXT)
@@ -36,7 +44,7 @@ def test_every_kind_the_process_sends_has_templates():
     assert set(KINDS) == {
         "initial-pep", "virtual-school-notice", "initial-meeting-arranged",
         "initial-meeting-reminder", "initial-meeting-overdue", "pep-form",
-        "pep-form-health-visitor", "pep-form-reminder", "final-pep", "form-password",
+        "pep-form-health-visitor", "pep-form-reminder", "final-pep", "form-password", "pep-escalation",
     }
 
 
@@ -114,3 +122,50 @@ def test_a_protected_document_says_how_its_password_comes_and_never_carries_it(k
     _, by_phone, html = render(kind, {**FULL_CONTEXT, "password_by_phone": True})
     assert "telephone North Locality Business Support" in by_phone and "telephone" in html
     assert FULL_CONTEXT["password"] not in by_mail + by_phone + html
+
+
+# --------------------------------------------------------------------- wording per reader
+READERS = {
+    "designated-teacher": "Dear Designated Teacher,",
+    "designated-practitioner": "Dear Designated Practitioner,",
+    "designated-person": "Dear Designated Person,",
+    "health-visitor": "Dear Health Visitor,",
+    "foster-carer": "Dear foster carer,",
+    "parent": "Dear parent,",
+    "social-worker": "Dear Social Worker,",
+    "leaving-care-worker": "Dear Leaving Care Worker,",
+    "personal-adviser": "Dear Personal Adviser,",
+    "pep-coordinator": "Dear PEP Co-ordinator,",
+    "virtual-school": "Dear Virtual School,",
+}
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if "recipient_role" in template_variables(k)])
+@pytest.mark.parametrize("role", sorted(READERS))
+def test_every_message_greets_its_reader_by_their_role(kind, role):
+    _, text, html = render(kind, {**FULL_CONTEXT, "recipient_role": role})
+    assert text.startswith(READERS[role]) and f"<p>{READERS[role]}</p>" in html
+    others = {g for r, g in READERS.items() if r != role}
+    assert not [g for g in others if g in text or g in html]
+
+
+def test_every_kind_names_its_reader():
+    assert [k for k in KINDS if "recipient_role" not in template_variables(k)] == []
+
+
+@pytest.mark.parametrize("role", ["health-visitor", "foster-carer", "parent"])
+def test_a_young_child_without_a_setting_is_not_a_child_at_your_setting(role):
+    for kind in ("initial-pep", "pep-form-reminder"):
+        _, text, html = render(kind, {**FULL_CONTEXT, "recipient_role": role})
+        assert "at your setting" not in text + html and "Designated" not in text + html
+
+
+def test_a_setting_reads_about_its_own_kind():
+    _, school, _ = render("initial-pep", {**FULL_CONTEXT, "recipient_role": "designated-teacher"})
+    _, college, _ = render("initial-pep", {**FULL_CONTEXT, "recipient_role": "designated-person"})
+    assert "A child at your school" in school and "A child at your college" in college
+
+
+def test_an_unknown_reader_is_refused_not_greeted_wrongly():
+    with pytest.raises(TemplateContextError, match="no wording for recipient role"):
+        render("pep-form", {**FULL_CONTEXT, "recipient_role": "headteacher"})

@@ -8,6 +8,7 @@ from pepflow.casework import Casework, CaseworkConfig
 from pepflow.clock import SimulationClock
 from pepflow.engine.runtime import Engine
 from pepflow.engine.worker import EmbeddedRuntime
+from pepflow.events import CouncilEvents
 from pepflow.mail.message import OutgoingMail
 from pepflow.mail.transport import RecordingMailer, SendResult
 from pepflow.sample_data import load_sample_data
@@ -51,6 +52,7 @@ class PepWorld:
         self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=self.tmp / "documents", final_pdf=False))
         self.engine = Engine(self.url, self.clock)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
+        self.events = CouncilEvents(self.store, self.engine, self.casework, self.clock)
 
     def new_mail(self) -> list[tuple[datetime, OutgoingMail]]:
         """(when, mail) for every mail sent since the last call."""

@@ -92,8 +92,16 @@ def mail_kinds(world: PepWorld, pep_id: str) -> Counter:
 
 
 def start(world: PepWorld, message: str, child_id: str, **payload) -> int:
-    published = world.engine.publish_message(message, child_id, {"childId": child_id, **payload})
-    [key] = published.started_instances
+    """The council records the event (pepflow.events): the fact first, then the process
+    starts; returns the new instance's key."""
+    if message == "child-already-in-care":
+        outcome = world.events.already_in_care(child_id, actor="test")
+    else:
+        outcome = world.events.looked_after(
+            child_id, date.fromisoformat(payload["enteredCareOn"]), emergency=message == "child-entered-care-emergency",
+            actor="test",
+        )
+    [key] = outcome.started_instances
     return key
 
 
@@ -238,7 +246,8 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
     assert "telephone" in initial.text_body
 
     pep = world.store.pep(pep_id)
-    assert (pep.status, pep.is_initial, pep.care_episode_id, pep.setting_id) == (PepStatus.NOT_STARTED, True, "CE-0001-1", "ES-0001")
+    assert (pep.status, pep.is_initial, pep.care_episode_id, pep.setting_id) == (PepStatus.FORM_SENT, True, "CE-0001-1", "ES-0001")
+    assert pep.form_sent_at == T0
     audit = world.store.audit_entries("pep", pep_id)
     assert (audit[0].action, audit[0].actor_id) == ("create", "system")
     assert [a.diff["document"][1]["filename"] for a in audit if a.action == "record-document"] == [f"{pep_id}-form-v1.docx"]
@@ -259,21 +268,36 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
     assert "14:30" in arranged.text_body and "Oakridge Primary, meeting room 2" in arranged.text_body
     pep = world.store.pep(pep_id)
     assert pep.meeting_at == MEETING_C0001 and pep.attendee_ids == ("ES-0001", "CT-0006", "ST-0001")
-    assert pep.status == PepStatus.IN_PROGRESS
+    assert pep.status == PepStatus.FORM_SENT  # the initial form went at entry
     assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {"venue": "Oakridge Primary, meeting room 2"}
 
-    # box 3 for an initial PEP: as soon as possible, not three school weeks before
+    # box 3 for an initial PEP: as soon as possible, not three school weeks before; the
+    # social worker's part is due in two working days (not overdue as it opens)
     v = variables(world, key)
     assert (v["meetingAt"], v["prepareFromAt"], v["formSendAt"]) == (z(MEETING_C0001), z(T0), z(T0))
     task = the_task(world, key, "CompletePepFormTask")
-    assert (task.assignee, task.form_id, task.due_date) == ("ST-0001", "complete-pep-form", T0)
+    assert (task.assignee, task.form_id, task.due_date) == ("ST-0001", "complete-pep-form", local(2026, 9, 16, 17))
 
-    # the meeting is arranged: its reminder and escalation timers are gone
+    # the meeting is arranged: its reminder and escalation timers are gone; the social
+    # worker who never does their part is not left in silence: the PEP co-ordinator is
+    # told the day after, and again when the form should have gone
     await world.runtime.advance(timedelta(days=20))
-    assert world.new_mail() == []
+    escalations = world.new_mail()
+    assert [(at, m.recipients, m.subject) for at, m in escalations] == [
+        (local(2026, 9, 15, 17), PEP_COORDINATOR,
+         f"Late: the social worker's part of the PEP form for {pep_id} (due Wednesday 16 September 2026)"),
+        (local(2026, 9, 16, 17), PEP_COORDINATOR,
+         f"Late: sending the PEP form to the school for {pep_id} (due Wednesday 16 September 2026)"),
+    ]
+    assert "Amira Quillfeather" in escalations[0][1].text_body  # who owns it
+    assert {e.kind for e in world.store.escalations.open(pep_id)} == {"social-worker-part", "form-not-sent"}
     assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
     assert "InitialMeetingReminderEvent" not in elements(world, key)
     assert "InitialMeetingOverdueEvent" not in elements(world, key)
+    # once the part is done the form goes and those escalations close; the meeting date
+    # went by meanwhile, so the meeting record is now late too
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert {e.kind for e in world.store.escalations.open(pep_id)} == {"meeting-not-recorded"}
 
 
 async def test_initial_meeting_reminder_then_escalation_to_the_pep_coordinator_on_their_working_days(make_world):
@@ -397,9 +421,11 @@ async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_
     ]
     pep = world.store.pep(pep_id)
     assert (pep.status, pep.finalised_at) == (PepStatus.FINAL, local(2026, 9, 23, 10))
+    # the initial form went at entry; the meeting is recorded when it is, and a PEP sent
+    # back shows as such until it is typed up again
     assert status_changes(world, pep_id) == [
-        ["not-started", "in-progress"], ["in-progress", "form-sent"], ["form-sent", "meeting-held"],
-        ["meeting-held", "typed-up"], ["typed-up", "final"],
+        ["not-started", "form-sent"], ["form-sent", "meeting-held"], ["meeting-held", "typed-up"],
+        ["typed-up", "returned-for-changes"], ["returned-for-changes", "typed-up"], ["typed-up", "final"],
     ]
     assert world.store.section(pep_id, PepSection.MEETING_RECORD)["next_meeting_dates"] == ["2027-01-20", "2027-05-12"]
 
@@ -742,10 +768,8 @@ async def test_a_change_of_school_cancels_the_current_pep_and_a_new_one_is_due_w
     changed_on = local(2027, 1, 4, 9)
     await advance_to(world, changed_on)
     assert world.store.setting_for("C-0006", date(2027, 1, 4)).id == "ES-0004"
-    published = world.engine.publish_message(
-        "education-setting-changed", "C-0006", {"newSettingId": "ES-0004", "settingChangedOn": "2027-01-04"}
-    )
-    assert published.correlated_instances == [key]
+    outcome = world.events.setting_changed("C-0006", "ES-0004", date(2027, 1, 4), actor="test")
+    assert outcome.correlated_instances == (key,)
     await world.runtime.run_until_idle()
     assert {"SettingChangedEvent", "ScheduleSettingChangePepTask"} <= set(elements(world, key))
     assert {"AwaitSchoolFormSubProcess", "TermlyCycleSubProcess"} <= set(elements(world, key, "TERMINATED"))
@@ -795,8 +819,8 @@ async def test_leaving_care_at_any_point_ends_the_process_cancels_the_pep_and_cl
 
     # Toby returns home while his initial meeting is still to be arranged
     await advance_to(world, local(2026, 9, 25, 11))
-    published = world.engine.publish_message("child-left-care", "C-0002", {"leftCareOn": "2026-09-25", "leftCareReason": "returned home to parents"})
-    assert published.correlated_instances == [key2]
+    outcome = world.events.left_care("C-0002", date(2026, 9, 25), reason="returned home to parents", actor="test")
+    assert outcome.correlated_instances == (key2,)
     await world.runtime.run_until_idle()
     instance = world.engine.instance(key2)
     assert (instance.state, instance.active_elements) == ("COMPLETED", [])
@@ -815,8 +839,8 @@ async def test_leaving_care_at_any_point_ends_the_process_cancels_the_pep_and_cl
     assert world.store.current_care_episode("C-0002") is None
 
     # Poppy leaves care while her school has the form
-    published = world.engine.publish_message("child-left-care", "C-0001", {"leftCareOn": "2026-10-06", "leftCareReason": "special guardianship order"})
-    assert published.correlated_instances == [key1]
+    outcome = world.events.left_care("C-0001", date(2026, 10, 6), reason="special guardianship order", actor="test")
+    assert outcome.correlated_instances == (key1,)
     await world.runtime.run_until_idle()
     assert world.engine.instance(key1).state == "COMPLETED"
     assert {"AwaitSchoolFormSubProcess", "TermlyCycleSubProcess"} <= set(elements(world, key1, "TERMINATED"))
@@ -832,8 +856,9 @@ async def test_leaving_care_at_any_point_ends_the_process_cancels_the_pep_and_cl
 async def test_an_unknown_child_in_a_start_message_is_an_incident_naming_the_child_and_nothing_is_created(make_world):
     world = make_world(T0)
     audit_before = world.store.audit_entries()
-    published = world.engine.publish_message(
-        "child-looked-after", "C-9999", {"childId": "C-9999", "enteredCareOn": "2026-09-14", "emergency": False}
+    published = world.engine.publish_message(  # straight to the engine: pepflow.events refuses an unknown child
+        "child-looked-after", "C-9999",
+        {"childId": "C-9999", "careEpisodeId": "CE-9999-1", "enteredCareOn": "2026-09-14", "emergency": False},
     )
     [key] = published.started_instances
     await world.runtime.advance(timedelta(hours=1))  # every retry, after its backoff

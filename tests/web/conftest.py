@@ -144,7 +144,7 @@ def drive_until(world: WebWorld, element_id: str, child_id: str = "C-0001", max_
     roles = RolePlayer(world.store, return_pep_at_first_check=False)
 
     class _App:  # what SimulatedSchools uses of an App
-        store, casework, engine = world.store, world.casework, world.engine
+        store, casework, engine, clock = world.store, world.casework, world.engine, world.clock
 
     schools = SimulatedSchools(_App)
     schools.returns = lambda pep_id: True

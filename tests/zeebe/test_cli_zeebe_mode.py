@@ -47,7 +47,7 @@ async def test_deploy_and_an_event_go_to_zeebe_in_camunda_8_mode(tmp_path):
         assert code == 0, output
         code, output = await pep(env, "event", "looked-after", "C-0001", "--on", "2026-09-14")
         assert code == 0, output
-        assert "published to Zeebe" in output
+        assert "published to Camunda 8" in output
         [instance] = engine.instances()
         # the message started the process; no worker runs here, so it waits at the first job
         assert instance.bpmn_process_id == "pep" and instance.active_elements == ["InitiatePepTask"]

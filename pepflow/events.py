@@ -1,0 +1,347 @@
+"""The council's events: what happened to a child, recorded as a fact, then told to
+the process. The one place each event is handled; the CLI (``pep event ...``,
+``pep form-returned``), the web, the demo and the Camunda 8 mode all call it.
+
+For every event:
+
+1. **Check it** against the child's record: the child exists; dates are not before
+   the child's birth, not in the future (a change of school may be planned ahead),
+   inside the care episode they belong to; the event is not a repeat of one already
+   recorded (the same entry into care, the school the child already attends, the same
+   returned file). A refusal says why and what to do; nothing is recorded.
+2. **Record the fact** in the records store first (care episode, enrolment, returned
+   document) with an event-log entry, audited - so the fact survives whatever the
+   process is doing.
+3. **Tell the process** with a message whose id is the event's (publishing twice is
+   refused by the engine, as Zeebe does) and which lives as long as the fact matters:
+   a change of school or a returned form waits until the process reaches the point
+   where it matters (``Settings.event_message_days``), instead of an hour; messages
+   about a care episode are keyed by the care-episode id, so a message can never reach
+   the process of a later episode. The process itself re-reads the facts where they
+   matter (an early returned form is taken in once, never asked for again).
+
+Free text (a reason for leaving care) stays in the records store; messages carry
+identifiers, dates and codes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from .calendar import WorkingDays
+from .casework import LONDON, local_date
+from .domain.enums import DocumentKind, PepStatus
+from .domain.meeting_dates import long_date
+from .domain.rules import initial_meeting_due
+from .domain.settings import Settings
+from .engine.errors import InvalidState
+
+#: message names (docs/process-contract.md)
+CHILD_LOOKED_AFTER = "child-looked-after"
+CHILD_ENTERED_CARE_EMERGENCY = "child-entered-care-emergency"
+CHILD_ALREADY_IN_CARE = "child-already-in-care"
+CHILD_LEFT_CARE = "child-left-care"
+EDUCATION_SETTING_CHANGED = "education-setting-changed"
+PEP_FORM_RETURNED = "pep-form-returned"
+
+#: how far ahead a planned change of school may be recorded
+MAX_DAYS_AHEAD = 120
+
+
+class EventRefused(ValueError):
+    """An event the records contradict: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What an event did, in words a caseworker reads (the CLI prints it, the web
+    shows it), with the event-log id and what the process was told."""
+
+    summary: str
+    event_id: int | None = None
+    message_key: int | None = None
+    started_instances: tuple[int, ...] = ()
+    correlated_instances: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class CouncilEvents:
+    """Record and tell: one method per kind of council event.
+
+    ``engine`` is the :class:`pepflow.engine.interface.WorkflowEngine` (embedded, or
+    Camunda 8 through :class:`pepflow.zeebe.client.ZeebeEngine`); ``casework`` reads a
+    returned Word form.
+    """
+
+    def __init__(self, store, engine, casework, clock, settings: Settings | None = None, *, zeebe: bool = False) -> None:
+        self.store = store
+        self.engine = engine
+        self.casework = casework
+        self.clock = clock
+        self.settings = settings or getattr(getattr(casework, "config", None), "settings", None) or Settings()
+        self.working_days = WorkingDays()
+        self.zeebe = zeebe
+
+    # ---------------------------------------------------------------- helpers
+    def _today(self) -> date:
+        return local_date(self.clock.now())
+
+    def _keep_for(self) -> timedelta:
+        return timedelta(days=self.settings.event_message_days)
+
+    def _child(self, child_id: str):
+        return self.store.child(child_id)  # UnknownChild says what to do
+
+    def _check_not_future(self, day: date, what: str) -> None:
+        if day > self._today():
+            raise EventRefused(
+                f"{what} {long_date(day)} is in the future: record it on the day it happens "
+                f"(today is {long_date(self._today())})"
+            )
+
+    def _check_after_birth(self, child, day: date, what: str) -> None:
+        if day < child.date_of_birth:
+            raise EventRefused(
+                f"{what} {long_date(day)} is before {child.id}'s date of birth "
+                f"({long_date(child.date_of_birth)}): check the date"
+            )
+
+    def _open_episode(self, child_id: str, what: str):
+        episode = self.store.current_care_episode(child_id)
+        if episode is None:
+            raise EventRefused(
+                f"{child_id} is not recorded as in care, so {what} cannot be recorded: record the "
+                f"entry into care first (pep event looked-after {child_id} --on DATE)"
+            )
+        return episode
+
+    def _publish(self, event, name: str, key: str, variables: dict[str, Any], ttl: timedelta):
+        try:
+            published = self.engine.publish_message(
+                name, key, variables, time_to_live=ttl, message_id=f"council-event-{event.id}",
+            )
+        except InvalidState as exc:  # the same event told twice
+            raise EventRefused(f"the process was already told of this event: {exc}") from exc
+        self.store.events.told_process(event.id, name, str(published.message_key))
+        return published
+
+    def _outcome(self, summary: str, event, published, warnings=(), **details) -> EventOutcome:
+        if self.zeebe and published is not None:
+            summary += f" (message {published.message_key} published to Camunda 8)"
+        return EventOutcome(
+            summary=summary, event_id=event.id if event else None,
+            message_key=published.message_key if published else None,
+            started_instances=tuple(published.started_instances) if published else (),
+            correlated_instances=tuple(published.correlated_instances) if published else (),
+            warnings=tuple(warnings), details=details,
+        )
+
+    # --------------------------------------------------------- entry into care
+    def looked_after(self, child_id: str, entered_on: date | None = None, *, emergency: bool = False, actor: str) -> EventOutcome:
+        """1a/1b: a child becomes looked after (planned) or entered care in an emergency."""
+        child = self._child(child_id)
+        entered = entered_on or self._today()
+        self._check_after_birth(child, entered, "The date of entry into care")
+        self._check_not_future(entered, "The date of entry into care")
+        for episode in self.store.care_episodes(child_id):
+            if episode.is_open and episode.entered_care_on != entered:
+                raise EventRefused(
+                    f"{child_id} is already in care since {long_date(episode.entered_care_on)} "
+                    f"(episode {episode.id}): record leaving care first, or correct the entry date"
+                )
+            if not episode.is_open and episode.left_care_on and entered <= episode.left_care_on:
+                raise EventRefused(
+                    f"{child_id} left care on {long_date(episode.left_care_on)}: a new entry into care "
+                    f"must be after that date"
+                )
+        current = self.store.current_care_episode(child_id)
+        if current is not None and self._told(child_id, current.id, ("looked-after", "already-in-care")):
+            raise EventRefused(
+                f"{child_id}'s entry into care on {long_date(current.entered_care_on)} is already recorded "
+                f"and its PEP process started: nothing to do"
+            )
+        warnings = []
+        due = initial_meeting_due(
+            entered, self.settings.initial_meeting_days, self.settings.initial_meeting_day_kind, self.working_days,
+            review_working_days=self.settings.initial_cla_review_working_days,
+        )
+        if due < self._today():
+            warnings.append(
+                f"recorded late: the initial PEP meeting was due by {long_date(due)}; the PEP co-ordinator "
+                f"is told now and no reminder goes to the worker"
+            )
+        with self.store.atomic():
+            episode = self.store.open_care_episode(child_id, entered, emergency=emergency, actor=actor)
+            event = self.store.events.record(
+                "looked-after", child_id, entered, actor=actor, care_episode_id=episode.id,
+                details={"emergency": bool(emergency)},
+            )
+        name = CHILD_ENTERED_CARE_EMERGENCY if emergency else CHILD_LOOKED_AFTER
+        published = self._publish(event, name, child_id, {
+            "childId": child_id, "careEpisodeId": episode.id, "enteredCareOn": entered.isoformat(),
+            "emergency": bool(emergency),
+        }, timedelta(0))
+        self._check_started(published, child_id)
+        kind = "emergency entry (1b)" if emergency else "planned entry (1a)"
+        return self._outcome(
+            f"{child_id}: in care from {long_date(entered)}, {kind}; the PEP process started", event, published,
+            warnings, care_episode_id=episode.id,
+        )
+
+    def already_in_care(self, child_id: str, *, actor: str) -> EventOutcome:
+        """A child in care before the council started on this system: the termly cycle."""
+        self._child(child_id)
+        episode = self._open_episode(child_id, "the start of their termly PEP cycle")
+        if self._told(child_id, episode.id, ("looked-after", "already-in-care")):
+            raise EventRefused(f"{child_id}'s PEP process for this care episode has already started: nothing to do")
+        event = self.store.events.record(
+            "already-in-care", child_id, self._today(), actor=actor, care_episode_id=episode.id,
+        )
+        published = self._publish(event, CHILD_ALREADY_IN_CARE, child_id, {
+            "childId": child_id, "careEpisodeId": episode.id,
+        }, timedelta(0))
+        self._check_started(published, child_id)
+        return self._outcome(f"{child_id}: termly PEP cycle started", event, published, care_episode_id=episode.id)
+
+    def _told(self, child_id: str, episode_id: str, kinds: tuple[str, ...]) -> bool:
+        return any(e.kind in kinds and e.care_episode_id == episode_id for e in self.store.events.for_child(child_id))
+
+    def _check_started(self, published, child_id: str) -> None:
+        if not self.zeebe and not published.started_instances:
+            raise EventRefused(
+                f"no PEP process started for {child_id}: one is still running for this child "
+                f"(see pep instances); close it before starting another"
+            )
+
+    # ---------------------------------------------------------- leaving care
+    def left_care(self, child_id: str, on: date | None = None, *, reason: str = "left care", actor: str) -> EventOutcome:
+        """The child left care: the PEP cycle ends wherever it is; nothing more is sent."""
+        child = self._child(child_id)
+        left = on or self._today()
+        episode = self._open_episode(child_id, "leaving care")
+        self._check_after_birth(child, left, "The date of leaving care")
+        self._check_not_future(left, "The date of leaving care")
+        if left < episode.entered_care_on:
+            raise EventRefused(
+                f"The date of leaving care {long_date(left)} is before {child_id} entered care on "
+                f"{long_date(episode.entered_care_on)}: check the date"
+            )
+        reason = (reason or "").strip() or "left care"
+        with self.store.atomic():
+            self.store.close_care_episode(episode.id, left, reason, actor=actor)
+            event = self.store.events.record(
+                "left-care", child_id, left, actor=actor, care_episode_id=episode.id, details={"reason": reason},
+            )
+        published = self._publish(event, CHILD_LEFT_CARE, episode.id, {"leftCareOn": left.isoformat()}, timedelta(0))
+        if self.zeebe:
+            summary = f"{child_id}: left care on {long_date(left)}; Camunda 8 ends the PEP process"
+        elif published.correlated_instances:
+            summary = f"{child_id}: left care on {long_date(left)}; the PEP process is closing"
+        else:
+            summary = f"{child_id}: left care on {long_date(left)}; no PEP process was running for this care episode"
+        return self._outcome(summary, event, published, care_episode_id=episode.id)
+
+    # -------------------------------------------------------- change of school
+    def setting_changed(self, child_id: str, setting_id: str, on: date | None = None, *, actor: str) -> EventOutcome:
+        """A change of education setting: a new PEP at the new setting within 10 working
+        days (statutory guidance). The process acts on it when it can: at once in the
+        termly cycle; before the cycle starts (initial PEP still being arranged), as
+        soon as it gets there."""
+        child = self._child(child_id)
+        changed = on or self._today()
+        setting = self.store.setting(setting_id)  # UnknownSetting says what to do
+        episode = self._open_episode(child_id, "a change of school")
+        self._check_after_birth(child, changed, "The date of the change of school")
+        if changed < episode.entered_care_on:
+            raise EventRefused(
+                f"The change of school on {long_date(changed)} is before {child_id} entered care on "
+                f"{long_date(episode.entered_care_on)}: update the child's record instead (pep import children)"
+            )
+        if changed > self._today() + timedelta(days=MAX_DAYS_AHEAD):
+            raise EventRefused(
+                f"The change of school on {long_date(changed)} is more than {MAX_DAYS_AHEAD} days ahead: "
+                f"record it nearer the time"
+            )
+        for earlier in self.store.events.for_child(child_id, "setting-changed"):
+            if earlier.occurred_on == changed and earlier.details.get("setting_id") == setting.id:
+                raise EventRefused(
+                    f"{child_id}'s move to {setting.name} on {long_date(changed)} is already recorded "
+                    f"(by {earlier.recorded_by}): nothing to do"
+                )
+        enrolment = next(
+            (e for e in self.store.enrolments(child_id)
+             if e.starts_on <= changed and (e.ends_on is None or changed <= e.ends_on)), None,
+        )
+        if enrolment is not None and enrolment.setting_id == setting.id and enrolment.starts_on < changed:
+            raise EventRefused(
+                f"{child_id} already attends {setting.name} ({setting.id}), since "
+                f"{long_date(enrolment.starts_on)}: nothing changed, and the PEP in hand stays as it is"
+            )
+        previous = self.store.setting_for(child_id, changed - timedelta(days=1))
+        with self.store.atomic():
+            if enrolment is None or enrolment.setting_id != setting.id:
+                self.store.enrol(child_id, setting.id, changed, actor=actor)
+            # else: the council's import already holds this move (from this date)
+            event = self.store.events.record(
+                "setting-changed", child_id, changed, actor=actor, care_episode_id=episode.id,
+                details={"setting_id": setting.id, "previous_setting_id": previous.id if previous else None},
+            )
+        published = self._publish(event, EDUCATION_SETTING_CHANGED, episode.id, {
+            "newSettingId": setting.id, "settingChangedOn": changed.isoformat(),
+        }, self._keep_for())
+        if self.zeebe or published.correlated_instances:
+            summary = f"{child_id}: at {setting.name} from {long_date(changed)}; a new PEP is being scheduled"
+        else:
+            summary = (
+                f"{child_id}: at {setting.name} from {long_date(changed)}; the PEP process will schedule "
+                f"the new PEP as soon as the initial PEP is arranged"
+            )
+        return self._outcome(summary, event, published, setting_id=setting.id)
+
+    # ---------------------------------------------------------- returned form
+    def form_returned(self, pep_id: str, data: bytes, *, actor: str) -> EventOutcome:
+        """Step 4: the designated teacher's Word form came back. It is checked, kept and
+        read (refused, nothing kept, when it is not this PEP's form); a PEP that is
+        final or cancelled takes nothing in; the same file twice is taken in once."""
+        pep = self.store.pep(pep_id)
+        if pep.status == PepStatus.FINAL:
+            finalised = local_date(pep.finalised_at) if pep.finalised_at else None
+            raise EventRefused(
+                f"{pep_id} is final" + (f" (finalised on {long_date(finalised)})" if finalised else "")
+                + ": a returned form cannot change it. If the school sent corrections, record them as a "
+                "correction of the final PEP"
+            )
+        if pep.status == PepStatus.CANCELLED:
+            open_pep = self.store.open_pep(pep.child_id)
+            hint = f"; the child's open PEP is {open_pep.id}" if open_pep else ""
+            raise EventRefused(f"{pep_id} was cancelled: a returned form cannot be taken in for it{hint}")
+        digest = hashlib.sha256(data).hexdigest()
+        for document in self.store.documents(pep_id, DocumentKind.RETURNED):
+            if document.sha256 == digest:
+                raise EventRefused(
+                    f"this file was already taken in for {pep_id} on "
+                    f"{long_date(document.created_at.astimezone(LONDON).date())} "
+                    f"({document.filename}): nothing to do"
+                )
+        result = self.casework.receive_school_form(pep_id, data, actor=actor)
+        event = self.store.events.record(
+            "form-returned", pep.child_id, self._today(), actor=actor, pep_id=pep_id,
+            care_episode_id=pep.care_episode_id, details={"returned_document_id": result["returnedDocumentId"]},
+        )
+        meeting = pep.meeting_at or self.clock.now()
+        ttl = max(meeting - self.clock.now(), timedelta(0)) + self._keep_for()
+        published = self._publish(event, PEP_FORM_RETURNED, pep_id, {}, ttl)
+        warnings = []
+        if result.get("missingFields"):
+            warnings.append(f"fields not found in the file: {', '.join(result['missingFields'])}")
+        if result.get("invalidFields"):
+            warnings.append(f"answers that could not be read: {', '.join(result['invalidFields'])}")
+        return self._outcome(
+            f"{pep_id}: form taken in (document {result['returnedDocumentId']})", event, published, warnings,
+            **result,
+        )
+
