@@ -80,7 +80,10 @@ VarsFile = Annotated[Path | None, typer.Option("--vars-file", help="a JSON objec
 
 
 @app.command()
-def deploy(paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files or folders")]) -> None:
+def deploy(
+    paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files or folders")],
+    zeebe: Annotated[bool, typer.Option("--zeebe", help="deploy to the Camunda 8 cluster of PEP_ZEEBE_* (as PEP_ENGINE=zeebe does)")] = False,
+) -> None:
     """Deploy diagrams and forms (all or nothing)."""
     resources: list[Path] = []
     for path in paths:
@@ -91,7 +94,13 @@ def deploy(paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files o
         else:
             _fail(FileNotFoundError(f"{path} does not exist"))
     try:
-        deployment = _engine().deploy(resources)
+        if zeebe:
+            from .zeebe.client import ZeebeEngine
+
+            with ZeebeEngine() as engine:
+                deployment = engine.deploy(resources)
+        else:
+            deployment = _engine().deploy(resources)
     except USER_ERRORS as exc:
         _fail(exc)
     for process in deployment.processes:
@@ -335,7 +344,10 @@ def event_left_care(child_id: str, on: Annotated[str | None, typer.Option()] = N
         embedded.store.child(child_id)
         left = on or embedded.clock.now().date().isoformat()
         result = embedded.engine.publish_message("child-left-care", child_id, {"leftCareOn": left, "leftCareReason": reason})
-        console.print(f"{child_id}: left care; {len(result.correlated_instances)} process(es) ending")
+        if _zeebe_mode():  # Zeebe answers with the message key only; Operate shows what it ended
+            console.print(f"{child_id}: left care; message {result.message_key} published to Zeebe")
+        else:
+            console.print(f"{child_id}: left care; {len(result.correlated_instances)} process(es) ending")
 
     _with_app(work)
 
