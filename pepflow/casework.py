@@ -44,6 +44,7 @@ from .documents.model import (
 from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .domain.settings import Settings
+from .meeting_options import contact_options
 from .documents import Encrypted, document_password, protect, spell_password
 from .documents.pdf import docx_to_pdf
 from .mail.message import Attachment, OutgoingMail
@@ -161,8 +162,11 @@ class Casework:
             "hasSettingInput": pep.variant != Variant.EARLY_YEARS_NO_SETTING,
             "ownerRole": pep.owner_role.value,
             "ownerUserId": pep.owner_staff_id,
-            "businessSupportGroup": self.store.business_support_group(child.locality or ""),
+            # Zeebe's candidateGroups takes a list of strings (a string is an incident)
+            "businessSupportGroups": [self.store.business_support_group(child.locality or "")],
             "isInitial": pep.is_initial,
+            # the option list of the meeting forms (valuesKey), for Tasklist
+            "contactOptions": contact_options(self.store, child.id, pep.setting_id),
         }
 
     def _open_pep(self, child_id: str, year: int, term: str) -> r.Pep | None:
@@ -558,6 +562,8 @@ class Casework:
         return {
             "meetingAt": iso(meeting), "prepareFromAt": iso(prepare), "formSendAt": iso(send),
             "formReminderAt": iso(reminder),
+            # refreshed each term: the record-pep-meeting form's attendee list
+            "contactOptions": contact_options(self.store, pep.child_id, pep.setting_id),
         }
 
     # ------------------------------------------------------------------ box 4

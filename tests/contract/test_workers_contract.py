@@ -78,7 +78,7 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
     provided |= set().union(*_form_keys().values())
     provided |= {
         # what the casework steps return (see docs/process-contract.md)
-        "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId", "businessSupportGroup",
+        "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId", "businessSupportGroups", "contactOptions",
         "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt", "meetingAt", "prepareFromAt",
         "formSendAt", "formReminderAt", "agedOut", "formDocumentId", "finalDocumentId",
     }
