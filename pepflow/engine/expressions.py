@@ -47,12 +47,15 @@ class ZeebeScriptEngine(PythonScriptEngine):
         return self._now()
 
     def evaluate(self, task, expression, external_context=None):
-        value = evaluate(expression, task.data, self._now(), _element(task))
-        if self.strict and _is_time_date(task, expression):
-            # a timer's timeDate: a date-time with offset, as Zeebe parses it (strict.py);
-            # handed to Spiff in UTC so that it never guesses a zone
-            due = strict.timer_date(value, expression, _element(task))
-            return due.isoformat()
+        try:
+            value = evaluate(expression, task.data, self._now(), _element(task))
+            if self.strict and _is_time_date(task, expression):
+                # a timer's timeDate: a date-time with offset, as Zeebe parses it (strict.py);
+                # handed to Spiff in UTC so that it never guesses a zone
+                return strict.timer_date(value, expression, _element(task)).isoformat()
+        except ExpressionError as exc:
+            exc.task = task  # the incident names the element, as Zeebe's does
+            raise
         return value
 
     def evaluate_for(self, element_id: str, expression: str, data: Mapping[str, Any]) -> Any:
