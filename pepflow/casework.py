@@ -47,6 +47,7 @@ from .meetings import NO_PROBLEM, MeetingDates
 from .escalation import kind as escalation_kind
 from .mail.wording import designated_role
 from .domain.settings import Settings
+from .meeting_options import contact_options
 from .documents import Encrypted, document_password, protect, spell_password
 from .documents.pdf import docx_to_pdf
 from .mail.message import Attachment, OutgoingMail
@@ -165,8 +166,11 @@ class Casework:
             "hasSettingInput": pep.variant != Variant.EARLY_YEARS_NO_SETTING,
             "ownerRole": pep.owner_role.value,
             "ownerUserId": pep.owner_staff_id,
-            "businessSupportGroup": self.store.business_support_group(child.locality or ""),
+            # Zeebe's candidateGroups takes a list of strings (a string is an incident)
+            "businessSupportGroups": [self.store.business_support_group(child.locality or "")],
             "isInitial": pep.is_initial,
+            # the option list of the meeting forms (valuesKey), for Tasklist
+            "contactOptions": contact_options(self.store, child.id, pep.setting_id),
         }
 
     def _open_pep(self, child_id: str) -> r.Pep | None:
@@ -682,6 +686,8 @@ class Casework:
             "formReminderAt": iso(reminder), "swPartDueAt": iso(sw_due), "swPartEscalateAt": iso(sw_escalate),
             **self._write_up_deadlines(pep, meeting),
             "formAlreadyReturned": self._form_returned(pep),
+            # refreshed each term: the record-pep-meeting form's attendee list
+            "contactOptions": contact_options(self.store, pep.child_id, pep.setting_id),
         }
 
     def _sw_part_due(self, pep: r.Pep, meeting: datetime) -> datetime:

@@ -80,7 +80,10 @@ VarsFile = Annotated[Path | None, typer.Option("--vars-file", help="a JSON objec
 
 
 @app.command()
-def deploy(paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files or folders")]) -> None:
+def deploy(
+    paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files or folders")],
+    zeebe: Annotated[bool, typer.Option("--zeebe", help="deploy to the Camunda 8 cluster of PEP_ZEEBE_* (as PEP_ENGINE=zeebe does)")] = False,
+) -> None:
     """Deploy diagrams and forms (all or nothing)."""
     resources: list[Path] = []
     for path in paths:
@@ -91,7 +94,13 @@ def deploy(paths: Annotated[list[Path], typer.Argument(help=".bpmn/.form files o
         else:
             _fail(FileNotFoundError(f"{path} does not exist"))
     try:
-        deployment = _engine().deploy(resources)
+        if zeebe:
+            from .zeebe.client import ZeebeEngine
+
+            with ZeebeEngine() as engine:
+                deployment = engine.deploy(resources)
+        else:
+            deployment = _engine().deploy(resources)
     except USER_ERRORS as exc:
         _fail(exc)
     for process in deployment.processes:
@@ -545,7 +554,9 @@ def _accounts():
 def up(
     host: Annotated[str | None, typer.Option(help="address to listen on (PEP_WEB_HOST, default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (PEP_WEB_PORT, default 8000)")] = None,
-    zeebe_gateway: Annotated[bool, typer.Option("--zeebe-gateway", help="also expose the engine as a Zeebe gateway on 127.0.0.1:26500 (for python -m workers, zbctl)")] = False,
+    zeebe_gateway: Annotated[bool, typer.Option("--zeebe-gateway", help="also expose the engine as a Camunda 8 gateway: gRPC (python -m workers, zbctl) and the REST API v2")] = False,
+    zeebe_address: Annotated[str, typer.Option(help="the facade's gRPC host:port (loopback only)")] = "127.0.0.1:26500",
+    zeebe_rest_address: Annotated[str, typer.Option(help="the facade's REST API v2 host:port (loopback only)")] = "127.0.0.1:8088",
     no_workers: Annotated[bool, typer.Option("--no-workers", help="leave the jobs to external workers (with --zeebe-gateway)")] = False,
 ) -> None:
     """Start everything: engine, workers and timers, mail outbox (unless a relay is set), web server."""
@@ -560,7 +571,8 @@ def up(
     try:
         asyncio.run(serve(
             _settings(), web_settings, announce=console.print,
-            zeebe_gateway="127.0.0.1:26500" if zeebe_gateway else None, in_process_workers=not no_workers,
+            zeebe_gateway=zeebe_address if zeebe_gateway else None, zeebe_rest=zeebe_rest_address,
+            in_process_workers=not no_workers,
         ))
     except KeyboardInterrupt:
         console.print("stopped")

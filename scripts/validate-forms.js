@@ -6,7 +6,7 @@
  * jsdom window: unknown component types, duplicate ids and duplicate keys fail the
  * import. On top of that the checks our contract needs:
  *   - the form `id` equals the file stem (the `formId` a user task links);
- *   - `type` "default", Camunda Cloud 8.6.0, a known `schemaVersion`;
+ *   - `type` "default", Camunda Cloud 8.10.0, a known `schemaVersion`;
  *   - every component has an explicit `id` and, where it holds data, a `key`;
  *   - every FEEL expression (`=...`) in the schema evaluates without error.
  *
@@ -29,7 +29,7 @@ globalThis.window = dom.window;
 const { Form, schemaVersion: viewerSchemaVersion } = require('@bpmn-io/form-js-viewer');
 
 const EXECUTION_PLATFORM = 'Camunda Cloud';
-const EXECUTION_PLATFORM_VERSION = '8.6.0';
+const EXECUTION_PLATFORM_VERSION = '8.10.0';
 
 function* walk(components) {
   for (const component of components || []) {

@@ -14,7 +14,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition
 
+from . import strict
 from .errors import ExpressionError
 from .feel import FeelError, compile_feel, to_json_value
 
@@ -36,21 +38,37 @@ def evaluate(expression: str | None, context: Mapping[str, Any], now: datetime, 
 class ZeebeScriptEngine(PythonScriptEngine):
     """Script engine for the embedded engine: FEEL only, no Python, no scripts."""
 
-    def __init__(self, now: Callable[[], datetime]) -> None:
+    def __init__(self, now: Callable[[], datetime], *, strict: bool = True) -> None:
         super().__init__()
         self._now = now
+        self.strict = strict
 
     def now(self) -> datetime:
         return self._now()
 
     def evaluate(self, task, expression, external_context=None):
-        return evaluate(expression, task.data, self._now(), _element(task))
+        try:
+            value = evaluate(expression, task.data, self._now(), _element(task))
+            if self.strict and _is_time_date(task, expression):
+                # a timer's timeDate: a date-time with offset, as Zeebe parses it (strict.py);
+                # handed to Spiff in UTC so that it never guesses a zone
+                return strict.timer_date(value, expression, _element(task)).isoformat()
+        except ExpressionError as exc:
+            exc.task = task  # the incident names the element, as Zeebe's does
+            raise
+        return value
 
     def evaluate_for(self, element_id: str, expression: str, data: Mapping[str, Any]) -> Any:
         return evaluate(expression, data, self._now(), f"element '{element_id}'")
 
     def execute(self, task, script, external_context=None):
         raise ExpressionError(f"{_element(task)}: scripts are not supported by the embedded engine")
+
+
+def _is_time_date(task, expression) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    definitions = [definition, *getattr(definition, "event_definitions", ())]
+    return any(isinstance(d, TimeDateEventDefinition) and d.expression == expression for d in definitions)
 
 
 def _element(task) -> str:

@@ -42,6 +42,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from ..clock import Clock, SimulationClock
 from . import snapshot, store as t
+from . import strict as strict_rules
 from .errors import (
     DeploymentError,
     EngineError,
@@ -169,12 +170,15 @@ class _Op:
 class Engine:
     """The embedded BPMN engine. Thread-safe: operations are serialised."""
 
-    def __init__(self, database_url: str, clock: Clock, *, cache_size: int = 2048) -> None:
+    def __init__(self, database_url: str, clock: Clock, *, cache_size: int = 2048, strict: bool = True) -> None:
         self.clock = clock
+        # strict: refuse what Zeebe refuses (pepflow/engine/strict.py); False keeps the
+        # lenient reading for diagrams written for the embedded engine only
+        self.strict = strict
         self.store = EngineStore(database_url)
         self._keys = KeyAllocator()
         self._lock = threading.RLock()
-        self._script_engine = ZeebeScriptEngine(self._spiff_now)
+        self._script_engine = ZeebeScriptEngine(self._spiff_now, strict=strict)
         self._definitions: dict[int, _Definition] = {}
         self._latest: dict[str, int] = {}
         self._forms: dict[str, FormSchema] = {}
@@ -267,6 +271,8 @@ class Engine:
         for name, content in loaded:
             if name.endswith(".bpmn") or name.endswith(".bpmn20.xml"):
                 for parsed in parse_bpmn(content, name):
+                    if self.strict:
+                        strict_rules.check_deployment(parsed.configs)
                     processes.append((name, content, parsed))
             elif name.endswith(".form"):
                 schema = parse_form(content, name)
@@ -288,12 +294,15 @@ class Engine:
             for name, content, parsed in processes:
                 checksum = hashlib.sha256(content).hexdigest()
                 latest = conn.execute(
-                    sa.select(t.process_definitions.c.key, t.process_definitions.c.version, t.process_definitions.c.checksum)
+                    sa.select(
+                        t.process_definitions.c.key, t.process_definitions.c.version, t.process_definitions.c.checksum,
+                        t.process_definitions.c.resource_name,
+                    )
                     .where(t.process_definitions.c.bpmn_process_id == parsed.bpmn_process_id)
                     .order_by(t.process_definitions.c.version.desc())
                     .limit(1)
                 ).first()
-                if latest is not None and latest.checksum == checksum:
+                if latest is not None and not self._is_new_version(latest, checksum, name):
                     deployed_processes.append(DeployedProcess(parsed.bpmn_process_id, latest.version, latest.key, name))
                     continue
                 version = 1 if latest is None else latest.version + 1
@@ -311,12 +320,12 @@ class Engine:
             for form_id, (name, content, schema) in new_forms.items():
                 checksum = hashlib.sha256(content).hexdigest()
                 latest = conn.execute(
-                    sa.select(t.forms.c.key, t.forms.c.version, t.forms.c.checksum)
+                    sa.select(t.forms.c.key, t.forms.c.version, t.forms.c.checksum, t.forms.c.resource_name)
                     .where(t.forms.c.form_id == form_id)
                     .order_by(t.forms.c.version.desc())
                     .limit(1)
                 ).first()
-                if latest is not None and latest.checksum == checksum:
+                if latest is not None and not self._is_new_version(latest, checksum, name):
                     deployed_forms.append(DeployedForm(form_id, latest.version, latest.key, name))
                     continue
                 version = 1 if latest is None else latest.version + 1
@@ -334,6 +343,11 @@ class Engine:
             self._add_definition(key, process_id, version, name, parsed)
         self._forms.update(forms_added)
         return Deployment(deployment_key, deployed_processes, deployed_forms)
+
+    def _is_new_version(self, latest, checksum: str, resource_name: str) -> bool:
+        if self.strict:  # Zeebe: same content under another resource name is a new version
+            return strict_rules.is_new_version(latest.checksum, latest.resource_name, checksum, resource_name)
+        return latest.checksum != checksum
 
     def form(self, form_id: str) -> FormSchema:
         try:
@@ -473,12 +487,13 @@ class Engine:
                 duplicate = conn.execute(
                     sa.select(t.messages.c.key).where(
                         t.messages.c.name == name,
+                        t.messages.c.correlation_key == correlation_key,
                         t.messages.c.message_id == message_id,
                         t.messages.c.expires_at > op.now,
                     )
                 ).first()
-                if duplicate is not None:
-                    raise InvalidState(f"message '{name}' with id '{message_id}' was already published")
+                if duplicate is not None:  # unique by name, correlation key and id while buffered
+                    raise InvalidState(strict_rules.duplicate_message(message_id))
             key = self._key(op)
             buffered = time_to_live > timedelta(0)
             conn.execute(
@@ -1492,14 +1507,10 @@ class Engine:
         where = f"user task '{task.task_spec.bpmn_id}'"
         data = dict(task.data)
         try:
-            assignee = evaluate(config.assignee, data, op.now, f"{where} assignee") if config else None
-            groups = _as_list(evaluate(config.candidate_groups, data, op.now, f"{where} candidateGroups")) if config else []
-            users = _as_list(evaluate(config.candidate_users, data, op.now, f"{where} candidateUsers")) if config else []
-            due = _parse_instant(evaluate(config.due_date, data, op.now, f"{where} dueDate"), where) if config else None
-            follow_up = (
-                _parse_instant(evaluate(config.follow_up_date, data, op.now, f"{where} followUpDate"), where)
-                if config else None
-            )
+            if config is not None and self.strict:
+                assignee, groups, users, due, follow_up = self._strict_user_task(config, data, op.now, where)
+            else:
+                assignee, groups, users, due, follow_up = self._lenient_user_task(config, data, op.now, where)
         except ExpressionError as exc:
             self._raise_incident(op, live.key, task.task_spec.bpmn_id, str(task.id), "EXTRACT_VALUE_ERROR", str(exc))
             return
@@ -1513,6 +1524,40 @@ class Engine:
                 state="CREATED", variables=_json(data), created_at=op.now,
             )
         )
+
+    @staticmethod
+    def _strict_user_task(config, data: dict, now: datetime, where: str):
+        """Assignment and schedule evaluated and type-checked as Zeebe does."""
+        def value(expression: str | None, label: str):
+            return evaluate(expression, data, now, f"{where} {label}") if expression else None
+
+        assignee = strict_rules.assignee(value(config.assignee, "assignee"), config.assignee, where) if config.assignee else None
+        groups = (
+            strict_rules.candidates(value(config.candidate_groups, "candidateGroups"), config.candidate_groups, f"{where} candidateGroups")
+            if config.candidate_groups else []
+        )
+        users = (
+            strict_rules.candidates(value(config.candidate_users, "candidateUsers"), config.candidate_users, f"{where} candidateUsers")
+            if config.candidate_users else []
+        )
+        due = strict_rules.schedule_date(value(config.due_date, "dueDate"), config.due_date, f"{where} dueDate") if config.due_date else None
+        follow_up = (
+            strict_rules.schedule_date(value(config.follow_up_date, "followUpDate"), config.follow_up_date, f"{where} followUpDate")
+            if config.follow_up_date else None
+        )
+        return assignee, groups, users, due, follow_up
+
+    @staticmethod
+    def _lenient_user_task(config, data: dict, now: datetime, where: str):
+        """strict=False: a string is split on commas, a time without offset is UTC."""
+        if config is None:
+            return None, [], [], None, None
+        assignee = evaluate(config.assignee, data, now, f"{where} assignee")
+        groups = _as_list(evaluate(config.candidate_groups, data, now, f"{where} candidateGroups"))
+        users = _as_list(evaluate(config.candidate_users, data, now, f"{where} candidateUsers"))
+        due = _parse_instant(evaluate(config.due_date, data, now, f"{where} dueDate"), where)
+        follow_up = _parse_instant(evaluate(config.follow_up_date, data, now, f"{where} followUpDate"), where)
+        return assignee, groups, users, due, follow_up
 
 
 def _correlation_string(value: Any) -> str:

@@ -16,7 +16,8 @@ from .settings import WebSettings
 
 
 async def serve(settings: AppSettings, web_settings: WebSettings, announce=print, *,
-                zeebe_gateway: str | None = None, in_process_workers: bool = True) -> None:
+                zeebe_gateway: str | None = None, zeebe_rest: str | None = None,
+                in_process_workers: bool = True) -> None:
     import uvicorn
 
     clock = SystemClock()
@@ -34,8 +35,10 @@ async def serve(settings: AppSettings, web_settings: WebSettings, announce=print
         if zeebe_gateway:
             from pepflow.zeebe.facade import FacadeServer
 
-            facade = await FacadeServer(embedded.engine, zeebe_gateway).start()
+            facade = await FacadeServer(embedded.engine, zeebe_gateway, rest_address=zeebe_rest).start()
             announce(f"Zeebe gateway (for python -m workers and zbctl) on {facade.target}")
+            if facade.rest_url:
+                announce(f"Orchestration Cluster REST API v2 on {facade.rest_url}/v2")
         if in_process_workers:
             workers = asyncio.create_task(embedded.runtime.serve(stop))
         else:

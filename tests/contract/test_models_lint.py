@@ -1,7 +1,7 @@
 """Contract between the diagram, its forms and docs/process-contract.md.
 
 `test_models_lint` runs the same offline lint as CI (`scripts/lint-models`: bpmnlint with
-Camunda's 8.6 rules, and the forms imported with the form-js viewer). The other tests are
+Camunda's 8.10 rules, and the forms imported with the form-js viewer). The other tests are
 pure Python and need no Node.
 """
 

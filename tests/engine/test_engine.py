@@ -155,7 +155,7 @@ def test_pyzeebe_handler_gets_variables_by_parameter_name_and_job(harness):
 def test_user_task_assignment_schedule_claim_and_form_validation(harness):
     harness.deploy("user_task.bpmn", "review-pep.form")
     key = harness.engine.create_instance(
-        "approval", {"ownerUserId": "sw-7", "team": "business-support-north", "reviewDueAt": iso(timedelta(days=5))}
+        "approval", {"ownerUserId": "sw-7", "team": ["business-support-north"], "reviewDueAt": iso(timedelta(days=5))}
     )
     [task] = harness.engine.user_tasks(process_instance_key=key)
     assert task.element_id == "ReviewPepTask" and task.form_id == "review-pep"
@@ -486,7 +486,7 @@ def test_searching_user_tasks_filters_counts_and_pages_in_the_database(harness):
     harness.deploy("user_task.bpmn", "review-pep.form")
     for n in range(7):
         harness.engine.create_instance("approval", {
-            "ownerUserId": "sw-1" if n % 2 else "sw-2", "team": "north" if n < 4 else "south",
+            "ownerUserId": "sw-1" if n % 2 else "sw-2", "team": ["north" if n < 4 else "south"],
             "reviewDueAt": iso(timedelta(days=n)), "childId": f"C-000{n}", "pepId": f"PEP-C-000{n}-2026-AUT",
         })
     total, page = harness.engine.search_user_tasks(candidate_groups=["north"], limit=2)

@@ -216,12 +216,18 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
     v = variables(world, key)
     assert {k: v[k] for k in (
         "pepId", "careEpisodeId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId",
-        "businessSupportGroup", "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt",
+        "businessSupportGroups", "contactOptions", "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt",
     )} == {
         "pepId": pep_id, "careEpisodeId": "CE-0001-1", "settingId": "ES-0001", "variant": "school-age",
         "hasSettingInput": True, "ownerRole": "social-worker", "ownerUserId": "ST-0001",
-        "businessSupportGroup": "business-support-north", "isInitial": True,
+        "businessSupportGroups": ["business-support-north"], "isInitial": True,
         "initialMeetingDueAt": z(local(2026, 9, 28, 17)), "initialMeetingReminderAt": z(local(2026, 9, 23, 9)),
+        # the arrange-initial-meeting form's options, for Tasklist: roles and references, no names
+        "contactOptions": [
+            {"label": "Designated teacher, Oakridge Primary School (fictional) (ES-0001)", "value": "ES-0001"},
+            {"label": "Foster carer (CT-0006)", "value": "CT-0006"},
+            {"label": "Social worker (ST-0001)", "value": "ST-0001"},
+        ],
     }
 
     mail = {m.recipients: (at, m) for at, m in world.new_mail()}
@@ -570,7 +576,7 @@ async def test_1b_emergency_entry_acts_immediately(make_world):
     assert active(world, key) == ["ArrangeInitialMeetingTask"]
     assert "EmergencyEntryStartEvent" in elements(world, key) and "ChildLookedAfterStartEvent" not in elements(world, key)
     v = variables(world, key)
-    assert (v["emergency"], v["ownerUserId"], v["businessSupportGroup"], v["settingId"]) == (True, "ST-0002", "business-support-south", "ES-0002")
+    assert (v["emergency"], v["ownerUserId"], v["businessSupportGroups"], v["settingId"]) == (True, "ST-0002", ["business-support-south"], "ES-0002")
     assert v["initialMeetingDueAt"] == z(local(2026, 10, 5, 17))
     assert v["initialMeetingReminderAt"] == z(local(2026, 9, 30, 9))
     episode = world.store.current_care_episode("C-0002")

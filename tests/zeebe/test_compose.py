@@ -39,7 +39,11 @@ def _resolve(value: str, env: dict[str, str]) -> str:
 
 def test_env_holds_pinned_versions_and_no_secrets():
     env = _env()
-    assert re.fullmatch(r"8\.6\.\d+", env["CAMUNDA_VERSION"])
+    # 8.10 is the newest supported minor (maintained to April 2028); 8.10.0 and 8.10.1
+    # carry Camunda's do-not-use notice
+    major, minor, patch = (int(p) for p in re.fullmatch(r"(8)\.(10)\.(\d+)", env["CAMUNDA_VERSION"]).groups())
+    assert patch >= 2
+    assert re.fullmatch(r"8\.8\.\d+", env["CAMUNDA_88_VERSION"])
     for name, value in env.items():
         assert name.endswith("_VERSION"), f".env is for versions only, not {name}"
         assert value and value != "latest"
@@ -52,7 +56,10 @@ def test_every_service_is_pinned_checked_and_documented():
     for words in ("development", "production", "licence", "tls", "oauth"):
         assert words in header, f"the header comment should say what {words} means here"
     services = compose["services"]
-    assert {"zeebe", "operate", "tasklist", "elasticsearch", "postgres", "mailpit", "workers"} <= set(services)
+    assert {"orchestration", "postgres", "mailpit", "workers"} <= set(services)
+    # Camunda's lightweight 8.10 layout: one orchestration cluster, H2 secondary
+    # storage, no Elasticsearch, no separate Zeebe/Operate/Tasklist, connectors off
+    assert not {"zeebe", "operate", "tasklist", "elasticsearch", "connectors"} & set(services)
     for name, service in services.items():
         assert "image" in service or "build" in service, name
         if "image" in service and "build" not in service:
@@ -64,11 +71,38 @@ def test_every_service_is_pinned_checked_and_documented():
             assert "healthcheck" in service or "healthcheck" in _dockerfile_text(), f"{name} has no health check"
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is published beyond this machine"
-    camunda = {_resolve(services[n]["image"], env).rsplit(":", 1)[1] for n in ("zeebe", "operate", "tasklist")}
-    assert camunda == {env["CAMUNDA_VERSION"]}, "Zeebe, Operate and Tasklist run one version"
+    orchestration = services["orchestration"]
+    assert _resolve(orchestration["image"], env) == f"camunda/camunda:{env['CAMUNDA_VERSION']}"
+    assert {p.rsplit(":", 1)[1] for p in orchestration["ports"]} == {"26500", "8080", "9600"}
+    config = yaml.safe_load(compose["configs"]["orchestration-config"]["content"])
+    assert config["camunda"]["data"]["secondary-storage"]["type"] == "rdbms"
+    assert config["camunda"]["data"]["secondary-storage"]["rdbms"]["url"].startswith("jdbc:h2:file:")
     workers = services["workers"]
     assert workers["build"] == "." and int(workers["stop_grace_period"].rstrip("s")) > 120
-    assert workers["environment"]["PEP_ZEEBE_ADDRESS"] == "zeebe:26500"
+    assert workers["environment"]["PEP_ZEEBE_ADDRESS"] == "orchestration:26500"
+    assert "orchestration" in workers["depends_on"]
+
+
+def test_the_compose_header_names_only_commands_that_exist():
+    """The header's deploy command is one `pep` really has (it once named a missing one)."""
+    from typer.testing import CliRunner
+
+    from pepflow.cli import app
+
+    header = COMPOSE.read_text().split("\nname:", 1)[0]
+    assert "pep deploy --zeebe" in header
+    result = CliRunner().invoke(app, ["deploy", "--help"])
+    assert result.exit_code == 0 and "--zeebe" in result.output
+
+
+def test_the_camunda_8_8_override_swaps_the_image_and_adds_elasticsearch():
+    override = yaml.safe_load((ROOT / "docker-compose.camunda-8.8.yml").read_text())
+    env = _env()
+    image = _resolve(override["services"]["orchestration"]["image"], env)
+    assert image == f"camunda/camunda:{env['CAMUNDA_88_VERSION']}"
+    assert "elasticsearch" in override["services"]
+    config = yaml.safe_load(override["configs"]["orchestration-config-88"]["content"])
+    assert config["camunda"]["data"]["secondary-storage"]["type"] == "elasticsearch"
 
 
 def _dockerfile_text() -> str:

@@ -30,7 +30,7 @@ def zeebe_address():
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
 
-    container = DockerContainer(f"camunda/zeebe:{_camunda_version()}").with_exposed_ports(26500)
+    container = DockerContainer(f"camunda/camunda:{_camunda_version()}").with_exposed_ports(26500)
     with container:
         wait_for_logs(container, "Partition-1 recovered", timeout=180)
         yield f"{container.get_container_host_ip()}:{container.get_exposed_port(26500)}"

@@ -7,7 +7,9 @@ simulation clock; the diagram and forms deployed with ``ZeebeEngine.deploy`` (wh
 ``pep deploy --zeebe`` calls); start and catch messages published through
 ``open_zeebe_app`` (what ``pep event`` uses in Camunda 8 mode); service tasks done by
 the worker subprocess (records store on the same database, mail to a STARTTLS outbox
-given by ``PEP_SMTP_*``); user tasks completed on the engine (Tasklist's part).
+given by ``PEP_SMTP_*``); user tasks found, assigned and completed through the
+facade's Orchestration Cluster REST API v2 with Camunda's own Python client
+(``camunda-orchestration-sdk``), as Tasklist or a script would on a cluster.
 
 In-process side: ``pepflow.app.open_app`` (the embedded composition root) on its own
 database, the same clock start, the same answers in the same forms.
@@ -40,6 +42,7 @@ from pepflow.zeebe.facade import FacadeServer
 from pepflow.zeebe.settings import ZeebeSettings
 
 from .conftest import ROOT, free_port
+from .rest_tasks import RestTasks
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +65,12 @@ class Driver:
 
     async def advance_to(self, target: datetime) -> None: ...
 
+    async def open_user_tasks(self, key: int) -> list:
+        return self.engine.user_tasks(process_instance_key=key)
+
+    async def complete_user_task(self, task, variables: dict, actor: str) -> None:
+        self.engine.complete_user_task(task.user_task_key, variables, actor=actor)
+
 
 class InProcess(Driver):
     def __init__(self, app) -> None:
@@ -82,7 +91,9 @@ class InProcess(Driver):
 class OverGrpc(Driver):
     """The worker subprocess does the jobs; this waits until it has done them all."""
 
-    def __init__(self, engine: Engine, clock: SimulationClock, zeebe_app, clock_file: Path, worker: subprocess.Popen) -> None:
+    def __init__(self, engine: Engine, clock: SimulationClock, zeebe_app, clock_file: Path, worker: subprocess.Popen,
+                 rest: RestTasks) -> None:
+        self.rest = rest
         self.engine = engine
         self.clock = clock
         self.zeebe_app = zeebe_app
@@ -122,6 +133,12 @@ class OverGrpc(Driver):
                 raise AssertionError(f"the process did not settle in {SETTLE_TIMEOUT} s: {busy}")
             await asyncio.sleep(0.05)
         assert not self.engine.incidents(), self.engine.incidents()
+
+    async def open_user_tasks(self, key):
+        return await asyncio.to_thread(self.rest.open_tasks, key)
+
+    async def complete_user_task(self, task, variables, actor):
+        await asyncio.to_thread(self.rest.assign_and_complete, task.user_task_key, actor, variables)
 
     async def advance_to(self, target):
         # the broker's clock: step through due timers and backoffs in order, as
@@ -165,12 +182,10 @@ async def pep_cycle(driver: Driver, store: RecordsStore) -> int:
         completed = {h.element_id for h in engine.history(key) if h.event == "COMPLETED"}
         if "CompletePepTask" in completed and "WaitToPrepareEvent" in active:
             return key
-        tasks = engine.user_tasks(process_instance_key=key)
+        tasks = await driver.open_user_tasks(key)
         if tasks:
             task = tasks[0]
-            engine.complete_user_task(
-                task.user_task_key, roles.variables_for(task, driver.clock.now()), actor=roles.actor_for(task)
-            )
+            await driver.complete_user_task(task, roles.variables_for(task, driver.clock.now()), roles.actor_for(task))
         elif "SchoolFormReturnedEvent" in active:
             pep_id = view.variables["pepId"]
             await driver.publish("pep-form-returned", pep_id, {}, message_id=f"returned-{pep_id}")
@@ -255,7 +270,7 @@ async def run_over_grpc(tmp: Path) -> tuple[dict, str, int]:
     log_path = tmp / "worker.log"
     worker_dir = tmp / "worker"
     try:
-        async with FacadeServer(engine, f"127.0.0.1:{port}") as server, \
+        async with FacadeServer(engine, f"127.0.0.1:{port}", rest_address="127.0.0.1:0") as server, \
                 LocalOutboxServer(tmp / "outbox-state") as outbox:
             zeebe = ZeebeSettings(address=server.target)
             # `pep deploy --zeebe bpmn forms`
@@ -274,9 +289,13 @@ async def run_over_grpc(tmp: Path) -> tuple[dict, str, int]:
                 await _wait_ready(worker, worker_dir / "worker.ready", log_path)
                 settings = AppSettings(data_dir=tmp / "cli", database_url=url)
                 async with open_zeebe_app(settings, clock, zeebe) as zeebe_app:
-                    driver = OverGrpc(engine, clock, zeebe_app, clock_file, worker)
-                    key = await pep_cycle(driver, zeebe_app.store)
-                    result = outcome(engine, zeebe_app.store, key, outbox.messages())
+                    rest = RestTasks(server.rest_url)
+                    try:
+                        driver = OverGrpc(engine, clock, zeebe_app, clock_file, worker, rest)
+                        key = await pep_cycle(driver, zeebe_app.store)
+                        result = outcome(engine, zeebe_app.store, key, outbox.messages())
+                    finally:
+                        rest.close()
                 # SIGTERM: a clean stop
                 worker.send_signal(signal.SIGTERM)
                 code = await asyncio.to_thread(worker.wait, 30)

@@ -1,4 +1,4 @@
-"""A Zeebe gateway over the embedded engine: the proof of the Camunda 8 mode without a broker.
+"""The gRPC Gateway service of the facade (Zeebe's ``gateway_protocol.Gateway``).
 
 A ``grpc.aio`` server implementing the ``gateway_protocol.Gateway`` service from the
 stubs pyzeebe ships (``pyzeebe.proto``), so that unchanged Zeebe clients - the worker
@@ -23,91 +23,37 @@ Engine errors map to the status codes Zeebe uses: ``NotFound`` -> NOT_FOUND,
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import functools
-import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
 from pyzeebe.proto import gateway_pb2 as pb
 from pyzeebe.proto import gateway_pb2_grpc as pb_grpc
 
-from pepflow.engine.errors import (
-    DeploymentError,
-    EngineError,
-    ExpressionError,
-    InvalidState,
-    InvalidVariables,
-    NotFound,
-)
+from pepflow.engine.errors import EngineError, InvalidState, NotFound
 from pepflow.engine.runtime import Engine
 from pepflow.engine.views import ActivatedJob, Deployment
 
+from .common import (
+    DEFAULT_LONG_POLL_MS,
+    DEFAULT_TENANT,
+    DEFAULT_WITH_RESULT_MS,
+    GATEWAY_VERSION,
+    _Abort,
+    _millis,
+    _Signal,
+    _status_for,
+    _tenant,
+    _tenants,
+    _variables,
+)
+
 log = logging.getLogger(__name__)
-
-GATEWAY_SERVICE = "gateway_protocol.Gateway"
-#: the protocol level of the stubs pyzeebe 4.7 ships, reported by Topology
-GATEWAY_VERSION = "8.6.0"
-#: Zeebe's default long-polling time when a request leaves requestTimeout at 0
-DEFAULT_LONG_POLL_MS = 10_000
-#: how long CreateProcessInstanceWithResult waits when the request gives no timeout
-DEFAULT_WITH_RESULT_MS = 30_000
-DEFAULT_TENANT = "<default>"
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # deployments and variables (Zeebe's default is 4 MiB)
-
-
-class _Abort(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _status_for(exc: Exception) -> grpc.StatusCode:
-    if isinstance(exc, NotFound):
-        return grpc.StatusCode.NOT_FOUND
-    if isinstance(exc, InvalidState):
-        return grpc.StatusCode.FAILED_PRECONDITION
-    if isinstance(exc, (DeploymentError, InvalidVariables, ExpressionError)):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    return grpc.StatusCode.INTERNAL
-
-
-def _variables(text: str, what: str = "variables") -> dict[str, Any]:
-    """A request's JSON document of variables: empty means none; anything but an
-    object is refused, as Zeebe does."""
-    if not text or not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} are not valid JSON: {exc}") from None
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} must be a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _tenant(tenant_id: str) -> None:
-    if tenant_id and tenant_id != DEFAULT_TENANT:
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"multi-tenancy is not enabled; tenant '{tenant_id}' is unknown")
-
-
-def _tenants(tenant_ids) -> None:
-    for tenant_id in tenant_ids:
-        _tenant(tenant_id)
-
-
-def _millis(instant: datetime) -> int:
-    return int(instant.timestamp() * 1000)
 
 
 def _unary(method: Callable) -> Callable:
@@ -128,30 +74,6 @@ def _unary(method: Callable) -> Callable:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
 
     return wrapper
-
-
-class _Signal:
-    """Wakes coroutines of the server's loop when the engine committed something
-    (called from whatever thread ran the engine operation)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._event = asyncio.Event()
-
-    def notify_threadsafe(self, _kind: str = "") -> None:
-        try:
-            self._loop.call_soon_threadsafe(self._notify)
-        except RuntimeError:  # the loop is closed: nobody waits any more
-            pass
-
-    def _notify(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def wait(self, timeout: float) -> None:
-        event = self._event
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
 
 
 class GatewayFacade(pb_grpc.GatewayServicer):
@@ -517,97 +439,3 @@ class GatewayFacade(pb_grpc.GatewayServicer):
             await self._wait_for_change(wait)
 
 
-def _check_loopback(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
-    if host != "localhost":
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ValueError(f"the gateway facade has no authentication: it listens on loopback only, not {host}")
-    return host, int(port)
-
-
-class FacadeServer:
-    """A running facade: ``await start()``, ``port``, ``await stop()`` (or ``async with``)."""
-
-    def __init__(self, engine: Engine, address: str = "127.0.0.1:26500") -> None:
-        self.engine = engine
-        self.address = address
-        self.host, self._requested_port = _check_loopback(address)
-        self.port = self._requested_port
-        self._server: grpc.aio.Server | None = None
-        self._health: health_aio.HealthServicer | None = None
-        self._timers: asyncio.Task | None = None
-        self._stop = asyncio.Event()
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zeebe-facade")
-        self.facade = GatewayFacade(engine, host=self.host, executor=self._executor)
-
-    async def start(self) -> FacadeServer:
-        self.facade.attach(asyncio.get_running_loop())
-        server = grpc.aio.server(
-            options=[
-                ("grpc.so_reuseport", 0),  # never share the port with another server
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ]
-        )
-        pb_grpc.add_GatewayServicer_to_server(self.facade, server)
-        self._health = health_aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        target = f"[{self.host}]:{self._requested_port}" if ":" in self.host else f"{self.host}:{self._requested_port}"
-        try:
-            self.port = server.add_insecure_port(target)
-        except RuntimeError as exc:  # grpc's way of saying "address in use"
-            self._executor.shutdown(wait=False)
-            raise OSError(f"cannot listen on {target} (in use?): {exc}") from None
-        if self.port == 0:
-            self._executor.shutdown(wait=False)
-            raise OSError(f"cannot listen on {target}")
-        self.facade.port = self.port
-        await server.start()
-        self._server = server
-        for service in ("", GATEWAY_SERVICE):
-            await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        self._timers = asyncio.create_task(self.facade.fire_timers(self._stop), name="zeebe-facade-timers")
-        log.info("Zeebe gateway facade listening on %s:%d", self.host, self.port)
-        return self
-
-    @property
-    def target(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    async def stop(self, grace: float = 1.0) -> None:
-        self._stop.set()
-        if self._health is not None:
-            await self._health.enter_graceful_shutdown()
-        if self._timers is not None:
-            self._timers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timers
-        if self._server is not None:
-            await self._server.stop(grace)
-            self._server = None
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-    async def wait_closed(self) -> None:
-        if self._server is not None:
-            await self._server.wait_for_termination()
-
-    async def __aenter__(self) -> FacadeServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.stop()
-
-
-async def serve_facade(engine: Engine, address: str = "127.0.0.1:26500") -> None:
-    """Serve the gateway facade over ``engine`` until cancelled (``pep up --zeebe-gateway``)."""
-    server = FacadeServer(engine, address)
-    await server.start()
-    try:
-        await server.wait_closed()
-    finally:
-        await asyncio.shield(server.stop())
