@@ -34,6 +34,7 @@ from .mail.outbox import FlushResult, OutboxSender
 from .mail.transport import Mailer, SmtpMailer, SmtpSettings
 from .store import RecordsStore
 from .store.migrate import migrate
+from .task_checks import TaskChecks
 
 # The composition root sits above the workers (which use the services below it).
 from workers import build_routers  # noqa: E402
@@ -175,6 +176,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
             casework_config(settings),
             sender=sender,
         )
+        engine.add_completion_check(TaskChecks(casework).check)
         runtime = OutboxRuntime(engine, build_routers(casework), sender)
         yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender)
     finally:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .calendar import WorkingDays
+from .calendar import MissingTermDates, WorkingDays, academic_year_label, academic_year_of
 from .casework import LONDON, local_date
 from .domain.enums import DocumentKind, PepStatus
 from .domain.meeting_dates import long_date
@@ -119,6 +119,21 @@ class CouncilEvents:
             )
         return episode
 
+    def _check_term_dates(self, setting_id: str | None, day: date, what: str) -> None:
+        """The PEP this event starts needs the term dates of ``day``'s academic year (the
+        setting's own, else the council's): refused now, naming both, rather than an
+        operator incident later."""
+        calendar = self.store.school_calendar_for(setting_id)
+        try:
+            calendar.terms_for(academic_year_of(day))
+        except MissingTermDates as missing:
+            where = self.store.setting(setting_id).name if setting_id else "the council (default term dates)"
+            raise EventRefused(
+                f"{what} cannot be scheduled: no term dates are loaded for {where} in "
+                f"{academic_year_label(missing.academic_year)}. Import them first (pep import term-dates FILE), "
+                f"then record the event again"
+            ) from None
+
     def _publish(self, event, name: str, key: str, variables: dict[str, Any], ttl: timedelta):
         try:
             published = self.engine.publish_message(
@@ -164,6 +179,10 @@ class CouncilEvents:
                 f"{child_id}'s entry into care on {long_date(current.entered_care_on)} is already recorded "
                 f"and its PEP process started: nothing to do"
             )
+        setting = self.store.setting_for(child_id, max(entered, self._today()))
+        self._check_term_dates(None, max(entered, self._today()), f"{child_id}'s initial PEP")
+        if setting is not None:
+            self._check_term_dates(setting.id, max(entered, self._today()), f"{child_id}'s initial PEP")
         warnings = []
         due = initial_meeting_due(
             entered, self.settings.initial_meeting_days, self.settings.initial_meeting_day_kind, self.working_days,
@@ -198,6 +217,8 @@ class CouncilEvents:
         episode = self._open_episode(child_id, "the start of their termly PEP cycle")
         if self._told(child_id, episode.id, ("looked-after", "already-in-care")):
             raise EventRefused(f"{child_id}'s PEP process for this care episode has already started: nothing to do")
+        setting = self.store.setting_for(child_id, self._today())
+        self._check_term_dates(setting.id if setting else None, self._today(), f"{child_id}'s next PEP")
         event = self.store.events.record(
             "already-in-care", child_id, self._today(), actor=actor, care_episode_id=episode.id,
         )
@@ -281,6 +302,7 @@ class CouncilEvents:
                 f"{child_id} already attends {setting.name} ({setting.id}), since "
                 f"{long_date(enrolment.starts_on)}: nothing changed, and the PEP in hand stays as it is"
             )
+        self._check_term_dates(setting.id, max(changed, self._today()), f"The PEP at {setting.name}")
         previous = self.store.setting_for(child_id, changed - timedelta(days=1))
         with self.store.atomic():
             if enrolment is None or enrolment.setting_id != setting.id:

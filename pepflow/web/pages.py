@@ -131,7 +131,11 @@ def instance_page(request: Request, process_instance_key: int, principal: Princi
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request, principal: Principal = allow("dashboard")) -> Response:
     web = request.app.state.web.backend
-    return render(request, "dashboard.html", principal, f=web.dashboard(), today=local_date(web.now()))
+    from pepflow.escalation import KINDS
+
+    words = {code: kind.what[0].upper() + kind.what[1:] for code, kind in KINDS.items()}
+    return render(request, "dashboard.html", principal, f=web.dashboard(), today=local_date(web.now()),
+                  escalation_words=words)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

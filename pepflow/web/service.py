@@ -22,7 +22,7 @@ from pepflow.casework import at_local, local_date
 from pepflow.domain.enums import PepSection, PepStatus, TermName
 from pepflow.engine.errors import NotFound
 from pepflow.engine.views import UserTask
-from pepflow.store.models import CareEpisodeRow, ChildRow, PepRow
+from pepflow.store.models import CareEpisodeRow, ChildRow, EscalationRow, PepRow
 from pepflow.store.repository import create_store_engine
 
 from .accounts import Accounts
@@ -260,6 +260,10 @@ class WebBackend:
                 PepRow.id, PepRow.child_id, PepRow.academic_year, PepRow.term, PepRow.status,
                 PepRow.is_initial, PepRow.finalised_at, PepRow.form_sent_at, PepRow.form_returned_at,
             )).all()
+            late = conn.execute(sa.select(
+                EscalationRow.pep_id, EscalationRow.child_id, EscalationRow.kind, EscalationRow.owner_staff_id,
+                EscalationRow.raised_at,
+            ).where(EscalationRow.resolved_at.is_(None)).order_by(EscalationRow.raised_at)).all()
         in_care: dict[str, date] = {}
         for e in episodes:
             if e.entered_care_on <= today and (e.left_care_on is None or e.left_care_on > today):
@@ -316,6 +320,13 @@ class WebBackend:
             "childrenWithUpToDatePep": len(up_to_date),
             "percentWithUpToDatePep": pct,
             "childrenWithoutUpToDatePep": sorted(set(counted) - set(up_to_date)),
+            # every wait a person owns that ran late: open until the PEP moves on
+            "lateSteps": len(late),
+            "escalations": [
+                {"pepId": e.pep_id, "childId": e.child_id, "kind": e.kind, "ownerStaffId": e.owner_staff_id,
+                 "raisedAt": e.raised_at.isoformat()}
+                for e in late
+            ],
         }
 
     @staticmethod

@@ -122,3 +122,41 @@ def test_a_document_password_is_given_by_phone_and_audited(pep):
     given = [a for a in store.audit_entries("pep", "PEP-C-0001-2026-AUT") if a.action == "document-password-given"]
     store.close()
     assert len(given) == 1 and "Priya Hollowell" in given[0].diff["to"]
+
+
+def _task_key(pep, name: str) -> str:
+    line = next(line for line in pep("tasks").output.splitlines() if name in line)
+    return re.search(r"\b(\d{10,})\b", line).group(1)
+
+
+def test_a_meeting_on_christmas_day_is_refused_from_the_command_line(pep):
+    pep("import", "all", str(SAMPLES))
+    pep("event", "looked-after", "C-0001", "--on", "14/09/2026")  # as England writes a date
+    key = _task_key(pep, "Arrange initial PEP meeting")
+    result = pep("task", "complete", key, "-v", "meetingAt=2026-12-25T10:00:00Z", "-v", "venue=Oakridge",
+                 "-v", 'inviteeIds=["ES-0001"]', "--actor", "ST-0001")
+    assert result.exit_code == 1
+    assert "Christmas Day, a bank holiday" in result.output and "Tuesday 5 January 2027" in result.output
+    assert "Arrange initial PEP meeting" in pep("tasks").output  # still to do
+
+
+def test_completing_a_task_runs_the_steps_that_follow_and_status_speaks_uk_time(pep):
+    pep("import", "all", str(SAMPLES))
+    pep("event", "looked-after", "C-0001", "--on", "2026-09-14")
+    key = _task_key(pep, "Arrange initial PEP meeting")
+    # Wednesday 12 May 2027, 10:00 in England (British Summer Time: 09:00 UTC)
+    result = pep("task", "complete", key, "-v", "meetingAt=2027-05-12T09:00:00Z", "-v", "venue=Oakridge",
+                 "-v", 'inviteeIds=["ES-0001"]', "--actor", "ST-0001")
+    assert result.exit_code == 0, result.output
+    # no `pep run` needed: the PEP co-ordinator was told and the social worker's part is next
+    assert "Complete social worker's part" in pep("tasks").output
+    status = pep("status", "C-0001").output
+    assert "Wed 12 May 2027 10:00" in status and "09:00" not in status
+    assert "form sent to the setting" in status
+
+
+def test_a_date_the_cli_cannot_read_is_refused_naming_the_formats(pep):
+    pep("import", "all", str(SAMPLES))
+    result = pep("event", "looked-after", "C-0001", "--on", "09/14/2026")  # month first
+    assert result.exit_code == 1
+    assert "YYYY-MM-DD (2026-09-03) or DD/MM/YYYY (03/09/2026)" in result.output

@@ -2,6 +2,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import re
+
 import pytest
 
 from pepflow.casework import Casework, CaseworkConfig
@@ -9,6 +11,7 @@ from pepflow.clock import SimulationClock
 from pepflow.engine.runtime import Engine
 from pepflow.engine.worker import EmbeddedRuntime
 from pepflow.events import CouncilEvents
+from pepflow.task_checks import TaskChecks
 from pepflow.mail.message import OutgoingMail
 from pepflow.mail.transport import RecordingMailer, SendResult
 from pepflow.sample_data import load_sample_data
@@ -51,6 +54,7 @@ class PepWorld:
     def _open(self) -> None:
         self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=self.tmp / "documents", final_pdf=False))
         self.engine = Engine(self.url, self.clock)
+        self.engine.add_completion_check(TaskChecks(self.casework).check)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
         self.events = CouncilEvents(self.store, self.engine, self.casework, self.clock)
 
@@ -90,3 +94,25 @@ def world_factory(tmp_path):
 
 
 T0 = datetime(2026, 9, 14, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def make_world(database_url, world_factory):
+    """A world on this test's database; afterwards, no mail of any world named a child."""
+    made: list[PepWorld] = []
+
+    def make(start_at: datetime) -> PepWorld:
+        world = world_factory(database_url, start_at)
+        made.append(world)
+        return world
+
+    yield make
+    for world in made:
+        names = {n for c in world.store.children() for n in (c.given_name, c.family_name)}
+        for mail in world.mailer.sent:
+            assert re.search(r"PEP-C-\d{4}-\d{4}-(AUT|SPR|SUM)", mail.subject), mail.subject
+            for text in (mail.subject, mail.text_body, mail.html_body or "", *[a.filename for a in mail.attachments]):
+                assert not [n for n in names if n in text], f"a child's name in mail {mail.subject!r}"
+
+
+

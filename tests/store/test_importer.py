@@ -198,3 +198,19 @@ def test_import_directory_stops_at_the_first_bad_file(store, tmp_path):
         )
     ]
     assert SAMPLE_DATA_DIR.is_dir()
+
+
+def test_dates_as_excel_exports_them_in_england_are_read_and_others_refused(store, tmp_path):
+    load_sample_data(store, actor=ADMIN)
+    header = "id,given_name,family_name,date_of_birth,legal_status,locality,social_worker_id,setting_id,setting_from,next_setting_id,next_setting_from,entered_care_on,emergency\n"
+    good = _write(tmp_path, "children.csv", header + "C-0100,Ada,Tester,03/09/2016,Section 20,north,ST-0001,ES-0001,3/9/2020,,,14/09/2026,no\n")
+    summary = import_csv(store, "children", good, ADMIN)
+    assert summary.ok, summary.errors
+    child = store.child("C-0100")
+    assert str(child.date_of_birth) == "2016-09-03"  # day first, never month first
+    assert str(store.current_care_episode("C-0100").entered_care_on) == "2026-09-14"
+    for bad in ("09/14/2026", "14/09/26", "2026/09/14", "14 Sept 2026"):
+        path = _write(tmp_path, "children.csv", header + f"C-0101,Bo,Tester,03/09/2016,,north,ST-0001,,,,,{bad},no\n")
+        summary = import_csv(store, "children", path, ADMIN)
+        assert not summary.ok
+        assert "YYYY-MM-DD (2026-09-03) or DD/MM/YYYY (03/09/2026)" in str(summary.errors[0])

@@ -14,6 +14,7 @@ from pepflow.casework import Casework, CaseworkConfig
 from pepflow.clock import SimulationClock
 from pepflow.engine.runtime import Engine
 from pepflow.engine.worker import EmbeddedRuntime
+from pepflow.task_checks import TaskChecks
 from pepflow.mail.transport import RecordingMailer
 from pepflow.sample_data import load_sample_data
 from pepflow.store import RecordsStore
@@ -44,6 +45,7 @@ class WebWorld:
         self.casework = Casework(self.store, self.mailer, self.clock, CaseworkConfig(documents_dir=tmp / "documents", final_pdf=False))
         self.engine = Engine(self.url, self.clock)
         self.engine.deploy(sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((ROOT / "forms").glob("*.form")))
+        self.engine.add_completion_check(TaskChecks(self.casework).check)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
         self.accounts = Accounts(self.url, self.clock)
         seed_sample_accounts(self.accounts, self.store, PASSWORD)
@@ -54,8 +56,12 @@ class WebWorld:
         asyncio.run(self.runtime.run_until_idle())
 
     def child_looked_after(self, child_id: str = "C-0001", on: str = "2026-09-14") -> None:
-        self.engine.publish_message("child-looked-after", child_id, {
-            "childId": child_id, "enteredCareOn": on, "emergency": False})
+        from datetime import date
+
+        from pepflow.events import CouncilEvents
+
+        CouncilEvents(self.store, self.engine, self.casework, self.clock).looked_after(
+            child_id, date.fromisoformat(on), actor="test")
         self.idle()
 
     def close(self) -> None:

@@ -157,6 +157,24 @@ def test_dashboard_and_csv(world, session_for):
     assert figures["childrenInCare"] >= 1 and figures["term"]["term"] == "autumn"
     csv_text = vs.get("/api/v1/dashboard.csv").text
     assert csv_text.startswith("measure,value") and "percent_with_up_to_date_pep" in csv_text
+    assert figures["lateSteps"] == 0
+
+
+def test_the_dashboard_lists_every_late_step_until_the_pep_moves_on(world, session_for):
+    world.child_looked_after()
+    import asyncio
+    from datetime import timedelta
+
+    asyncio.run(world.runtime.advance(timedelta(days=16)))  # the initial meeting was due on 28 September
+    world.backend._dashboard = None  # figures are cached for 15 s
+    vs = session_for("st-0021")
+    figures = vs.get("/api/v1/dashboard").json()
+    assert figures["lateSteps"] == 1
+    [late] = figures["escalations"]
+    assert (late["pepId"], late["childId"], late["kind"], late["ownerStaffId"]) == (
+        "PEP-C-0001-2026-AUT", "C-0001", "initial-meeting", "ST-0001")
+    page = vs.get("/dashboard").text
+    assert "The initial PEP meeting" in page and "PEP-C-0001-2026-AUT" in page
 
 
 def test_lockout_sign_out_and_session_end(world):

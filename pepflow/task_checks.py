@@ -1,0 +1,53 @@
+"""The product's rules on what a person enters in a user task, checked before the task
+completes, so the web and the CLI refuse a bad value there and then with the reason
+(the embedded engine calls :meth:`TaskChecks.check`, registered by the composition
+root). On Camunda 8, where Tasklist completes the task, the diagram's next step checks
+the same values with the same rule and sends the task back with the reason
+(``CheckInitialMeetingDateTask``, ``RecordMeetingOutcomeTask``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .casework import Casework, parse_instant
+from .engine.errors import InvalidVariables
+
+
+def _dated_fields(form_id: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(form field, value) for every meeting date the form carries."""
+    if form_id == "arrange-initial-meeting":
+        return [("meetingAt", values.get("meetingAt"))] if values.get("meetingAt") else []
+    fields = [(key, values.get(key)) for key in ("nextPepDate1", "nextPepDate2") if values.get(key)]
+    if not fields and values.get("nextMeetingDates"):
+        fields = [("nextMeetingDates", d) for d in values["nextMeetingDates"]]
+    return fields
+
+
+class TaskChecks:
+    """Meeting dates (the one rule of :mod:`pepflow.domain.meeting_dates`) in the forms
+    that set them."""
+
+    def __init__(self, casework: Casework) -> None:
+        self.casework = casework
+
+    def check(self, task, submitted: dict[str, Any]) -> None:
+        values = {**task.variables, **submitted}
+        pep_id = values.get("pepId")
+        if not pep_id or task.form_id not in ("arrange-initial-meeting", "record-pep-meeting"):
+            return
+        meetings = self.casework.meetings
+        place = meetings.place_for_pep(self.casework.store.pep(pep_id))
+        what = "The meeting date" if task.form_id == "arrange-initial-meeting" else "The next PEP date"
+        problems = []
+        for field, raw in _dated_fields(task.form_id, values):
+            try:
+                instant = parse_instant(raw)
+            except (ValueError, TypeError):
+                problems.append(f"{field}: {raw!r} is not a date and time")
+                continue
+            problem = meetings.problem(place, [instant], what)
+            if problem is not None:
+                problems.append(f"{field}: {problem.message}")
+        if problems:
+            raise InvalidVariables("; ".join(p.split(": ", 1)[1] for p in problems), problems=problems)
