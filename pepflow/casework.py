@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .calendar import SchoolCalendar, WorkingDays, academic_year_label, academic_year_of
+from .calendar import MissingTermDates, SchoolCalendar, WorkingDays, academic_year_label, academic_year_of
 from .clock import Clock
 from .config import AppSettings
 from .documents import (
@@ -43,7 +43,8 @@ from .documents.model import (
 )
 from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
-from .meetings import NO_PROBLEM, MeetingDates
+from .meetings import NO_PROBLEM, MeetingDates, Problem
+from .domain.meeting_dates import long_date
 from .escalation import kind as escalation_kind
 from .mail.wording import designated_role
 from .domain.settings import Settings
@@ -96,6 +97,17 @@ def parse_instant(value: str | datetime) -> datetime:
 
 def local_date(instant: datetime) -> date:
     return instant.astimezone(LONDON).date()
+
+
+def _school_days_back(calendar: SchoolCalendar, day: date, n: int, floor: date) -> date:
+    """``n`` school days before ``day``, or ``floor`` if counting would pass it."""
+    while n > 0:
+        day -= timedelta(days=1)
+        if day < floor:
+            return floor
+        if calendar.is_school_day(day):
+            n -= 1
+    return day
 
 
 @dataclass(frozen=True)
@@ -383,18 +395,17 @@ class Casework:
         self.sender.wake()
         return summary
 
-    def _reminder_day(self, pep: r.Pep, meeting_day: date) -> date:
-        calendar = self._calendar(pep.setting_id)
-        anchor = calendar.last_school_day_on_or_before(meeting_day)
-        return calendar.add_school_days(anchor, -self.config.settings.form_reminder_school_days)
-
     def _return_by(self, pep: r.Pep, meeting_day: date, sent_on: date | None = None) -> date:
-        """The school day before the reminder goes: the form is due back by then."""
+        """The form is due back the school day before the reminder, which goes a set
+        number of school days before the meeting; but never sooner than a school day
+        after the form went (an initial PEP's form goes as soon as possible)."""
         calendar = self._calendar(pep.setting_id)
-        planned = calendar.add_school_days(self._reminder_day(pep, meeting_day), -1)
-        # an initial PEP's form goes as soon as possible: give the school a school day
         if sent_on is None:
             sent_on = local_date(pep.form_sent_at) if pep.form_sent_at else self._today()
+        anchor = calendar.last_school_day_on_or_before(meeting_day)
+        # counting back never needs to pass the day the form went: anything earlier is
+        # overruled below (and may lie in a year whose term dates are not needed)
+        planned = _school_days_back(calendar, anchor, self.config.settings.form_reminder_school_days + 1, sent_on)
         return max(planned, calendar.add_school_days(sent_on, 1))
 
     def _form_reminder_at(self, pep: r.Pep, meeting: datetime, sent_on: date) -> datetime:
@@ -548,19 +559,43 @@ class Casework:
         return {}
 
     # ------------------------------------------------------------------ box 2
+    def meeting_date_problem(self, pep: r.Pep, instants: list[datetime], what: str, *, initial: bool) -> Problem | None:
+        """The meeting-date rule, and whether every date that follows from a meeting on
+        that day can be worked out (when the form goes, when it is due back, when the
+        record and the final PEP are due): a date needing term dates nobody loaded is
+        refused to the person entering it, not left to an operator later."""
+        problem = self.meetings.problem(self.meetings.place_for_pep(pep), instants, what)
+        if problem is not None:
+            return problem
+        for instant in instants:
+            try:
+                send_on = self._today() if initial else local_date(self._sw_part_due(pep, instant))
+                self._form_reminder_at(pep, instant, send_on)
+                self._write_up_deadlines(pep, instant)
+            except MissingTermDates as missing:
+                where = self.store.setting(pep.setting_id).name if pep.setting_id else "the council (default term dates)"
+                return Problem(
+                    "no-term-dates", local_date(instant), None,
+                    f"{what} {long_date(local_date(instant))} needs the term dates of {where} for "
+                    f"{academic_year_label(missing.academic_year)} (to work out when the form goes and when the "
+                    f"final PEP is due), and none are loaded. Ask the administrator to import them "
+                    f"(pep import term-dates FILE).",
+                )
+        return None
+
     def check_meeting_dates(self, pep_id: str, dates: str, meeting_at: str | None = None, next_meeting_dates: list[str] | None = None) -> dict[str, Any]:
         """The meeting-date rule on what a person entered (``dates``: which form's dates):
         the arranged initial meeting, or the next PEP dates set at a meeting. Returns
         ``meetingDateProblem`` (a code) and the dates behind it, or nulls when all is
         well; the diagram sends the task back to the person with them."""
         pep = self.store.pep(pep_id)
-        place = self.meetings.place_for_pep(pep)
         if dates == "initial-meeting":
             if not meeting_at:
                 raise ValueError(f"{pep_id}: the arrange-initial-meeting form gave no meetingAt")
-            problem = self.meetings.problem(place, [parse_instant(meeting_at)])
+            problem = self.meeting_date_problem(pep, [parse_instant(meeting_at)], "The meeting date", initial=True)
         elif dates == "next-meetings":
-            problem = self.meetings.problem(place, [parse_instant(d) for d in (next_meeting_dates or [])], "The next PEP date")
+            instants = [parse_instant(d) for d in (next_meeting_dates or [])]
+            problem = self.meeting_date_problem(pep, instants, "The next PEP date", initial=False)
         else:
             raise ValueError(f"unknown dates {dates!r} in the diagram's task header 'dates'")
         if problem is None:
@@ -741,7 +776,7 @@ class Casework:
         if pep.status.is_closed:
             return dict(NO_PROBLEM)  # a retried job after the PEP moved on
         dates = [parse_instant(d) for d in (next_meeting_dates or [])]
-        problem = self.meetings.problem(self.meetings.place_for_pep(pep), dates, "The next PEP date")
+        problem = self.meeting_date_problem(pep, dates, "The next PEP date", initial=False)
         if problem is not None:
             self.store.record_event("pep", pep.id, "meeting-date-refused", actor=SYSTEM, details={
                 "code": problem.code, "day": problem.day, "next_valid": problem.next_valid,

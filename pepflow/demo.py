@@ -119,14 +119,15 @@ class SimulatedSchools:
                 continue
             self.returned.add(pep.id)
             document = store.latest_document(pep.id, DocumentKind.FORM)
-            filled = fill_form(store.document_content(document.id), _school_answers(pep.variant.value, today))
+            filled = fill_form(store.document_content(document.id), school_answers_for(pep.variant.value, today))
             setting = store.setting(pep.setting_id)
             events = CouncilEvents(store, self.app.engine, self.app.casework, self.app.clock)
             events.form_returned(pep.id, filled, actor=f"{setting.id} designated teacher")
             note(pep.id, "School form returned (4)", setting.designated_teacher_name or setting.name, "filled Word form uploaded")
 
 
-def _school_answers(variant: str, today: date) -> SchoolReturn:
+def school_answers_for(variant: str, today: date) -> SchoolReturn:
+    """What a designated teacher (or health visitor) writes in the form of a PEP variant."""
     common = dict(
         completed_by="Designated teacher", completed_on=today, wellbeing="Settled, friendships growing",
         child_views="Enjoys art and PE; finds reading hard", sdq_score=14,

@@ -49,6 +49,9 @@ PEP_FORM_RETURNED = "pep-form-returned"
 
 #: how far ahead a planned change of school may be recorded
 MAX_DAYS_AHEAD = 120
+#: an entry into care recorded later than this is not a new entry: the child is
+#: already in care (an initial PEP is long past)
+LATE_ENTRY_DAYS = 90
 
 
 class EventRefused(ValueError):
@@ -162,6 +165,12 @@ class CouncilEvents:
         entered = entered_on or self._today()
         self._check_after_birth(child, entered, "The date of entry into care")
         self._check_not_future(entered, "The date of entry into care")
+        if entered < self._today() - timedelta(days=LATE_ENTRY_DAYS):
+            raise EventRefused(
+                f"{child_id} entered care on {long_date(entered)}, more than {LATE_ENTRY_DAYS} days ago: an initial "
+                f"PEP is long past. Record them as already in care (pep event already-in-care {child_id}); the "
+                f"termly PEPs start from the next term"
+            )
         for episode in self.store.care_episodes(child_id):
             if episode.is_open and episode.entered_care_on != entered:
                 raise EventRefused(
@@ -293,14 +302,28 @@ class CouncilEvents:
                     f"{child_id}'s move to {setting.name} on {long_date(changed)} is already recorded "
                     f"(by {earlier.recorded_by}): nothing to do"
                 )
+        enrolments = self.store.enrolments(child_id)
         enrolment = next(
-            (e for e in self.store.enrolments(child_id)
-             if e.starts_on <= changed and (e.ends_on is None or changed <= e.ends_on)), None,
+            (e for e in enrolments if e.starts_on <= changed and (e.ends_on is None or changed <= e.ends_on)), None,
         )
         if enrolment is not None and enrolment.setting_id == setting.id and enrolment.starts_on < changed:
             raise EventRefused(
                 f"{child_id} already attends {setting.name} ({setting.id}), since "
                 f"{long_date(enrolment.starts_on)}: nothing changed, and the PEP in hand stays as it is"
+            )
+        if enrolment is not None and enrolment.setting_id != setting.id and enrolment.starts_on == changed:
+            current = self.store.setting(enrolment.setting_id)
+            raise EventRefused(
+                f"{child_id}'s record has them starting at {current.name} on that same day "
+                f"({long_date(changed)}): if that record is wrong, correct the child's record (pep import children)"
+            )
+        later = [e for e in enrolments if e.starts_on > changed]
+        if later:
+            moved = self.store.setting(later[0].setting_id)
+            raise EventRefused(
+                f"{child_id}'s record already has a move to {moved.name} on {long_date(later[0].starts_on)}, after "
+                f"{long_date(changed)}: record changes of school in the order they happen (to bring that move "
+                f"forward, correct the child's record with pep import children)"
             )
         self._check_term_dates(setting.id, max(changed, self._today()), f"The PEP at {setting.name}")
         previous = self.store.setting_for(child_id, changed - timedelta(days=1))

@@ -14,7 +14,18 @@ from typing import Any
 
 from .casework import LONDON, at_local, iso, local_date, parse_instant
 from .engine.views import UserTask
+from .meetings import MeetingDates
 from .store import RecordsStore
+
+
+@dataclass(frozen=True)
+class _At:
+    """A clock standing still at the moment a person fills in the form."""
+
+    instant: datetime
+
+    def now(self) -> datetime:
+        return self.instant
 
 
 @dataclass(frozen=True)
@@ -46,11 +57,12 @@ class RolePlayer:
         v = task.variables
         pep_id = v.get("pepId")
         if task.element_id == "ArrangeInitialMeetingTask":
-            # a week after entry, or tomorrow if that has passed; 10:00 at the setting
+            # a week after entry, or tomorrow if that has passed; 10:00 at the setting,
+            # on the first day it is open (a school day, or a working day with no setting)
             entered = date.fromisoformat(v["enteredCareOn"])
             day = max(entered + timedelta(days=7), local_date(now) + timedelta(days=1))
-            while day.weekday() >= 5:
-                day += timedelta(days=1)
+            meetings = MeetingDates(self.store, _At(now))
+            day = meetings.first_valid(meetings.place_for_pep(self.store.pep(pep_id)), day)
             return {
                 "meetingAt": iso(at_local(day, 10)),
                 "venue": "At the education setting" if v.get("settingId") else "At the foster carers' home",

@@ -36,9 +36,9 @@ class TaskChecks:
         pep_id = values.get("pepId")
         if not pep_id or task.form_id not in ("arrange-initial-meeting", "record-pep-meeting"):
             return
-        meetings = self.casework.meetings
-        place = meetings.place_for_pep(self.casework.store.pep(pep_id))
-        what = "The meeting date" if task.form_id == "arrange-initial-meeting" else "The next PEP date"
+        pep = self.casework.store.pep(pep_id)
+        initial = task.form_id == "arrange-initial-meeting"
+        what = "The meeting date" if initial else "The next PEP date"
         problems = []
         for field, raw in _dated_fields(task.form_id, values):
             try:
@@ -46,7 +46,7 @@ class TaskChecks:
             except (ValueError, TypeError):
                 problems.append(f"{field}: {raw!r} is not a date and time")
                 continue
-            problem = meetings.problem(place, [instant], what)
+            problem = self.casework.meeting_date_problem(pep, [instant], what, initial=initial)
             if problem is not None:
                 problems.append(f"{field}: {problem.message}")
         if problems:

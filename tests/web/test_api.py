@@ -70,6 +70,10 @@ def test_business_support_claims_and_unclaims_team_tasks(world, session_for):
 
 def test_filters_and_sorting(world, session_for):
     world.child_looked_after("C-0001")
+    import asyncio
+    from datetime import timedelta
+
+    asyncio.run(world.runtime.advance(timedelta(days=14)))  # an entry is recorded on the day, not ahead
     world.child_looked_after("C-0007", "2026-09-28")
     vs = session_for("st-0020")
     all_tasks = vs.get("/api/v1/user-tasks?queue=all").json()
