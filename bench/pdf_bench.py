@@ -17,7 +17,10 @@ them. Then, in this one run:
   when the pool is kept busy);
 - ``pdf_baseline_*``: the way final PDFs were made before the pool, one
   ``soffice --convert-to`` (with a throwaway profile) per document, same tagged
-  export; the ratios divide it by the pool's figures.
+  export; the ratios divide it by the pool's figures;
+- ``*_cpu_per_pdf``: CPU time (user + system) LibreOffice spent per PDF, pool (its
+  hosts included) and baseline: what a PDF costs whatever else the machine is doing,
+  and on a machine of N cores at most N of them run at once.
 
 Every figure is one ``name: value unit`` line.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -140,15 +144,42 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def libreoffice_rss_mib() -> float:
-    """Resident memory of this process's LibreOffice processes (soffice.bin), MiB in all."""
-    total = 0
-    me = os.getpid()
+def pool_processes() -> list[Path]:
+    """/proc entries of this process's pooled LibreOffice processes and their hosts."""
+    mine = f"pepflow-{os.getpid()}-"
+    found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            if b"soffice.bin" not in (entry / "cmdline").read_bytes() or f"pepflow-{me}-" not in (entry / "cmdline").read_text(errors="replace"):
+            if entry.name.isdigit() and mine in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(entry)
+        except OSError:
+            continue
+    return found
+
+
+def pool_cpu_s() -> float:
+    """CPU seconds (user + system) the pool's LibreOffice processes and hosts have used."""
+    ticks = 0
+    for entry in pool_processes():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def libreoffice_rss_mib() -> float:
+    """Resident memory of the pool's LibreOffice processes (soffice.bin), MiB in all."""
+    total = 0
+    for entry in pool_processes():
+        try:
+            if b"soffice.bin" not in (entry / "cmdline").read_bytes():
                 continue
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -184,6 +215,7 @@ def main() -> None:
         print(f"pdf_cold_first_call: {cold * 1000:.0f} ms")
 
         latencies = []
+        cpu = pool_cpu_s()
         for name, docx in documents:
             t = time.perf_counter()
             converter.convert(docx, name)
@@ -191,6 +223,8 @@ def main() -> None:
         sequential = statistics.mean(latencies)
         print(f"pdf_sequential_mean: {sequential * 1000:.1f} ms")
         print(f"pdf_sequential_p95: {p95(latencies) * 1000:.1f} ms")
+        pool_cpu = (pool_cpu_s() - cpu) / len(documents)
+        print(f"pdf_pool_cpu_per_pdf: {pool_cpu * 1000:.1f} ms")
 
         pool_latencies: list[float] = []
         sizes: list[int] = []
@@ -226,15 +260,19 @@ def main() -> None:
         print(f"pdf_mean_size: {statistics.mean(sizes) / 1024:.1f} KiB")
 
     baseline = []
+    cpu = children_cpu_s()
     for name, docx in documents[: args.baseline]:
         t = time.perf_counter()
         per_document_start(soffice, docx, name)
         baseline.append(time.perf_counter() - t)
     base = statistics.mean(baseline)
+    base_cpu = (children_cpu_s() - cpu) / len(baseline)
     print(f"pdf_baseline_mean: {base * 1000:.0f} ms")
+    print(f"pdf_baseline_cpu_per_pdf: {base_cpu * 1000:.0f} ms")
     print(f"pdf_baseline_documents: {len(baseline)} count")
     print(f"pdf_speedup_sequential: {base / sequential:.1f} x")
     print(f"pdf_speedup_pool: {base / pool_mean:.1f} x")
+    print(f"pdf_cpu_ratio: {base_cpu / pool_cpu:.1f} x")
 
 
 if __name__ == "__main__":
