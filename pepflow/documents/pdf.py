@@ -65,6 +65,15 @@ def uno_python(soffice: str) -> str:
     return "/usr/bin/python3"
 
 
+def host_environment() -> dict[str, str]:
+    """The product's environment less its own settings (secrets among them: LibreOffice
+    needs none) and less what points a Python at another Python's packages."""
+    return {
+        key: value for key, value in os.environ.items()
+        if not key.startswith("PEP_") and key not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"}
+    }
+
+
 class _OfficeStopped(Exception):
     """The LibreOffice (or its host) stopped; a new one may do the work."""
 
@@ -127,7 +136,7 @@ class _Office:
             try:
                 self.process = subprocess.Popen(
                     [self.python, str(HOST_SCRIPT), self.soffice, profile, self.pipe_name],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=host_environment(),
                     start_new_session=True,  # its own process group: LibreOffice goes with it
                 )
             except OSError as exc:

@@ -346,3 +346,16 @@ def _cmdline_has(proc: Path, needle: str) -> bool:
         return needle in (proc / "cmdline").read_bytes().decode(errors="replace") and alive(int(proc.name))
     except OSError:
         return False
+
+
+@needs_lo
+def test_libreoffice_never_sees_the_products_secrets(monkeypatch):
+    monkeypatch.setenv("PEP_DOCUMENT_SECRET", "a-council-secret-0123456789")
+    monkeypatch.setenv("PEP_SMTP_PASSWORD", "relay-password")
+    with PdfConverter(size=1) as pool:
+        pool.convert(final(), "env")
+        office = pool._offices[0]
+        assert office.process is not None
+        for pid, _command in group_of(office.process.pid):
+            environment = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"a-council-secret" not in environment and b"relay-password" not in environment
