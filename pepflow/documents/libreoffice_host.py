@@ -16,9 +16,10 @@ answers requests on its standard input and output, one at a time:
               <4-byte big-endian length> b"!" <why it stopped, a UTF-8 message>, then it exits
 
 Its first answer, before any request, says whether LibreOffice started ("+ready", or
-"!" and why not). When LibreOffice dies under it, it answers "!" and exits; when its standard input closes, it stops LibreOffice and exits. The document
-goes to LibreOffice as a stream and the PDF comes back as one: no copy of a child's
-PEP is written to disk here.
+"!" and why not). When LibreOffice dies under it, it answers "!" and exits; when its
+standard input closes (the product closed the pool, or died), it stops LibreOffice,
+removes its profile and pipe, and exits. The document goes to LibreOffice as a stream
+and the PDF comes back as one: no copy of a child's PEP is written to disk here.
 
 How it drives LibreOffice follows unoserver's ``converter.py`` (load read-only,
 ``storeToURL`` with the export filter and its FilterData), with two differences
@@ -29,11 +30,15 @@ filter named (no temporary files, no type detection).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 
 HEADER = struct.Struct(">I")
 CONNECT_TIMEOUT_S = 120.0  # a backstop: the product gives up (and kills this) sooner
@@ -190,6 +195,12 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - it may be gone already
             pass
         stop_office()
+        # what LibreOffice leaves behind, in case the product cannot clean up (it died)
+        for folder in ("/tmp", "/var/tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{folder}/OSL_PIPE_{os.getuid()}_{pipe_name}")
+        if profile_url.startswith("file://"):
+            shutil.rmtree(urllib.parse.unquote(profile_url.removeprefix("file://")), ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,26 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def gone(pid: int, within: float = 10.0) -> bool:
+    """Whether ``pid`` ends within ``within`` seconds (a killed process takes a moment)."""
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def group_gone(leader: int, within: float = 10.0) -> bool:
+    """Whether every process of the group ``leader`` leads ends within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while group_of(leader):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def office_pid(pool: PdfConverter) -> int:
     """The soffice.bin of the pool's only running LibreOffice."""
     (office,) = [o for o in pool._offices if o.running]
@@ -222,7 +242,7 @@ def test_a_hung_libreoffice_times_out_with_a_clear_error_and_is_replaced():
         try:
             with pytest.raises(PdfConversionFailed, match=r"took longer than 4 s to convert stuck"):
                 pool.convert(final(), "stuck")
-            assert not alive(hung)  # killed, not left stopped
+            assert gone(hung), "killed, not left stopped"
         finally:
             if alive(hung):
                 os.kill(hung, signal.SIGKILL)
@@ -269,7 +289,7 @@ def test_closing_stops_every_libreoffice_and_removes_its_files():
     folder = pool._folder
     assert group_of(host) and folder is not None and folder.exists()
     pool.close()
-    assert group_of(host) == [] and pool.running == 0
+    assert group_gone(host) and pool.running == 0
     assert not folder.exists() and not pipe.exists()
     with pytest.raises(PdfConversionFailed, match="closed"):
         pool.convert(final(), "late")
@@ -359,3 +379,27 @@ def test_libreoffice_never_sees_the_products_secrets(monkeypatch):
         for pid, _command in group_of(office.process.pid):
             environment = Path(f"/proc/{pid}/environ").read_bytes()
             assert b"a-council-secret" not in environment and b"relay-password" not in environment
+
+
+@needs_lo
+def test_a_product_that_dies_without_closing_leaves_no_libreoffice_behind(tmp_path):
+    """Killed (no close, no atexit): the host sees its input close, stops LibreOffice
+    and removes its pipe and profile."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import os, sys\n"
+        "from pepflow.documents.pdf import PdfConverter\n"
+        "pool = PdfConverter(size=1)\n"
+        "pool.convert(open(sys.argv[1], 'rb').read(), 'dying')\n"
+        "office = pool._offices[0]\n"
+        "print(office.process.pid, office.pipe_name, office.folder, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    docx = tmp_path / "final.docx"
+    docx.write_bytes(final())
+    out = subprocess.run([sys.executable, str(script), str(docx)], capture_output=True, text=True, timeout=120, check=True)
+    host, pipe_name, folder = out.stdout.split()
+    assert group_gone(int(host), within=30)
+    assert not Path("/tmp", f"OSL_PIPE_{os.getuid()}_{pipe_name}").exists()
+    assert not (Path(folder) / "profile").exists()
+    shutil.rmtree(Path(folder).parent, ignore_errors=True)
