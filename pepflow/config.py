@@ -28,7 +28,7 @@ class AppSettings(BaseSettings):
     # how designated teachers get the password of a protected document (docs/document-security.md)
     password_channel: Literal["phone", "separate-email"] = "phone"
     # a tagged PDF copy of each final PEP where LibreOffice is installed, made by a pool
-    # of long-lived LibreOffice processes (docs/architecture.md, "Final PDFs")
+    # of long-lived LibreOffice processes (docs/final-pdf.md)
     final_pdf: bool = True
     pdf_converters: int = Field(default=2, ge=1, le=8)
     # one conversion; inside the documents workers' 120 s job timeout
