@@ -8,6 +8,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PEP_DATA_DIR=/var/lib/pepflow \
     PEP_ZEEBE_READY_FILE=/tmp/pep-worker.ready
 
+# Final PEPs get their tagged PDF copy here too (pepflow/documents/pdf.py): LibreOffice
+# Writer without the GUI, the UNO bridge for Debian's own python3 that drives it (the
+# app's Python stays /usr/local's), and Liberation fonts, metric-compatible with the
+# documents' Arial, so the PDF breaks lines and pages where Word does.
+# --no-install-recommends keeps out Java, the GUI and the other office programs.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-liberation2 \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml ./
 COPY pepflow ./pepflow

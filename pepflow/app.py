@@ -26,6 +26,7 @@ from pathlib import Path
 from .casework import Casework, casework_config
 from .clock import Clock
 from .config import AppSettings
+from .documents.pdf import PdfConverter
 from .engine.runtime import Engine
 from .engine.worker import EmbeddedRuntime
 from .mail.dkim import dkim_signer_from_env
@@ -153,6 +154,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
     engine = open_engine(settings, clock)
     outbox: LocalOutboxServer | None = None
     smtps: list[SmtpMailer] = []
+    pdf = PdfConverter(size=settings.pdf_converters, timeout=settings.pdf_timeout_seconds)  # started on first use
     try:
         if mailer is None:
             signer = dkim_signer_from_env()
@@ -174,12 +176,13 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         casework = Casework(
             store, mailer, clock,
             casework_config(settings),
-            sender=sender,
+            sender=sender, pdf=pdf,
         )
         engine.add_completion_check(TaskChecks(casework).check)
         runtime = OutboxRuntime(engine, build_routers(casework), sender)
         yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender)
     finally:
+        await asyncio.to_thread(pdf.close)
         for smtp in smtps:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:

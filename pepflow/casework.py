@@ -50,7 +50,7 @@ from .mail.wording import designated_role
 from .domain.settings import Settings
 from .meeting_options import contact_options
 from .documents import Encrypted, document_password, protect, spell_password
-from .documents.pdf import docx_to_pdf
+from .documents.pdf import PdfConverter, default_converter
 from .mail.message import Attachment, OutgoingMail
 from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
@@ -123,7 +123,7 @@ class CaseworkConfig:
     # how a designated teacher gets a protected document's password: by phone from
     # business support (default; `pep password`), or a separate e-mail
     password_channel: str = "phone"
-    # keep a PDF copy of each final PEP where LibreOffice is installed (~2 s each)
+    # keep a tagged PDF copy of each final PEP where LibreOffice is installed
     final_pdf: bool = True
 
 
@@ -138,11 +138,13 @@ def casework_config(settings: AppSettings) -> CaseworkConfig:
 
 
 class Casework:
-    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None) -> None:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: PdfConverter | None = None) -> None:
         self.store = store
         self.mailer = mailer
         self.clock = clock
         self.config = config or CaseworkConfig()
+        # the composition root owns its LibreOffice pool and closes it; else the shared one
+        self.pdf = pdf if pdf is not None else default_converter()
         self.working_days = WorkingDays()
         self.meetings = MeetingDates(store, clock, self.working_days)
         # Steps only queue mail (``_send``); a sender delivers it. The composition root
@@ -825,11 +827,11 @@ class Casework:
             self._identity(pep), self._content(pep), SchoolReturn.model_validate(school), meeting, version,
             council_name=self.config.council_name, finalised_on=self._today(),
         )
+        # the PDF first: a conversion that fails (the job is retried) keeps no half-made version
+        pdf = self.pdf.convert(data, f"{pep.id}-final-v{version}") if self.config.final_pdf else None
         document = self._keep_document(pep, DocumentKind.FINAL, data)
-        if self.config.final_pdf:
-            pdf = docx_to_pdf(data, document.filename.removesuffix(".docx"))
-            if pdf is not None:
-                self._keep_document(pep, DocumentKind.FINAL_PDF, pdf)
+        if pdf is not None:
+            self._keep_document(pep, DocumentKind.FINAL_PDF, pdf)
         self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
         self.store.escalations.resolve(pep.id, None, "PEP final")
         return {"finalDocumentId": document.id}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-document-secret"
@@ -27,8 +27,12 @@ class AppSettings(BaseSettings):
     document_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # how designated teachers get the password of a protected document (docs/document-security.md)
     password_channel: Literal["phone", "separate-email"] = "phone"
-    # a PDF copy of each final PEP where LibreOffice is installed
+    # a tagged PDF copy of each final PEP where LibreOffice is installed, made by a pool
+    # of long-lived LibreOffice processes (docs/final-pdf.md)
     final_pdf: bool = True
+    pdf_converters: int = Field(default=2, ge=1, le=8)
+    # one conversion; inside the documents workers' 120 s job timeout
+    pdf_timeout_seconds: float = Field(default=60.0, gt=0, le=110)
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None

@@ -144,9 +144,9 @@ def school_answers_for(variant: str, today: date) -> SchoolReturn:
 async def run_demo(data_dir: Path, *, until: date = END, fresh: bool = True, progress: Callable[[date], None] | None = None) -> DemoResult:
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
-    # PDF copies of final PEPs cost LibreOffice ~2 s each; the demo keeps the .docx only
-    # so a year runs in well under a minute
-    settings = AppSettings(data_dir=data_dir, database_url=None, smtp_host=None, environment="development", final_pdf=False)
+    # final PEPs get their tagged PDF copy too (a pooled LibreOffice: ~0.2 s each, plus one
+    # start of ~2 s on the first)
+    settings = AppSettings(data_dir=data_dir, database_url=None, smtp_host=None, environment="development")
     clock = SimulationClock(START)
     result = DemoResult(outbox=data_dir / "outbox", documents=data_dir / "documents")
     names: dict[str, str] = {}

@@ -9,7 +9,8 @@ jobs until it is stopped. Each task type keeps the timeout its router gives it
 
 SIGTERM or SIGINT stop it cleanly: no new jobs are activated, the jobs in hand are
 finished and reported (up to ``PEP_ZEEBE_SHUTDOWN_GRACE_SECONDS``), then the channel,
-the mail connection and the records store are closed. A job cut off by the grace
+the LibreOffice processes that make final PDFs, the mail connection and the records
+store are closed. A job cut off by the grace
 limit is not lost: Zeebe hands it out again when its timeout passes.
 """
 
@@ -31,6 +32,7 @@ from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
+from pepflow.documents.pdf import PdfConverter
 from pepflow.mail.local_outbox import LocalOutboxServer
 from pepflow.mail.transport import Mailer, SmtpMailer
 from pepflow.store import RecordsStore
@@ -64,6 +66,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
     store = open_records(settings, clock)
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None
+    pdf = PdfConverter(size=settings.pdf_converters, timeout=settings.pdf_timeout_seconds)  # started on first use
     try:
         if mailer is None:
             relay = relay_smtp_settings(settings)
@@ -77,10 +80,11 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
             mailer = smtp
         casework = Casework(
             store, mailer, clock,
-            casework_config(settings),
+            casework_config(settings), pdf=pdf,
         )
         yield Services(settings, clock, store, mailer, casework, outbox)
     finally:
+        await asyncio.to_thread(pdf.close)
         if smtp is not None:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:

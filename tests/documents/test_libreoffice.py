@@ -1,4 +1,6 @@
-"""A real LibreOffice re-save (drops w:tag, keeps w:alias) still reads back; skips without LibreOffice."""
+"""A real LibreOffice re-save (drops w:tag, keeps w:alias) still reads back; skips without LibreOffice.
+
+Final PDFs (the pooled LibreOffice) are tested in test_pdf.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import subprocess
 
 import pytest
 
-from pepflow.documents import read_school_return, render_final_pep, render_pep_form
+from pepflow.documents import read_school_return, render_pep_form
 
 from .helpers import MEETING, SECRET, content, fill_form, identity, school_return
 
@@ -43,13 +45,6 @@ def test_libreoffice_resaved_form_reads_back(tmp_path, variant):
 
 
 @needs_lo
-def test_final_pep_converts_to_pdf(tmp_path):
-    final = render_final_pep(identity(), content("school-age"), school_return("school-age"), MEETING, 2)
-    pdf = _convert(tmp_path, final, "pdf")
-    assert pdf.startswith(b"%PDF")
-
-
-@needs_lo
 def test_libreoffice_resaved_empty_form_reads_as_not_provided(tmp_path):
     from pepflow.documents import SchoolReturn
 
@@ -69,20 +64,3 @@ def test_real_word_97_doc_is_refused(tmp_path):
         read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET)
     with pytest.raises(NotAWordFile, match="97-2003"):
         read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET, password="k7mq-2xfp-9rtc-4hwn")
-
-
-@needs_lo
-def test_the_final_pep_gets_a_pdf_copy_where_libreoffice_is_present():
-    from pepflow.documents.pdf import docx_to_pdf
-
-    final = render_final_pep(identity(), content("school-age"), school_return("school-age"), MEETING, 1)
-    pdf = docx_to_pdf(final, "PEP-C-0001-2026-AUT-final-v1")
-    assert pdf is not None and pdf.startswith(b"%PDF")
-    assert len(pdf) > 10_000
-
-
-def test_without_libreoffice_there_is_simply_no_pdf(monkeypatch):
-    from pepflow.documents import pdf as pdf_module
-
-    monkeypatch.setattr(pdf_module.shutil, "which", lambda name: None)
-    assert pdf_module.docx_to_pdf(b"not even read", "x") is None
