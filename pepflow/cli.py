@@ -373,6 +373,34 @@ def form_returned(pep_id: str, file: Path, actor: str = "business-support") -> N
 
 
 @app.command()
+def correct(
+    pep_id: str,
+    section: Annotated[str, typer.Option(help="school-return or meeting-record")],
+    set_: Annotated[list[str], typer.Option("--set", help="field=value (value read as JSON if it parses)")],
+    reason: Annotated[str, typer.Option(help="why (written on the corrected version and audited)")],
+    actor: Annotated[str, typer.Option(help="who corrects it (audit)")] = "business-support",
+) -> None:
+    """Correct a final PEP: a new version of the final document, with its reason, sent
+    to every attendee; the earlier versions stay as they were sent."""
+    from .corrections import correct_final_pep
+
+    changes = _parse_vars(set_, None)
+
+    async def main() -> None:
+        from .app import open_app
+
+        async with open_app(_settings(), SystemClock()) as product:
+            version = await correct_final_pep(product.casework, pep_id, section, changes, reason=reason, actor=actor)
+            await product.runtime.run_until_idle()
+            console.print(f"{pep_id}: corrected as version {version} of the final PEP; sent to every attendee")
+
+    try:
+        asyncio.run(main())
+    except USER_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command()
 def status(child_id: str) -> None:
     """A child's PEPs, their status and dates, documents and e-mails."""
     from .app import open_records

@@ -94,8 +94,10 @@ def render_final_pep(
     council_name: str = DEFAULT_COUNCIL_NAME,
     finalised_on: date | None = None,
     finalised_by: str | None = None,
+    correction_note: str | None = None,
 ) -> bytes:
-    """One final PEP document merging all parts, marked Final with ``version``."""
+    """One final PEP document merging all parts, marked Final with ``version``; a
+    corrected version says what was corrected and why (``correction_note``)."""
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError("version must be a positive whole number")
     no_setting = content.variant == "early-years-no-setting"
@@ -110,6 +112,8 @@ def render_final_pep(
             color="404040", size_half_points=22, space_after=120,
         ),
     ]
+    if correction_note:
+        body.append(ox.paragraph(None, correction_note, color="404040", size_half_points=22, space_after=120))
     t = ox.Table(TWO_COLS)
     t.title_row("PEP details")
     for tag, label, value in (

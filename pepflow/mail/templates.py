@@ -43,6 +43,7 @@ KINDS: tuple[str, ...] = (
     "final-pep",
     "form-password",
     "pep-escalation",
+    "final-pep-corrected",
 )
 
 PEP_REFERENCE = re.compile(r"^PEP-[A-Z0-9]+(-[A-Z0-9]+)*$")

@@ -1229,9 +1229,11 @@ class RecordsStore:
     # -- PEP content, documents, mail ---------------------------------------------------
 
     def save_section(
-        self, pep_id: str, section: PepSection | str, content: dict[str, Any], *, actor: str
+        self, pep_id: str, section: PepSection | str, content: dict[str, Any], *, actor: str,
+        correction: str | None = None,
     ) -> None:
-        """Replace the content (JSON) of one section of a PEP."""
+        """Replace the content (JSON) of one section of a PEP. A final PEP's sections
+        change only as a correction, with its reason (audited as such)."""
         section = _enum(PepSection, section, "section")
         if not isinstance(content, dict):
             raise InvalidRecord("section content must be a JSON object (a dict)")
@@ -1245,7 +1247,7 @@ class RecordsStore:
             diff = _diff(before, content)
             if row is not None and not diff:
                 return
-            if PepStatus(pep.status).is_closed:
+            if PepStatus(pep.status).is_closed and not (correction and pep.status == PepStatus.FINAL.value):
                 raise ClosedPep(pep_id, pep.status, f"change its {section.value} section")
             now = self.clock.now()
             if row is None:
@@ -1263,7 +1265,9 @@ class RecordsStore:
                 row.updated_at = now
                 row.updated_by = actor
             s.flush()
-            self._audit(s, actor, "pep", pep_id, f"save-section:{section.value}", diff)
+            if correction:
+                diff = {**diff, "correction_reason": [None, correction]}
+            self._audit(s, actor, "pep", pep_id, f"{'correct' if correction else 'save'}-section:{section.value}", diff)
 
     def section(self, pep_id: str, section: PepSection | str) -> dict[str, Any] | None:
         section = _enum(PepSection, section, "section")
@@ -1282,6 +1286,7 @@ class RecordsStore:
         content: bytes | None = None,
         path: str | Path | None = None,
         actor: str,
+        correction: str | None = None,
     ) -> r.DocumentVersion:
         """Keep a new version of a PEP document: its bytes, or the path of a stored file.
 
@@ -1297,7 +1302,8 @@ class RecordsStore:
             pep = s.get(PepRow, pep_id)
             if pep is None:
                 raise UnknownPep(pep_id)
-            if PepStatus(pep.status).is_closed:
+            correcting = correction and pep.status == PepStatus.FINAL.value and kind in (DocumentKind.FINAL, DocumentKind.FINAL_PDF)
+            if PepStatus(pep.status).is_closed and not correcting:
                 raise ClosedPep(pep_id, pep.status, f"add a {kind.value} document")
             latest = s.scalar(
                 sa.select(sa.func.max(DocumentVersionRow.version)).where(
@@ -1335,6 +1341,7 @@ class RecordsStore:
                             "size": row.size,
                         },
                     ],
+                    **({"correction_reason": [None, correction]} if correcting else {}),
                 },
             )
             return r.DocumentVersion.model_validate(row)

@@ -332,3 +332,37 @@ async def test_an_entry_recorded_late_escalates_once_and_reminds_nobody_of_a_day
     await advance_to(world, local(2026, 10, 16, 9))
     assert not [m for _, m in world.new_mail() if "Overdue" in m.subject or "Reminder" in m.subject]
     assert FERNHOLLOW_DT in [m.recipients for _, m in mail]
+
+
+async def test_a_final_pep_is_corrected_as_a_new_version_sent_to_every_attendee_once(make_world):
+    from pepflow.corrections import CorrectionRefused, correct_final_pep
+
+    world = make_world(T0)
+    key = await c0001_arranged(world)
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    await advance_to(world, local(2026, 9, 23, 10))
+    await finalise(world, key, ["2027-01-20T10:00:00Z"])
+    pep_id = "PEP-C-0001-2026-AUT"
+    [v1] = world.store.documents(pep_id, DocumentKind.FINAL)
+    v1_bytes = world.store.document_content(v1.id)
+    world.new_mail()
+    with pytest.raises(CorrectionRefused, match="say why"):
+        await correct_final_pep(world.casework, pep_id, "meeting-record", {"next_meeting_dates": ["2027-01-21"]}, reason="", actor="ST-0011")
+    with pytest.raises(CorrectionRefused, match="no field"):
+        await correct_final_pep(world.casework, pep_id, "meeting-record", {"colour": "red"}, reason="typo in the date", actor="ST-0011")
+    version = await correct_final_pep(
+        world.casework, pep_id, "meeting-record", {"next_meeting_dates": ["2027-01-21"]},
+        reason="the next PEP was agreed for Thursday, not Wednesday", actor="ST-0011",
+    )
+    await world.runtime.run_until_idle()
+    assert version == 2
+    finals = world.store.documents(pep_id, DocumentKind.FINAL)
+    assert [d.version for d in finals] == [1, 2]
+    assert world.store.document_content(v1.id) == v1_bytes  # the version sent stays as it was
+    corrected = [m for _, m in world.new_mail()]
+    assert sorted(m.recipients for m in corrected) == sorted([OAKRIDGE_DT, ("beryl.kindlewood@carers.example.org",), ("amira.quillfeather@council.example.org",)])
+    assert all(m.subject.startswith(f"Corrected final PEP {pep_id}, version 2") for m in corrected)
+    assert all([a.filename for a in m.attachments] == [f"{pep_id}-final-v2.docx"] for m in corrected)
+    audit = [a for a in world.store.audit_entries("pep", pep_id) if a.action == "correct-section:meeting-record"]
+    assert audit and audit[0].diff["correction_reason"][1].startswith("the next PEP was agreed")
+    assert world.store.pep(pep_id).status == PepStatus.FINAL
