@@ -136,6 +136,12 @@ def school_answers_for(variant: str, today: date) -> SchoolReturn:
     )
     if variant == "post-16":
         return SchoolReturn(attendance_percent=Decimal("91.5"), course="Level 2 Construction", neet_risk=False, **common)
+    if variant == "early-years-no-setting":  # the health visitor and carers: no school measures
+        return SchoolReturn(
+            completed_by="Health visitor", completed_on=today, wellbeing="Growing well, sleeping better",
+            child_views="Babbles happily, enjoys picture books", carer_views="Settling into routines",
+            eyfs_communication_language="Uses single words", targets=common["targets"],
+        )
     if variant.startswith("early-years"):
         return SchoolReturn(eyfs_communication_language="Uses short sentences", **common)
     return SchoolReturn(attendance_percent=Decimal("96.2"), sessions_missed=6, exclusions_count=0, sen_status="sen-support", **common)

@@ -101,9 +101,13 @@ class RolePlayer:
         week of each term, as a social worker and designated teacher would agree."""
         calendar = self.store.school_calendar_for(v.get("settingId"))
         meeting = parse_instant(v["meetingAt"]) if v.get("meetingAt") else now
+        meetings = MeetingDates(self.store, _At(now))
+        place = meetings.place_for_pep(self.store.pep(v["pepId"]))
         dates = []
         for _year, term in calendar.term_dates_for_meeting(local_date(meeting)):
             day = calendar.add_school_days(term.starts_on, 15)
+            if day <= local_date(now):  # recorded late: a date still ahead, a fortnight on
+                day = meetings.first_valid(place, local_date(now) + timedelta(days=14))
             dates.append(iso(at_local(day, 10)))
         return dates
 
