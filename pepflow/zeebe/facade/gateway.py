@@ -9,7 +9,9 @@ Implemented: Topology, DeployResource and the deprecated DeployProcess,
 CreateProcessInstance (and WithResult), CancelProcessInstance, ActivateJobs (long
 polling), StreamActivatedJobs, CompleteJob, FailJob (retries and backoff), ThrowError,
 UpdateJobRetries, SetVariables, PublishMessage, ResolveIncident, and the standard gRPC
-health service. Anything else answers UNIMPLEMENTED. Like the broker, the facade fires
+health service; the operator's RPCs (UpdateJobTimeout, DeleteResource, BroadcastSignal,
+EvaluateDecision, ModifyProcessInstance, MigrateProcessInstance) answer as Zeebe does
+(:mod:`.operator` says how far each goes). Like the broker, the facade fires
 timers itself (user tasks are worked on the engine directly: in Camunda 8 that is
 Tasklist's job, over REST, not the gateway's).
 
@@ -52,6 +54,7 @@ from .common import (
     _tenants,
     _variables,
 )
+from .operator import OperatorRpcs
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +79,15 @@ def _unary(method: Callable) -> Callable:
     return wrapper
 
 
-class GatewayFacade(pb_grpc.GatewayServicer):
+class GatewayFacade(OperatorRpcs, pb_grpc.GatewayServicer):
     """The Gateway service over one :class:`Engine`."""
+
+    EvaluateDecision = _unary(OperatorRpcs.EvaluateDecision)
+    ModifyProcessInstance = _unary(OperatorRpcs.ModifyProcessInstance)
+    MigrateProcessInstance = _unary(OperatorRpcs.MigrateProcessInstance)
+    UpdateJobTimeout = _unary(OperatorRpcs.UpdateJobTimeout)
+    DeleteResource = _unary(OperatorRpcs.DeleteResource)
+    BroadcastSignal = _unary(OperatorRpcs.BroadcastSignal)
 
     def __init__(self, engine: Engine, *, host: str = "127.0.0.1", port: int = 26500, executor=None) -> None:
         self.engine = engine

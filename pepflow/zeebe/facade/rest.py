@@ -27,6 +27,9 @@ PEP against the facade as against a cluster:
 ``POST /v2/incidents/search``              ``POST /v2/incidents/{key}/resolution``
 =========================================  ==============================================
 
+and the operator's endpoints, element-instance search and the clock of
+:mod:`.rest_operator`.
+
 Keys are strings, as in the API. Errors are RFC 9457 problem documents with the
 status Camunda uses: 400 invalid argument, 404 not found, 409 invalid state or a
 duplicate (``pepflow.engine.strict.REST_ERRORS``). No authentication: loopback only.
@@ -146,9 +149,10 @@ def _variables_of(body: dict, field: str = "variables") -> dict[str, Any]:
 class RestApi:
     """Handlers of ``/v2`` over the gateway's engine (sharing its wake-up signal)."""
 
-    def __init__(self, gateway: GatewayFacade) -> None:
+    def __init__(self, gateway: GatewayFacade, *, clock_controlled: bool = False) -> None:
         self.gateway = gateway
         self.engine = gateway.engine
+        self.clock_controlled = clock_controlled
 
     # ------------------------------------------------------------------ plumbing
     async def _body(self, request: Request) -> dict:
@@ -207,6 +211,9 @@ class RestApi:
             route("/v2/incidents/search", self.search_incidents, "POST"),
             route("/v2/incidents/{key}/resolution", self.resolve_incident, "POST"),
         ]
+        from .rest_operator import OperatorRoutes
+
+        routes += OperatorRoutes(self, clock_controlled=self.clock_controlled).routes(route)
         return Starlette(routes=routes)
 
     async def _call(self, fn, *args, **kwargs):
@@ -569,8 +576,8 @@ class RestApi:
         self.gateway._wake()
 
 
-def rest_app(gateway: GatewayFacade) -> Starlette:
-    return RestApi(gateway).app()
+def rest_app(gateway: GatewayFacade, *, clock_controlled: bool = False) -> Starlette:
+    return RestApi(gateway, clock_controlled=clock_controlled).app()
 
 
 __all__ = ["RestApi", "rest_app", "EngineError"]
