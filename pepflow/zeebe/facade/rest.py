@@ -232,27 +232,29 @@ class RestApi:
         }
 
     async def deploy(self, request: Request) -> dict:
-        form = await request.form()
-        tenant = form.get("tenantId")
-        _tenant({"tenantId": tenant})
         resources = []
-        for upload in form.getlist("resources"):
-            if isinstance(upload, str):
-                raise Problem(400, "INVALID_ARGUMENT", "each 'resources' part must be a file with a name")
-            resources.append((upload.filename, await upload.read()))
+        async with request.form() as form:  # closes the uploads' spooled files
+            tenant = form.get("tenantId")
+            _tenant({"tenantId": tenant})
+            for upload in form.getlist("resources"):
+                if isinstance(upload, str):
+                    raise Problem(400, "INVALID_ARGUMENT", "each 'resources' part must be a file with a name")
+                resources.append((upload.filename, await upload.read()))
         if not resources:
             raise Problem(400, "INVALID_ARGUMENT", "a deployment needs at least one resource ('resources' parts)")
         deployment = await self._call(self.engine.deploy, resources)
         self.gateway._remember(deployment)
+        # every item names each kind, null but the one it is (the API's schema)
+        empty = {"processDefinition": None, "decisionDefinition": None, "decisionRequirements": None, "form": None, "resource": None}
         items = [
-            {"processDefinition": {
+            {**empty, "processDefinition": {
                 "processDefinitionId": p.bpmn_process_id, "processDefinitionVersion": p.version,
                 "resourceName": p.resource_name, "tenantId": DEFAULT_TENANT,
                 "processDefinitionKey": str(p.process_definition_key),
             }}
             for p in deployment.processes
         ] + [
-            {"form": {
+            {**empty, "form": {
                 "formId": f.form_id, "version": f.version, "resourceName": f.resource_name,
                 "tenantId": DEFAULT_TENANT, "formKey": str(f.form_key),
             }}

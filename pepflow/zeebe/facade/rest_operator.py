@@ -145,13 +145,18 @@ class OperatorRoutes:
             instance = self.engine.instance(instance_key)
         except NotFound:
             return []
+        parsed = self.engine._definitions[instance.process_definition_key].parsed
+        names = {
+            getattr(spec, "bpmn_id", None): getattr(spec, "bpmn_name", None)
+            for process in (parsed.spec, *parsed.subprocess_specs.values()) for spec in process.task_specs.values()
+        }
         open_: dict[str, list[dict]] = {}
         items: list[dict] = []
         for n, entry in enumerate(self.engine.history(instance_key)):
             if entry.event == "ACTIVATED":
                 item = {
                     "processDefinitionId": instance.bpmn_process_id, "startDate": _iso(entry.at), "endDate": None,
-                    "elementId": entry.element_id, "elementName": None, "type": _element_type(entry.element_type),
+                    "elementId": entry.element_id, "elementName": names.get(entry.element_id) or entry.element_id, "type": _element_type(entry.element_type),
                     "state": "ACTIVE", "hasIncident": False, "tenantId": DEFAULT_TENANT,
                     "elementInstanceKey": str((instance_key << 16) + n), "processInstanceKey": str(instance_key),
                     "rootProcessInstanceKey": str(instance_key),
