@@ -265,6 +265,11 @@ class Cluster:
         self._rpc("UpdateJobTimeout", pb.UpdateJobTimeoutRequest(jobKey=job_key, timeout=timeout_ms))
 
     # gateway commands with no engine API of their own
+    def deploy_for_tenant(self, tenant_id: str, *resources: tuple[str, bytes]) -> None:
+        self._rpc("DeployResource", pb.DeployResourceRequest(
+            resources=[pb.Resource(name=name, content=content) for name, content in resources], tenantId=tenant_id,
+        ))
+
     def evaluate_decision(self, decision_id: str) -> None:
         self._rpc("EvaluateDecision", pb.EvaluateDecisionRequest(decisionId=decision_id, variables="{}"))
 

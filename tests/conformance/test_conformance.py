@@ -247,3 +247,14 @@ def test_modifying_or_migrating_an_unknown_instance_is_not_found(gateway):
         gateway.migrate(2251799813685999, 2251799813685998)
     assert refused.value.code == "NOT_FOUND"
     assert "Expected to migrate process instance but no process instance found with key '2251799813685999'" in str(refused.value)
+
+
+def test_the_default_tenant_is_accepted_and_another_refused_without_multi_tenancy(gateway):
+    """Our compose file (and the facade) run without multi-tenancy: PEP_ZEEBE_TENANT_ID
+    stays ``<default>``; another tenant is refused in the gateway's words."""
+    gateway.deploy_for_tenant("<default>", diagram("message-catch.bpmn"))
+    with pytest.raises(Rejected) as refused:
+        gateway.deploy_for_tenant("north", diagram("message-catch.bpmn"))
+    assert refused.value.code == "INVALID_ARGUMENT"
+    assert ("Expected to handle gRPC request DeployResource with tenant identifier 'north', but multi-tenancy is "
+            "disabled") in str(refused.value)

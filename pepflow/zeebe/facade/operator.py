@@ -138,7 +138,7 @@ class OperatorRpcs:
     ``_call`` and ``_wake``); each method is wrapped by the gateway's ``_unary``."""
 
     async def EvaluateDecision(self, request, context):
-        _tenant(request.tenantId)
+        _tenant(request.tenantId, "EvaluateDecision")
         _variables(request.variables)
         evaluate_decision(request.decisionId, request.decisionKey)
 
@@ -168,6 +168,6 @@ class OperatorRpcs:
         return pb.DeleteResourceResponse()
 
     async def BroadcastSignal(self, request, context):
-        _tenant(request.tenantId)
+        _tenant(request.tenantId, "BroadcastSignal")
         key = await self._call(broadcast_signal, self.engine, request.signalName, _variables(request.variables))
         return pb.BroadcastSignalResponse(key=key, tenantId=DEFAULT_TENANT)

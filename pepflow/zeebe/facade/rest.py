@@ -131,10 +131,14 @@ def _page(items: list, body: dict) -> dict:
     }
 
 
-def _tenant(body: dict) -> None:
+def _tenant(body: dict, request: str) -> None:
+    """As the cluster's REST gateway without multi-tenancy: the default tenant only."""
     tenant = body.get("tenantId")
     if tenant not in (None, "", DEFAULT_TENANT):
-        raise Problem(400, "INVALID_ARGUMENT", f"multi-tenancy is not enabled; tenant '{tenant}' is unknown")
+        raise Problem(
+            400, "INVALID_ARGUMENT",
+            f"Expected to handle request {request} with tenant identifier '{tenant}', but multi-tenancy is disabled",
+        )
 
 
 def _variables_of(body: dict, field: str = "variables") -> dict[str, Any]:
@@ -235,7 +239,7 @@ class RestApi:
         resources = []
         async with request.form() as form:  # closes the uploads' spooled files
             tenant = form.get("tenantId")
-            _tenant({"tenantId": tenant})
+            _tenant({"tenantId": tenant}, "Deploy Resources")
             for upload in form.getlist("resources"):
                 if isinstance(upload, str):
                     raise Problem(400, "INVALID_ARGUMENT", "each 'resources' part must be a file with a name")
@@ -279,7 +283,7 @@ class RestApi:
 
     async def create_instance(self, request: Request) -> dict:
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Create Process Instance")
         if body.get("awaitCompletion"):
             raise Problem(400, "INVALID_ARGUMENT", "awaitCompletion is not supported by the facade; poll the instance")
         if body.get("startInstructions"):
@@ -343,7 +347,7 @@ class RestApi:
     # ------------------------------------------------------------------- messages
     async def publish(self, request: Request) -> dict:
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Publish Message")
         if not body.get("name"):
             raise Problem(400, "INVALID_ARGUMENT", "a message needs a name")
         ttl = int(body.get("timeToLive") or 0)
@@ -357,7 +361,7 @@ class RestApi:
     async def correlate(self, request: Request) -> dict:
         """Correlate to a waiting subscription or start event now, or 404 (no buffering)."""
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Correlate Message")
         if not body.get("name"):
             raise Problem(400, "INVALID_ARGUMENT", "a message needs a name")
         result = await self._call(
@@ -383,7 +387,7 @@ class RestApi:
         if not job_type or timeout < 1 or max_jobs < 1:
             raise Problem(400, "INVALID_ARGUMENT", "type, timeout (>= 1 ms) and maxJobsToActivate (>= 1) are required")
         for tenant in body.get("tenantIds") or []:
-            _tenant({"tenantId": tenant})
+            _tenant({"tenantId": tenant}, "Activate Jobs")
         loop = asyncio.get_running_loop()
         wait_ms = int(body.get("requestTimeout") or 0)
         deadline = loop.time() + max(0, wait_ms) / 1000

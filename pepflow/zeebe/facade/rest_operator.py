@@ -89,7 +89,7 @@ class OperatorRoutes:
         from .rest import _tenant, _variables_of
 
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Broadcast Signal")
         key = await self.api._call(operator.broadcast_signal, self.engine, body.get("signalName") or "", _variables_of(body))
         return {"tenantId": DEFAULT_TENANT, "signalKey": str(key)}
 
@@ -97,7 +97,7 @@ class OperatorRoutes:
         from .rest import _tenant, _variables_of
 
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Evaluate Decision")
         _variables_of(body)
         key = body.get("decisionDefinitionKey")
         operator.evaluate_decision(body.get("decisionDefinitionId") or "", int(key) if key else 0)
