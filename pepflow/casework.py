@@ -80,6 +80,20 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+#: Tasklist fills a form from the process variables, so a value left from an earlier
+#: task shows as this one's answer. The termly cycle's forms start empty each term
+#: (cleared when the term's PEP is scheduled) ...
+CYCLE_FORMS_CLEARED = {
+    "swSectionComplete": None, "developmentInfoRecorded": None,  # complete-pep-form
+    "attendeeIds": None, "nextPepDate1": None, "nextPepDate2": None, "nextMeetingDates": None,  # record-pep-meeting
+    "typedUp": None,  # type-up-pep
+    "pepApproved": None, "returnReasonCode": None,  # finalise-pep
+}
+#: ... and in the loop of box 6, each round's form starts empty too
+TYPE_UP_FORM_CLEARED = {"typedUp": None}
+FINALISE_FORM_CLEARED = {"pepApproved": None, "returnReasonCode": None}
+
+
 def parse_instant(value: str | datetime) -> datetime:
     """ISO date-time from a variable; a time without offset is England local time (what
     a person types into a form)."""
@@ -725,6 +739,8 @@ class Casework:
             "formAlreadyReturned": self._form_returned(pep),
             # refreshed each term: the record-pep-meeting form's attendee list
             "contactOptions": contact_options(self.store, pep.child_id, pep.setting_id),
+            # and the cycle's forms start empty, not with last term's answers
+            **CYCLE_FORMS_CLEARED,
         }
 
     def _sw_part_due(self, pep: r.Pep, meeting: datetime) -> datetime:
@@ -801,16 +817,28 @@ class Casework:
             next_meeting_dates=[local_date(parse_instant(d)) for d in (next_meeting_dates or [])],
         )
 
-    def update_pep_status(self, pep_id: str, status: str) -> dict[str, Any]:
-        """Box 6: typed up, or sent back for changes (the status a caseworker sees)."""
+    def update_pep_status(self, pep_id: str, status: str, return_reason: str | None = None) -> dict[str, Any]:
+        """Box 6: typed up, or sent back for changes (the status a caseworker sees; the
+        reason for sending it back is kept with the PEP's history).
+
+        Each also empties the form that comes next, which Tasklist fills from the
+        process variables: sent back, "Type up PEP" opens with its box unticked (and
+        shows the reason); typed up, "Check and finalise PEP" opens with no answer
+        chosen - never the last round's."""
         target = PepStatus(status)
         if target not in (PepStatus.TYPED_UP, PepStatus.RETURNED_FOR_CHANGES):
             raise ValueError(f"the diagram may set typed-up or returned-for-changes, not {status!r}")
+        cleared = TYPE_UP_FORM_CLEARED if target == PepStatus.RETURNED_FOR_CHANGES else FINALISE_FORM_CLEARED
         pep = self.store.pep(pep_id)
         if pep.status.is_closed or pep.status == target:
-            return {}
-        self._advance_status(pep_id, PepStatus.MEETING_HELD, target)
-        return {}
+            return dict(cleared)  # a retried job
+        with self.store.atomic():
+            self._advance_status(pep_id, PepStatus.MEETING_HELD, target)
+            if target == PepStatus.RETURNED_FOR_CHANGES:
+                self.store.record_event("pep", pep_id, "returned-for-changes", actor=SYSTEM, details={
+                    "reason": return_reason or "no reason given",
+                })
+        return dict(cleared)
 
     # ------------------------------------------------------------------ box 6
     def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:

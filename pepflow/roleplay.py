@@ -69,7 +69,10 @@ class RolePlayer:
                 "inviteeIds": self._invitees(v),
             }
         if task.element_id == "CompletePepFormTask":
-            return {"swSectionComplete": True, "developmentInfoRecorded": True}
+            # the development box shows only for a young child with no setting
+            if v.get("variant") == "early-years-no-setting":
+                return {"swSectionComplete": True, "developmentInfoRecorded": True}
+            return {"swSectionComplete": True}
         if task.element_id == "RecordMeetingTask":
             dates = self._next_dates(v, now)
             # the form's two date fields, and the list its expression field computes

@@ -64,8 +64,8 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
         return await asyncio.to_thread(casework.record_pep_meeting, pepId, attendeeIds or [], dates)
 
     @router.task(task_type=UPDATE_PEP_STATUS)
-    async def update_pep_status(pepId: str, job: Job) -> dict[str, Any]:
-        return await asyncio.to_thread(casework.update_pep_status, pepId, job.custom_headers["status"])
+    async def update_pep_status(pepId: str, job: Job, returnReasonCode: str | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.update_pep_status, pepId, job.custom_headers["status"], returnReasonCode)
 
     @router.task(task_type=SCHEDULE_SETTING_CHANGE_PEP)
     async def schedule_setting_change_pep(childId: str, settingChangedOn: str, pepId: str | None = None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from ..clock import Clock, SimulationClock
-from . import snapshot, store as t
+from . import operations, snapshot, store as t
 from . import strict as strict_rules
 from .errors import (
     DeploymentError,
@@ -183,6 +183,7 @@ class Engine:
         self._definitions: dict[int, _Definition] = {}
         self._latest: dict[str, int] = {}
         self._forms: dict[str, FormSchema] = {}
+        self._deleted: set[int] = set()  # definitions and forms an operator deleted
         self._cache: dict[int, _Live] = {}
         self._cache_size = cache_size
         self._listeners: list = []
@@ -249,6 +250,7 @@ class Engine:
     # ---------------------------------------------------------------- deployment
     def _load_definitions(self) -> None:
         with self.store.transaction() as conn:
+            self._deleted = operations.load_deleted(conn)
             rows = conn.execute(
                 sa.select(t.process_definitions).order_by(t.process_definitions.c.key)
             ).all()
@@ -256,10 +258,14 @@ class Engine:
                 parsed = {p.bpmn_process_id: p for p in parse_bpmn(row.xml.encode(), row.resource_name)}
                 self._add_definition(row.key, row.bpmn_process_id, row.version, row.resource_name, parsed[row.bpmn_process_id])
             for row in conn.execute(sa.select(t.forms).order_by(t.forms.c.key)).all():
+                if row.key in self._deleted:
+                    continue
                 self._forms[row.form_id] = parse_form(row.schema.encode(), row.resource_name)
 
     def _add_definition(self, key, process_id, version, resource_name, parsed) -> None:
         self._definitions[key] = _Definition(key, process_id, version, resource_name, parsed)
+        if key in self._deleted:
+            return  # running instances still load it; nothing new starts on it
         current = self._latest.get(process_id)
         if current is None or self._definitions[current].version < version:
             self._latest[process_id] = key
@@ -301,19 +307,12 @@ class Engine:
             added: list[tuple] = []
             for name, content, parsed in processes:
                 checksum = hashlib.sha256(content).hexdigest()
-                latest = conn.execute(
-                    sa.select(
-                        t.process_definitions.c.key, t.process_definitions.c.version, t.process_definitions.c.checksum,
-                        t.process_definitions.c.resource_name,
-                    )
-                    .where(t.process_definitions.c.bpmn_process_id == parsed.bpmn_process_id)
-                    .order_by(t.process_definitions.c.version.desc())
-                    .limit(1)
-                ).first()
+                pd = t.process_definitions
+                latest = operations.latest_deployed(conn, pd, pd.c.bpmn_process_id, parsed.bpmn_process_id, self._deleted)
                 if latest is not None and not self._is_new_version(latest, checksum, name):
                     deployed_processes.append(DeployedProcess(parsed.bpmn_process_id, latest.version, latest.key, name))
                     continue
-                version = 1 if latest is None else latest.version + 1
+                version = operations.highest_version(conn, pd, pd.c.bpmn_process_id, parsed.bpmn_process_id) + 1
                 key = self._key(op)
                 conn.execute(
                     t.process_definitions.insert().values(
@@ -327,16 +326,11 @@ class Engine:
             forms_added: dict[str, FormSchema] = {}
             for form_id, (name, content, schema) in new_forms.items():
                 checksum = hashlib.sha256(content).hexdigest()
-                latest = conn.execute(
-                    sa.select(t.forms.c.key, t.forms.c.version, t.forms.c.checksum, t.forms.c.resource_name)
-                    .where(t.forms.c.form_id == form_id)
-                    .order_by(t.forms.c.version.desc())
-                    .limit(1)
-                ).first()
+                latest = operations.latest_deployed(conn, t.forms, t.forms.c.form_id, form_id, self._deleted)
                 if latest is not None and not self._is_new_version(latest, checksum, name):
                     deployed_forms.append(DeployedForm(form_id, latest.version, latest.key, name))
                     continue
-                version = 1 if latest is None else latest.version + 1
+                version = operations.highest_version(conn, t.forms, t.forms.c.form_id, form_id) + 1
                 key = self._key(op)
                 conn.execute(
                     t.forms.insert().values(
@@ -402,7 +396,7 @@ class Engine:
                 raise NotFound(f"no process '{bpmn_process_id}' is deployed")
             return self._definitions[key]
         for definition in self._definitions.values():
-            if definition.bpmn_process_id == bpmn_process_id and definition.version == version:
+            if definition.bpmn_process_id == bpmn_process_id and definition.version == version and definition.key not in self._deleted:
                 return definition
         raise NotFound(f"process '{bpmn_process_id}' has no version {version}")
 
@@ -818,6 +812,22 @@ class Engine:
             if row is None:
                 raise NotFound(f"no job {job_key}")
             op.conn.execute(t.jobs.update().where(t.jobs.c.key == job_key).values(retries=retries))
+
+    def update_job_timeout(self, job_key: int, timeout: timedelta) -> None:
+        """An activated job's deadline becomes now + ``timeout`` (:mod:`.operations`)."""
+        _check_key(job_key, "job")
+        operations.update_job_timeout(self, job_key, timeout)
+
+    def delete_resource(self, key: int) -> str:
+        """Delete a deployed process definition or form (:mod:`.operations`)."""
+        return operations.delete_resource(self, key)
+
+    def definition(self, process_definition_key: int) -> DeployedProcess:
+        """A deployed (not deleted) process definition by key."""
+        d = self._definitions.get(process_definition_key)
+        if d is None or d.key in self._deleted:
+            raise NotFound(f"no process definition with key {process_definition_key}")
+        return DeployedProcess(d.bpmn_process_id, d.version, d.key, d.resource_name)
 
     def job(self, job_key: int) -> Job:
         _check_key(job_key, "job")

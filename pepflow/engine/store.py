@@ -67,6 +67,16 @@ forms = sa.Table(
     sa.UniqueConstraint("form_id", "version", name="uq_form_version"),
 )
 
+# process definitions and forms deleted by an operator (pepflow/engine/operations.py);
+# their rows stay: running instances need them, and a version is never reused
+deleted_resources = sa.Table(
+    "engine_deleted_resource",
+    metadata,
+    sa.Column("key", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # process, form
+    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 instances = sa.Table(
     "engine_instance",
     metadata,

@@ -42,6 +42,7 @@ from pepflow.engine.views import DeployedForm, DeployedProcess, Deployment, Publ
 from pepflow.store import RecordsStore
 
 from .channel import create_channel, describe
+from .diagnosis import diagnose
 from .settings import ZeebeSettings
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class ZeebeEngine:
         try:
             return self._run(coro)
         except (zerrors.ZeebeGatewayUnavailableError, zerrors.ZeebeDeadlineExceeded, zerrors.ZeebeInternalError) as exc:
+            found = diagnose(self.settings)  # the TLS or token error gRPC reports as "unavailable"
+            if found is not None:
+                raise ZeebeUnavailable(found.message) from exc
             raise ZeebeUnavailable(f"Zeebe gateway at {describe(self.settings)}: {_details(exc)}") from exc
         except zerrors.UnknownGrpcStatusCodeError as exc:
             raise EngineError(f"Zeebe gateway: {_details(exc)}") from exc
@@ -135,7 +139,9 @@ class ZeebeEngine:
                 else:
                     paths.append(Path(resource))
             try:
-                response: DeployResourceResponse = self._call(self._client.deploy_resource(*paths))
+                response: DeployResourceResponse = self._call(
+                    self._client.deploy_resource(*paths, tenant_id=self.settings.tenant_id)
+                )
             except zerrors.ProcessInvalidError as exc:
                 raise DeploymentError(f"Zeebe refused the deployment: {_details(exc)}") from exc
         processes: list[DeployedProcess] = []
@@ -152,7 +158,10 @@ class ZeebeEngine:
     ) -> int:
         try:
             response = self._call(
-                self._client.run_process(bpmn_process_id, dict(variables or {}), version=-1 if version is None else version)
+                self._client.run_process(
+                    bpmn_process_id, dict(variables or {}), version=-1 if version is None else version,
+                    tenant_id=self.settings.tenant_id,
+                )
             )
         except zerrors.ProcessDefinitionNotFoundError as exc:
             raise NotFound(f"no process '{bpmn_process_id}' is deployed on Zeebe") from exc
@@ -180,6 +189,7 @@ class ZeebeEngine:
                 self._client.publish_message(
                     name, str(correlation_key), dict(variables or {}),
                     time_to_live_in_milliseconds=int(time_to_live.total_seconds() * 1000), message_id=message_id,
+                    tenant_id=self.settings.tenant_id,
                 )
             )
         except zerrors.MessageAlreadyExistsError as exc:

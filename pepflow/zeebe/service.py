@@ -38,6 +38,7 @@ from pepflow.mail.transport import Mailer, SmtpMailer
 from pepflow.store import RecordsStore
 
 from .channel import create_channel, describe
+from .diagnosis import GatewayConfigurationError, diagnose
 from .settings import ZeebeSettings
 
 log = logging.getLogger("pepflow.zeebe.worker")
@@ -101,7 +102,7 @@ def build_worker(channel, casework: Casework, settings: ZeebeSettings) -> ZeebeW
         name=settings.worker_name or f"pepflow-workers@{socket.gethostname()}",
         request_timeout=settings.request_timeout_ms,
         max_connection_retries=settings.max_connection_retries,
-        tenant_ids=settings.tenant_ids or None,
+        tenant_ids=settings.job_tenants,
         stream_enabled=settings.stream_enabled,
     )
     worker.include_router(*build_routers(casework))
@@ -110,13 +111,20 @@ def build_worker(channel, casework: Casework, settings: ZeebeSettings) -> ZeebeW
 
 async def wait_for_gateway(channel, settings: ZeebeSettings, stop: asyncio.Event, *, every: float = 2.0) -> bool:
     """Ask the gateway for its topology until it answers (it may still be starting);
-    False if ``stop`` was set first."""
+    False if ``stop`` was set first. A failure that waiting cannot mend - TLS that does
+    not verify, credentials the token endpoint refuses - raises
+    :class:`GatewayConfigurationError` naming it (:mod:`.diagnosis`)."""
     adapter = ZeebeAdapter(channel, max_connection_retries=-1)
     while not stop.is_set():
         try:
             topology = await asyncio.wait_for(adapter.topology(), timeout=10)
         except (ZeebeGatewayUnavailableError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - keep trying
-            log.info("waiting for the Zeebe gateway at %s: %s", describe(settings), type(exc).__name__)
+            found = await asyncio.to_thread(diagnose, settings)
+            if found is not None and found.fatal:
+                log.error("%s", found.message)
+                raise GatewayConfigurationError(found.message) from exc
+            reason = found.message if found is not None else _details(exc)
+            log.info("waiting for the Zeebe gateway at %s: %s", describe(settings), reason)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
             continue
@@ -126,6 +134,15 @@ async def wait_for_gateway(channel, settings: ZeebeSettings, stop: asyncio.Event
         )
         return True
     return False
+
+
+def _details(exc: BaseException) -> str:
+    """What gRPC said, not only which exception carried it."""
+    for node in (exc, exc.__cause__, getattr(exc, "grpc_error", None)):
+        details = getattr(node, "details", None)
+        if callable(details) and details():
+            return f"{type(exc).__name__}: {details()}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def serve_worker(worker: ZeebeWorker, stop: asyncio.Event, *, grace: float, where: str = "the gateway") -> None:
@@ -191,4 +208,8 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ready = zeebe_settings.ready_file or Path(app_settings.data_dir) / "worker.ready"
-    await run_worker_service(app_settings, zeebe_settings, stop, ready_file=ready)
+    try:
+        await run_worker_service(app_settings, zeebe_settings, stop, ready_file=ready)
+    except GatewayConfigurationError as exc:
+        log.error("the worker service stops: %s", exc)
+        raise SystemExit(2) from None

@@ -33,9 +33,8 @@ def camunda_cluster():
         yield grpc_address, rest_url
 
 
-@pytest.fixture(params=["embedded", "facade", "camunda"])
-def target(request, tmp_path):
-    if request.param == "camunda":
+def _target(request, tmp_path, name: str):
+    if name == "camunda":
         grpc_address, rest_url = request.getfixturevalue("camunda_cluster")
         cluster = Cluster(grpc_address, rest_url)
         cluster.name = "camunda"
@@ -43,6 +42,17 @@ def target(request, tmp_path):
         cluster.close()
         return
     url = f"sqlite:///{tmp_path / f'conformance-{uuid.uuid4().hex[:8]}.sqlite3'}"
-    chosen = Embedded(url) if request.param == "embedded" else Facade(url)
+    chosen = Embedded(url) if name == "embedded" else Facade(url)
     yield chosen
     chosen.close()
+
+
+@pytest.fixture(params=["embedded", "facade", "camunda"])
+def target(request, tmp_path):
+    yield from _target(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=["facade", "camunda"])
+def gateway(request, tmp_path):
+    """A gateway command with no engine API of its own: the facade and the real cluster."""
+    yield from _target(request, tmp_path, request.param)

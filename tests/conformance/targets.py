@@ -70,7 +70,10 @@ class Embedded:
         return [(p.bpmn_process_id, p.version) for p in deployment.processes]
 
     def start(self, process_id: str, variables: dict) -> int:
-        return self.engine.create_instance(process_id, variables)
+        try:
+            return self.engine.create_instance(process_id, variables)
+        except EngineError as exc:
+            raise Rejected(self._code(exc), str(exc)) from None
 
     def publish(self, name: str, key: str, variables: dict | None = None, *, ttl: timedelta = timedelta(hours=1),
                 message_id: str | None = None) -> None:
@@ -103,6 +106,36 @@ class Embedded:
 
     def is_completed(self, instance: int) -> bool:
         return self.engine.instance(instance).state == "COMPLETED"
+
+    # ------------------------------------------------------- operator commands
+    def _rejected(self, fn, *args):
+        try:
+            return fn(*args)
+        except EngineError as exc:
+            raise Rejected(self._code(exc), str(exc)) from None
+
+    def deploy_keys(self, *resources: tuple[str, bytes]) -> list[tuple[str, int, int]]:
+        deployment = self._rejected(self.engine.deploy, list(resources))
+        return [(p.bpmn_process_id, p.version, p.process_definition_key) for p in deployment.processes]
+
+    def start_version(self, process_id: str, version: int) -> int:
+        return self._rejected(lambda: self.engine.create_instance(process_id, {}, version=version))
+
+    def instance_version(self, instance: int) -> int:
+        return self.engine.instance(instance).version
+
+    def instance_state(self, instance: int) -> str:
+        return self.engine.instance(instance).state
+
+    def delete_resource(self, key: int) -> None:
+        self._rejected(self.engine.delete_resource, key)
+
+    def activate(self, job_type: str, timeout_ms: int = 60_000) -> int:
+        [job] = self.engine.activate_jobs(job_type, "conformance", max_jobs=1, timeout=timedelta(milliseconds=timeout_ms))
+        return job.key
+
+    def update_job_timeout(self, job_key: int, timeout_ms: int) -> None:
+        self._rejected(self.engine.update_job_timeout, job_key, timedelta(milliseconds=timeout_ms))
 
 
 class Cluster:
@@ -183,6 +216,77 @@ class Cluster:
 
     def complete_job(self, job_key: int) -> None:
         self._rpc("CompleteJob", pb.CompleteJobRequest(jobKey=job_key, variables="{}"))
+
+    # ------------------------------------------------------- operator commands
+    def deploy_keys(self, *resources: tuple[str, bytes]) -> list[tuple[str, int, int]]:
+        response = self._rpc("DeployResource", pb.DeployResourceRequest(
+            resources=[pb.Resource(name=name, content=content) for name, content in resources]
+        ))
+        return [
+            (d.process.bpmnProcessId, d.process.version, d.process.processDefinitionKey)
+            for d in response.deployments if d.HasField("process")
+        ]
+
+    def start_version(self, process_id: str, version: int) -> int:
+        return self._rpc("CreateProcessInstance", pb.CreateProcessInstanceRequest(
+            bpmnProcessId=process_id, version=version, variables="{}"
+        )).processInstanceKey
+
+    def _instance(self, instance: int) -> dict:
+        deadline = time.monotonic() + self.settle_seconds
+        while True:
+            response = self.http.get(f"/v2/process-instances/{instance}")
+            if response.status_code == 200 or time.monotonic() > deadline:
+                response.raise_for_status()
+                return response.json()
+            time.sleep(0.2)
+
+    def instance_version(self, instance: int) -> int:
+        return self._instance(instance)["processDefinitionVersion"]
+
+    def instance_state(self, instance: int) -> str:
+        return self._instance(instance)["state"]
+
+    def delete_resource(self, key: int) -> None:
+        self._rpc("DeleteResource", pb.DeleteResourceRequest(resourceKey=key))
+
+    def activate(self, job_type: str, timeout_ms: int = 60_000) -> int:
+        jobs: list = []
+        deadline = time.monotonic() + max(self.settle_seconds, 5.0)
+        while not jobs and time.monotonic() < deadline:
+            for response in self.stub.ActivateJobs(pb.ActivateJobsRequest(
+                type=job_type, worker="conformance", timeout=timeout_ms, maxJobsToActivate=1, requestTimeout=2_000,
+            ), timeout=30):
+                jobs.extend(response.jobs)
+        [job] = jobs
+        return job.key
+
+    def update_job_timeout(self, job_key: int, timeout_ms: int) -> None:
+        self._rpc("UpdateJobTimeout", pb.UpdateJobTimeoutRequest(jobKey=job_key, timeout=timeout_ms))
+
+    # gateway commands with no engine API of their own
+    def deploy_for_tenant(self, tenant_id: str, *resources: tuple[str, bytes]) -> None:
+        self._rpc("DeployResource", pb.DeployResourceRequest(
+            resources=[pb.Resource(name=name, content=content) for name, content in resources], tenantId=tenant_id,
+        ))
+
+    def evaluate_decision(self, decision_id: str) -> None:
+        self._rpc("EvaluateDecision", pb.EvaluateDecisionRequest(decisionId=decision_id, variables="{}"))
+
+    def broadcast_signal(self, name: str) -> int:
+        return self._rpc("BroadcastSignal", pb.BroadcastSignalRequest(signalName=name, variables="{}")).key
+
+    def modify(self, instance: int, activate: list[str]) -> None:
+        self._rpc("ModifyProcessInstance", pb.ModifyProcessInstanceRequest(
+            processInstanceKey=instance,
+            activateInstructions=[pb.ModifyProcessInstanceRequest.ActivateInstruction(elementId=e) for e in activate],
+        ))
+
+    def migrate(self, instance: int, target_definition_key: int) -> None:
+        self._rpc("MigrateProcessInstance", pb.MigrateProcessInstanceRequest(
+            processInstanceKey=instance,
+            migrationPlan=pb.MigrateProcessInstanceRequest.MigrationPlan(targetProcessDefinitionKey=target_definition_key),
+        ))
 
     def is_completed(self, instance: int) -> bool:
         deadline = time.monotonic() + self.settle_seconds

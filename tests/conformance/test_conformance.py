@@ -163,3 +163,98 @@ def test_completing_an_unknown_job_is_not_found(target):
     with pytest.raises(Rejected) as refused:
         target.complete_job(2251799813685999)
     assert refused.value.code == "NOT_FOUND"
+
+
+# ------------------------------------------------------------ operator commands
+def _deletable(marker: str = "version-a", *, suffix: str = "") -> tuple[str, bytes]:
+    """``deletable.bpmn`` as process ``deletable<suffix>`` (job type alike), its
+    content told apart by ``marker``: a fresh process on a shared cluster too."""
+    content = diagram("deletable.bpmn")[1].replace(b"version-a", marker.encode())
+    content = content.replace(b'id="deletable"', f'id="deletable{suffix}"'.encode())
+    content = content.replace(b"conformance-deletable", f"conformance-deletable{suffix}".encode())
+    return (f"deletable{suffix}.bpmn", content)
+
+
+def _suffix() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8]
+
+
+def test_deleting_the_latest_version_makes_the_previous_one_latest_and_no_version_is_reused(target):
+    s = _suffix()
+    [(pid, v1, _k1)] = target.deploy_keys(_deletable("version-a", suffix=s))
+    [(_pid, v2, k2)] = target.deploy_keys(_deletable("version-b", suffix=s))
+    assert (v1, v2) == (1, 2)
+    target.delete_resource(k2)
+    assert target.instance_version(target.start(pid, {})) == 1
+    with pytest.raises(Rejected) as refused:
+        target.start_version(pid, 2)
+    assert refused.value.code == "NOT_FOUND"
+    [(_pid, v3, _k3)] = target.deploy_keys(_deletable("version-c", suffix=s))
+    assert v3 == 3
+
+
+def test_deleting_a_definition_lets_its_running_instances_finish(target):
+    s = _suffix()
+    [(pid, _v, key)] = target.deploy_keys(_deletable(suffix=s))
+    running = target.start(pid, {})
+    target.delete_resource(key)  # accepted: the definition drains
+    with pytest.raises(Rejected) as refused:
+        target.start(pid, {})  # nothing new starts on it
+    assert refused.value.code == "NOT_FOUND"
+    target.complete_job(target.activate(f"conformance-deletable{s}"))
+    assert target.is_completed(running)
+
+
+def test_deleting_an_unknown_resource_is_not_found(target):
+    with pytest.raises(Rejected) as refused:
+        target.delete_resource(2251799813685999)
+    assert refused.value.code == "NOT_FOUND"
+
+
+def test_the_timeout_of_an_activated_job_can_be_changed_and_of_no_other(target):
+    s = _suffix()
+    [(pid, _v, _key)] = target.deploy_keys(_deletable(suffix=s))
+    instance = target.start(pid, {})
+    job = target.activate(f"conformance-deletable{s}", timeout_ms=60_000)
+    target.update_job_timeout(job, 600_000)
+    target.complete_job(job)
+    assert target.is_completed(instance)
+    for gone in (job, 2251799813685999):  # completed, or never existed
+        with pytest.raises(Rejected) as refused:
+            target.update_job_timeout(gone, 600_000)
+        assert refused.value.code == "NOT_FOUND"
+
+
+def test_a_decision_that_was_never_deployed_is_not_found(gateway):
+    with pytest.raises(Rejected) as refused:
+        gateway.evaluate_decision("pep-no-such-decision")
+    assert refused.value.code == "NOT_FOUND"
+    assert "Expected to evaluate decision 'pep-no-such-decision', but no decision found for id 'pep-no-such-decision'" in str(refused.value)
+
+
+def test_a_signal_nothing_waits_for_is_accepted(gateway):
+    assert gateway.broadcast_signal("pep-nobody-listens") > 0
+
+
+def test_modifying_or_migrating_an_unknown_instance_is_not_found(gateway):
+    with pytest.raises(Rejected) as refused:
+        gateway.modify(2251799813685999, ["WorkTask"])
+    assert refused.value.code == "NOT_FOUND"
+    assert "Expected to modify process instance but no process instance found with key '2251799813685999'" in str(refused.value)
+    with pytest.raises(Rejected) as refused:
+        gateway.migrate(2251799813685999, 2251799813685998)
+    assert refused.value.code == "NOT_FOUND"
+    assert "Expected to migrate process instance but no process instance found with key '2251799813685999'" in str(refused.value)
+
+
+def test_the_default_tenant_is_accepted_and_another_refused_without_multi_tenancy(gateway):
+    """Our compose file (and the facade) run without multi-tenancy: PEP_ZEEBE_TENANT_ID
+    stays ``<default>``; another tenant is refused in the gateway's words."""
+    gateway.deploy_for_tenant("<default>", diagram("message-catch.bpmn"))
+    with pytest.raises(Rejected) as refused:
+        gateway.deploy_for_tenant("north", diagram("message-catch.bpmn"))
+    assert refused.value.code == "INVALID_ARGUMENT"
+    assert ("Expected to handle gRPC request DeployResource with tenant identifier 'north', but multi-tenancy is "
+            "disabled") in str(refused.value)

@@ -1,5 +1,6 @@
 """A real Camunda 8 orchestration cluster in a container (testcontainers), configured
-like our docker-compose.yml (H2 secondary storage, unprotected API, no connectors).
+like our docker-compose.yml (H2 secondary storage, unprotected API, no connectors), with
+its clock controllable (``ZEEBE_CLOCK_CONTROLLED``) for tests that move time.
 Only imported where a Docker daemon answers."""
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def camunda_container(version: str, *, timeout: float = 300.0) -> Iterator[tuple
         .with_env("CAMUNDA_DATA_SECONDARYSTORAGE_RDBMS_URL", "jdbc:h2:mem:camunda;DB_CLOSE_DELAY=-1")
         .with_env("CAMUNDA_DATA_SECONDARYSTORAGE_RDBMS_USERNAME", "sa")
         .with_env("CAMUNDA_DATA_SECONDARYSTORAGE_RDBMS_FLUSHINTERVAL", "PT0.1S")
+        # PUT /v2/clock: a test moves the broker's time (as Camunda Process Test does)
+        .with_env("ZEEBE_CLOCK_CONTROLLED", "true")
     )
     with container:
         host = container.get_container_host_ip()

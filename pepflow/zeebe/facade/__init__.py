@@ -9,7 +9,9 @@ Implemented: Topology, DeployResource and the deprecated DeployProcess,
 CreateProcessInstance (and WithResult), CancelProcessInstance, ActivateJobs (long
 polling), StreamActivatedJobs, CompleteJob, FailJob (retries and backoff), ThrowError,
 UpdateJobRetries, SetVariables, PublishMessage, ResolveIncident, and the standard gRPC
-health service. Anything else answers UNIMPLEMENTED. Like the broker, the facade fires
+health service; the operator's RPCs (UpdateJobTimeout, DeleteResource, BroadcastSignal,
+EvaluateDecision, ModifyProcessInstance, MigrateProcessInstance) answer as Zeebe does
+(:mod:`.operator` says how far each goes). Like the broker, the facade fires
 timers itself (user tasks are worked on the engine directly: in Camunda 8 that is
 Tasklist's job, over REST, not the gateway's).
 

@@ -63,14 +63,24 @@ def _variables(text: str, what: str = "variables") -> dict[str, Any]:
     return value
 
 
-def _tenant(tenant_id: str) -> None:
+def _tenant(tenant_id: str, rpc: str) -> None:
+    """Multi-tenancy is off, as on a cluster that did not enable it: the default tenant
+    only, refused in the gateway's words otherwise."""
     if tenant_id and tenant_id != DEFAULT_TENANT:
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"multi-tenancy is not enabled; tenant '{tenant_id}' is unknown")
+        raise _Abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Expected to handle gRPC request {rpc} with tenant identifier '{tenant_id}', but multi-tenancy is disabled",
+        )
 
 
-def _tenants(tenant_ids) -> None:
-    for tenant_id in tenant_ids:
-        _tenant(tenant_id)
+def _tenants(tenant_ids, rpc: str) -> None:
+    others = [t for t in tenant_ids if t and t != DEFAULT_TENANT]
+    if others:
+        raise _Abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Expected to handle gRPC request {rpc} with tenant identifiers '[{', '.join(tenant_ids)}]', but "
+            "multi-tenancy is disabled",
+        )
 
 
 def _millis(instant: datetime) -> int:

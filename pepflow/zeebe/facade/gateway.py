@@ -9,7 +9,9 @@ Implemented: Topology, DeployResource and the deprecated DeployProcess,
 CreateProcessInstance (and WithResult), CancelProcessInstance, ActivateJobs (long
 polling), StreamActivatedJobs, CompleteJob, FailJob (retries and backoff), ThrowError,
 UpdateJobRetries, SetVariables, PublishMessage, ResolveIncident, and the standard gRPC
-health service. Anything else answers UNIMPLEMENTED. Like the broker, the facade fires
+health service; the operator's RPCs (UpdateJobTimeout, DeleteResource, BroadcastSignal,
+EvaluateDecision, ModifyProcessInstance, MigrateProcessInstance) answer as Zeebe does
+(:mod:`.operator` says how far each goes). Like the broker, the facade fires
 timers itself (user tasks are worked on the engine directly: in Camunda 8 that is
 Tasklist's job, over REST, not the gateway's).
 
@@ -52,6 +54,7 @@ from .common import (
     _tenants,
     _variables,
 )
+from .operator import OperatorRpcs
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +79,15 @@ def _unary(method: Callable) -> Callable:
     return wrapper
 
 
-class GatewayFacade(pb_grpc.GatewayServicer):
+class GatewayFacade(OperatorRpcs, pb_grpc.GatewayServicer):
     """The Gateway service over one :class:`Engine`."""
+
+    EvaluateDecision = _unary(OperatorRpcs.EvaluateDecision)
+    ModifyProcessInstance = _unary(OperatorRpcs.ModifyProcessInstance)
+    MigrateProcessInstance = _unary(OperatorRpcs.MigrateProcessInstance)
+    UpdateJobTimeout = _unary(OperatorRpcs.UpdateJobTimeout)
+    DeleteResource = _unary(OperatorRpcs.DeleteResource)
+    BroadcastSignal = _unary(OperatorRpcs.BroadcastSignal)
 
     def __init__(self, engine: Engine, *, host: str = "127.0.0.1", port: int = 26500, executor=None) -> None:
         self.engine = engine
@@ -131,7 +141,7 @@ class GatewayFacade(pb_grpc.GatewayServicer):
 
     @_unary
     async def DeployResource(self, request, context):
-        _tenant(request.tenantId)
+        _tenant(request.tenantId, "DeployResource")
         if not request.resources:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "a deployment needs at least one resource")
         resources = [(r.name, bytes(r.content)) for r in request.resources]
@@ -189,8 +199,8 @@ class GatewayFacade(pb_grpc.GatewayServicer):
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "bpmnProcessId or processDefinitionKey is required")
         return request.bpmnProcessId, (None if request.version in (0, -1) else request.version)
 
-    async def _create(self, request) -> tuple[int, Any]:
-        _tenant(request.tenantId)
+    async def _create(self, request, rpc: str = "CreateProcessInstance") -> tuple[int, Any]:
+        _tenant(request.tenantId, rpc)
         if len(request.startInstructions):
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "start instructions are not supported by the embedded engine")
         process_id, version = self._process_for(request)
@@ -211,7 +221,7 @@ class GatewayFacade(pb_grpc.GatewayServicer):
     @_unary
     async def CreateProcessInstanceWithResult(self, request, context):
         timeout_ms = request.requestTimeout if request.requestTimeout > 0 else DEFAULT_WITH_RESULT_MS
-        key, instance = await self._create(request.request)
+        key, instance = await self._create(request.request, "CreateProcessInstanceWithResult")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000
         while instance.state == "ACTIVE":
@@ -271,7 +281,7 @@ class GatewayFacade(pb_grpc.GatewayServicer):
     # ------------------------------------------------------------------- messages
     @_unary
     async def PublishMessage(self, request, context):
-        _tenant(request.tenantId)
+        _tenant(request.tenantId, "PublishMessage")
         if not request.name:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "a message needs a name")
         variables = _variables(request.variables)
@@ -320,14 +330,14 @@ class GatewayFacade(pb_grpc.GatewayServicer):
             deadline=_millis(job.deadline), variables=json.dumps(job.variables), tenantId=DEFAULT_TENANT,
         )
 
-    def _check_activation(self, request, *, max_jobs: int | None) -> None:
+    def _check_activation(self, request, *, max_jobs: int | None, rpc: str = "ActivateJobs") -> None:
         if not request.type:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "a job type is required")
         if request.timeout < 1:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "the job timeout must be at least 1 ms")
         if max_jobs is not None and max_jobs < 1:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "maxJobsToActivate must be at least 1")
-        _tenants(request.tenantIds)
+        _tenants(request.tenantIds, rpc)
 
     async def _activate(self, request, max_jobs: int) -> list[ActivatedJob]:
         return await self._call(
@@ -365,7 +375,7 @@ class GatewayFacade(pb_grpc.GatewayServicer):
         """Job push: every job of the type, as it becomes activatable, until the client
         closes the stream."""
         try:
-            self._check_activation(request, max_jobs=None)
+            self._check_activation(request, max_jobs=None, rpc="StreamActivatedJobs")
         except _Abort as exc:
             await context.abort(exc.code, exc.message)
         while True:

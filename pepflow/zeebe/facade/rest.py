@@ -27,6 +27,9 @@ PEP against the facade as against a cluster:
 ``POST /v2/incidents/search``              ``POST /v2/incidents/{key}/resolution``
 =========================================  ==============================================
 
+and the operator's endpoints, element-instance search and the clock of
+:mod:`.rest_operator`.
+
 Keys are strings, as in the API. Errors are RFC 9457 problem documents with the
 status Camunda uses: 400 invalid argument, 404 not found, 409 invalid state or a
 duplicate (``pepflow.engine.strict.REST_ERRORS``). No authentication: loopback only.
@@ -128,10 +131,14 @@ def _page(items: list, body: dict) -> dict:
     }
 
 
-def _tenant(body: dict) -> None:
+def _tenant(body: dict, request: str) -> None:
+    """As the cluster's REST gateway without multi-tenancy: the default tenant only."""
     tenant = body.get("tenantId")
     if tenant not in (None, "", DEFAULT_TENANT):
-        raise Problem(400, "INVALID_ARGUMENT", f"multi-tenancy is not enabled; tenant '{tenant}' is unknown")
+        raise Problem(
+            400, "INVALID_ARGUMENT",
+            f"Expected to handle request {request} with tenant identifier '{tenant}', but multi-tenancy is disabled",
+        )
 
 
 def _variables_of(body: dict, field: str = "variables") -> dict[str, Any]:
@@ -146,9 +153,10 @@ def _variables_of(body: dict, field: str = "variables") -> dict[str, Any]:
 class RestApi:
     """Handlers of ``/v2`` over the gateway's engine (sharing its wake-up signal)."""
 
-    def __init__(self, gateway: GatewayFacade) -> None:
+    def __init__(self, gateway: GatewayFacade, *, clock_controlled: bool = False) -> None:
         self.gateway = gateway
         self.engine = gateway.engine
+        self.clock_controlled = clock_controlled
 
     # ------------------------------------------------------------------ plumbing
     async def _body(self, request: Request) -> dict:
@@ -207,6 +215,9 @@ class RestApi:
             route("/v2/incidents/search", self.search_incidents, "POST"),
             route("/v2/incidents/{key}/resolution", self.resolve_incident, "POST"),
         ]
+        from .rest_operator import OperatorRoutes
+
+        routes += OperatorRoutes(self, clock_controlled=self.clock_controlled).routes(route)
         return Starlette(routes=routes)
 
     async def _call(self, fn, *args, **kwargs):
@@ -225,27 +236,29 @@ class RestApi:
         }
 
     async def deploy(self, request: Request) -> dict:
-        form = await request.form()
-        tenant = form.get("tenantId")
-        _tenant({"tenantId": tenant})
         resources = []
-        for upload in form.getlist("resources"):
-            if isinstance(upload, str):
-                raise Problem(400, "INVALID_ARGUMENT", "each 'resources' part must be a file with a name")
-            resources.append((upload.filename, await upload.read()))
+        async with request.form() as form:  # closes the uploads' spooled files
+            tenant = form.get("tenantId")
+            _tenant({"tenantId": tenant}, "Deploy Resources")
+            for upload in form.getlist("resources"):
+                if isinstance(upload, str):
+                    raise Problem(400, "INVALID_ARGUMENT", "each 'resources' part must be a file with a name")
+                resources.append((upload.filename, await upload.read()))
         if not resources:
             raise Problem(400, "INVALID_ARGUMENT", "a deployment needs at least one resource ('resources' parts)")
         deployment = await self._call(self.engine.deploy, resources)
         self.gateway._remember(deployment)
+        # every item names each kind, null but the one it is (the API's schema)
+        empty = {"processDefinition": None, "decisionDefinition": None, "decisionRequirements": None, "form": None, "resource": None}
         items = [
-            {"processDefinition": {
+            {**empty, "processDefinition": {
                 "processDefinitionId": p.bpmn_process_id, "processDefinitionVersion": p.version,
                 "resourceName": p.resource_name, "tenantId": DEFAULT_TENANT,
                 "processDefinitionKey": str(p.process_definition_key),
             }}
             for p in deployment.processes
         ] + [
-            {"form": {
+            {**empty, "form": {
                 "formId": f.form_id, "version": f.version, "resourceName": f.resource_name,
                 "tenantId": DEFAULT_TENANT, "formKey": str(f.form_key),
             }}
@@ -270,7 +283,7 @@ class RestApi:
 
     async def create_instance(self, request: Request) -> dict:
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Create Process Instance")
         if body.get("awaitCompletion"):
             raise Problem(400, "INVALID_ARGUMENT", "awaitCompletion is not supported by the facade; poll the instance")
         if body.get("startInstructions"):
@@ -334,7 +347,7 @@ class RestApi:
     # ------------------------------------------------------------------- messages
     async def publish(self, request: Request) -> dict:
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Publish Message")
         if not body.get("name"):
             raise Problem(400, "INVALID_ARGUMENT", "a message needs a name")
         ttl = int(body.get("timeToLive") or 0)
@@ -348,7 +361,7 @@ class RestApi:
     async def correlate(self, request: Request) -> dict:
         """Correlate to a waiting subscription or start event now, or 404 (no buffering)."""
         body = await self._body(request)
-        _tenant(body)
+        _tenant(body, "Correlate Message")
         if not body.get("name"):
             raise Problem(400, "INVALID_ARGUMENT", "a message needs a name")
         result = await self._call(
@@ -374,7 +387,7 @@ class RestApi:
         if not job_type or timeout < 1 or max_jobs < 1:
             raise Problem(400, "INVALID_ARGUMENT", "type, timeout (>= 1 ms) and maxJobsToActivate (>= 1) are required")
         for tenant in body.get("tenantIds") or []:
-            _tenant({"tenantId": tenant})
+            _tenant({"tenantId": tenant}, "Activate Jobs")
         loop = asyncio.get_running_loop()
         wait_ms = int(body.get("requestTimeout") or 0)
         deadline = loop.time() + max(0, wait_ms) / 1000
@@ -569,8 +582,8 @@ class RestApi:
         self.gateway._wake()
 
 
-def rest_app(gateway: GatewayFacade) -> Starlette:
-    return RestApi(gateway).app()
+def rest_app(gateway: GatewayFacade, *, clock_controlled: bool = False) -> Starlette:
+    return RestApi(gateway, clock_controlled=clock_controlled).app()
 
 
 __all__ = ["RestApi", "rest_app", "EngineError"]

@@ -40,8 +40,13 @@ class FacadeServer:
     ``rest_address`` (``host:port``, loopback only; port 0 picks a free one) also serves
     the Orchestration Cluster REST API v2 (:mod:`.rest`) over the same engine."""
 
-    def __init__(self, engine: Engine, address: str = "127.0.0.1:26500", *, rest_address: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, address: str = "127.0.0.1:26500", *, rest_address: str | None = None,
+        clock_controlled: bool = False,
+    ) -> None:
         self.engine = engine
+        # Camunda's PUT /v2/clock for tests (ZEEBE_CLOCK_CONTROLLED=true on a broker)
+        self.clock_controlled = clock_controlled
         self.address = address
         self.rest_address = rest_address
         self.rest_port: int | None = None
@@ -106,7 +111,10 @@ class FacadeServer:
             await self.stop()
             raise OSError(f"the REST API cannot listen on {self.rest_address} (in use?): {exc}") from None
         self.rest_port = sock.getsockname()[1]
-        config = uvicorn.Config(rest_app(self.facade), log_level="warning", server_header=False, lifespan="off")
+        config = uvicorn.Config(
+            rest_app(self.facade, clock_controlled=self.clock_controlled), log_level="warning", server_header=False,
+            lifespan="off",
+        )
         self._rest_server = uvicorn.Server(config)
         self._rest_task = asyncio.create_task(self._rest_server.serve(sockets=[sock]), name="zeebe-facade-rest")
         while not self._rest_server.started:
