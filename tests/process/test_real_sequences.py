@@ -366,3 +366,33 @@ async def test_a_final_pep_is_corrected_as_a_new_version_sent_to_every_attendee_
     audit = [a for a in world.store.audit_entries("pep", pep_id) if a.action == "correct-section:meeting-record"]
     assert audit and audit[0].diff["correction_reason"][1].startswith("the next PEP was agreed")
     assert world.store.pep(pep_id).status == PepStatus.FINAL
+
+
+async def test_a_pep_nobody_types_up_is_escalated_by_the_councils_standard_and_closes_when_final(make_world):
+    world = make_world(T0)
+    key = await c0001_arranged(world)
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    await advance_to(world, local(2026, 9, 23, 10))
+    await complete(world, key, "RecordMeetingTask", {
+        "attendeeIds": ["ES-0001"], "nextPepDate1": "2027-01-20T10:00:00Z", "nextMeetingDates": ["2027-01-20T10:00:00Z"],
+    }, actor="ST-0001")
+    pep_id = "PEP-C-0001-2026-AUT"
+    due = variables(world, key)["finaliseDueAt"]
+    # 20 school days after Tuesday 22 September, half term (26-30 October) not counted
+    assert due == z(local(2026, 10, 20, 17))
+    assert the_task(world, key, "TypeUpPepTask").due_date == local(2026, 10, 20, 17)
+    world.new_mail()
+    await advance_to(world, local(2026, 10, 20, 16, 59))
+    assert world.new_mail() == []
+    await advance_to(world, local(2026, 10, 20, 17))
+    [(_, late)] = world.new_mail()
+    assert late.recipients == PEP_COORDINATOR and late.subject == f"Late: the final PEP for {pep_id} (due Tuesday 20 October 2026)"
+    assert "Business support owns this step" in late.text_body
+    [escalation] = world.store.escalations.open(pep_id)
+    assert escalation.kind == "final-pep-late"
+    # typed up late, checked: still late, but told once only
+    await complete(world, key, "TypeUpPepTask", {"typedUp": True}, actor="ST-0011")
+    assert world.new_mail() == []
+    await complete(world, key, "CheckAndFinalisePepTask", {"pepApproved": True}, actor="ST-0001")
+    assert world.store.escalations.open(pep_id) == []
+    assert [e.resolution for e in world.store.escalations.for_pep(pep_id)] == ["PEP final"]
