@@ -58,7 +58,8 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
     v = variables(world, key)
     assert {k: v[k] for k in (
         "pepId", "careEpisodeId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerAssignee",
-        "ownerCandidateGroups", "businessSupportGroups", "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt",
+        "ownerCandidateGroups", "businessSupportGroups", "contactOptions", "isInitial", "initialMeetingDueAt",
+        "initialMeetingReminderAt",
     )} == {
         "pepId": pep_id, "careEpisodeId": "CE-0001-1", "settingId": "ES-0001", "variant": "school-age",
         "hasSettingInput": True, "ownerRole": "social-worker", "ownerAssignee": LOGIN["ST-0001"],
@@ -66,7 +67,7 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
         "initialMeetingDueAt": z(local(2026, 9, 28, 17)), "initialMeetingReminderAt": z(local(2026, 9, 23, 9)),
         # the arrange-initial-meeting form's options, for Tasklist: roles and references, no names
         "contactOptions": [
-            {"label": "Designated teacher, Oakridge Primary School (fictional) (ES-0001)", "value": "ES-0001"},
+            {"label": "Designated teacher (ES-0001)", "value": "ES-0001"},
             {"label": "Foster carer (CT-0006)", "value": "CT-0006"},
             {"label": "Social worker (ST-0001)", "value": "ST-0001"},
         ],
@@ -680,7 +681,7 @@ async def test_leaving_care_at_any_point_ends_the_process_cancels_the_pep_and_cl
     assert world.engine.user_tasks(process_instance_key=key2) == []
     assert world.store.pep("PEP-C-0002-2026-AUT").status == PepStatus.CANCELLED
     episode = world.store.care_episode("CE-0002-1")
-    assert (episode.left_care_on, episode.left_care_reason) == (date(2026, 9, 25), "returned-home")
+    assert (episode.left_care_on, episode.left_care_reason) == (date(2026, 9, 25), "returned home to parents")
     assert active(world, key1) == awaiting  # the other child's PEP carries on
 
     # his reminder and escalation never go

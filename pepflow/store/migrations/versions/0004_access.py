@@ -7,7 +7,7 @@
   document step run again after a crash finds what it made.
 
 Revision ID: 0004_access
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-10
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_access"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
