@@ -200,7 +200,10 @@ def validate_submission(
                 problems.append(f"'{_name(key)}' is set by the process, not by a person: it is not a field of form '{form}'")
             else:
                 problems.append(f"'{_name(key)}' is not a field of form '{form}'")
-    scope = {**context, **{k: v for k, v in submitted.items() if rules.field(k) is not None}}
+    # the form's data is what the person sent: a field of the form they left out is
+    # empty, never a value the process holds from an earlier task (a stale date)
+    scope = {**{k: v for k, v in context.items() if k not in rules.keys},
+             **{k: v for k, v in submitted.items() if rules.field(k) is not None}}
     today = now.astimezone(LONDON).date()
     clean: dict[str, Any] = {}
     for rule in rules.fields:
