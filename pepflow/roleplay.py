@@ -104,6 +104,10 @@ class RolePlayer:
         owner = owner_on(self.store, child.id, local_date(now))
         if owner.staff_id:
             ids.append(owner.staff_id)
+        offered = v.get("contactOptions")
+        if isinstance(offered, list):  # a person picks from what the form offers
+            values = {o.get("value") for o in offered if isinstance(o, dict)}
+            ids = [i for i in ids if i in values]
         return ids
 
     def _next_dates(self, v: dict[str, Any], now: datetime) -> list[str]:
