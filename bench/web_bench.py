@@ -66,6 +66,9 @@ def load_council(store: RecordsStore, rng: random.Random) -> list[str]:
                 actor="bench",
             )
             store.enrol(child_id, SETTINGS[n % len(SETTINGS)], date(2026, 9, 3), actor="bench")
+            # the worker is an allocation (authorisation and assignees read it at each request)
+            store.allocations.allocate(child_id, WORKERS_BY_LOCALITY[locality], "social-worker",
+                                       starts_on=date(2025, 1, 6), actor="bench")
             episode = store.open_care_episode(child_id, date(2025, 1, 6), actor="bench")
             for term, month, final in (("autumn", 11, True), ("spring", 2, True)):
                 year = 2026 if term == "autumn" else 2027

@@ -23,16 +23,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .casework import Casework, casework_config
+from .casework import Casework, casework_config, local_date
 from .clock import Clock
 from .config import AppSettings
 from .documents.pdf import PdfConverter
 from .engine.runtime import Engine
 from .engine.worker import EmbeddedRuntime
+from .handover import Handover
 from .mail.dkim import dkim_signer_from_env
 from .mail.local_outbox import LocalOutboxServer
 from .mail.outbox import FlushResult, OutboxSender
 from .mail.transport import Mailer, SmtpMailer, SmtpSettings
+from .safety import check_deployment, secure_data_dir
 from .store import RecordsStore
 from .store.migrate import migrate
 from .task_checks import TaskChecks
@@ -97,6 +99,7 @@ class App:
     mailer: Mailer
     outbox: LocalOutboxServer | None
     sender: OutboxSender
+    handover: Handover
 
     async def flush_mail(self) -> FlushResult:
         """Deliver every queued message that is due now."""
@@ -115,7 +118,7 @@ def relay_smtp_settings(settings: AppSettings) -> SmtpSettings | None:
 
 
 def open_records(settings: AppSettings, clock: Clock) -> RecordsStore:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     url = settings.resolved_database_url
     migrate(url)
     return RecordsStore(url, clock)
@@ -150,6 +153,8 @@ def _failed_mail(mail_id: int, reason: str) -> None:
 
 @contextlib.asynccontextmanager
 async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None = None) -> AsyncIterator[App]:
+    if mailer is None:  # what will send: a relay needs production settings (pepflow/safety.py)
+        check_deployment(settings)
     store = open_records(settings, clock)
     engine = open_engine(settings, clock)
     outbox: LocalOutboxServer | None = None
@@ -180,7 +185,9 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         )
         engine.add_completion_check(TaskChecks(casework).check)
         runtime = OutboxRuntime(engine, build_routers(casework), sender)
-        yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender)
+        handover = Handover(store, engine, clock)
+        runtime.tickers.append(handover.tick)  # once a day: tasks follow birthdays and dated allocations
+        yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender, handover)
     finally:
         await asyncio.to_thread(pdf.close)
         for smtp in smtps:

@@ -41,7 +41,7 @@ from .documents.model import (
     SettingDetails,
     SocialWorkerPart,
 )
-from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, Variant
+from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, VenueCode, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .meetings import NO_PROBLEM, MeetingDates, Problem
 from .domain.meeting_dates import long_date
@@ -55,6 +55,7 @@ from .mail.message import Attachment, OutgoingMail
 from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
 from .mail.transport import Mailer
+from .ownership import assignment_for, team_manager_group
 from .store import RecordsStore
 from .store import records as r
 
@@ -137,6 +138,10 @@ class CaseworkConfig:
     # how a designated teacher gets a protected document's password: by phone from
     # business support (default; `pep password`), or a separate e-mail
     password_channel: str = "phone"
+    # in separate-email mode the password follows the file this much later, never in
+    # the same moment to the same mailbox (a mailbox read by someone else meanwhile
+    # can be noticed, and the message recalled)
+    password_delay: timedelta = timedelta(hours=2)
     # keep a tagged PDF copy of each final PEP where LibreOffice is installed
     final_pdf: bool = True
 
@@ -148,6 +153,7 @@ def casework_config(settings: AppSettings) -> CaseworkConfig:
         document_secret=settings.document_secret.get_secret_value().encode(),
         documents_dir=settings.data_dir / "documents",
         password_channel=settings.password_channel, final_pdf=settings.final_pdf,
+        password_delay=timedelta(minutes=settings.password_delay_minutes),
     )
 
 
@@ -187,13 +193,18 @@ class Casework:
 
     def _pep_variables(self, pep: r.Pep) -> dict[str, Any]:
         child = self.store.child(pep.child_id)
+        assignment = assignment_for(self.store, pep.child_id, self._today())
+        if assignment.note:  # said where people look: the PEP's history
+            self.store.record_event("pep", pep.id, "owner-not-allocated", actor=SYSTEM, details={
+                "role": assignment.role.value, "candidateGroups": list(assignment.candidate_groups),
+                "note": assignment.note,
+            })
         return {
             "pepId": pep.id,
             "settingId": pep.setting_id,
             "variant": pep.variant.value,
             "hasSettingInput": pep.variant != Variant.EARLY_YEARS_NO_SETTING,
-            "ownerRole": pep.owner_role.value,
-            "ownerUserId": pep.owner_staff_id,
+            **assignment.variables(),  # ownerAssignee, ownerCandidateGroups, ownerRole (pepflow.ownership)
             # Zeebe's candidateGroups takes a list of strings (a string is an incident)
             "businessSupportGroups": [self.store.business_support_group(child.locality or "")],
             "isInitial": pep.is_initial,
@@ -288,7 +299,7 @@ class Casework:
             meeting=meeting,
         )
 
-    def _keep_document(self, pep: r.Pep, kind: DocumentKind, data: bytes) -> r.DocumentVersion:
+    def _keep_document(self, pep: r.Pep, kind: DocumentKind, data: bytes, purpose: str | None = None) -> r.DocumentVersion:
         existing = self.store.documents(pep.id, kind)
         version = len(existing) + 1
         if kind == DocumentKind.FINAL_PDF:
@@ -299,9 +310,9 @@ class Casework:
             folder = self.config.documents_dir / pep.id
             folder.mkdir(parents=True, exist_ok=True)
             (folder / filename).write_bytes(data)
-        return self.store.record_document(pep.id, kind, filename, content=data, actor=SYSTEM)
+        return self.store.record_document(pep.id, kind, filename, content=data, purpose=purpose, actor=SYSTEM)
 
-    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[tuple[int, str, str], ...] = (), files: tuple[Attachment, ...] = ()) -> bool:
+    async def _send(self, key: str, kind: str, pep: r.Pep | None, recipient: r.Address, context: dict[str, Any], attachments: tuple[tuple[int, str, str], ...] = (), files: tuple[Attachment, ...] = (), not_before: datetime | None = None) -> bool:
         """Queue one message once: the idempotency key makes a retried or re-delivered
         job a no-op for what was queued already (whatever became of it). The message is
         recorded in full (rendered, attachments by document version) and the step goes
@@ -320,7 +331,7 @@ class Casework:
         return enqueue(
             self.store, mail, kind=kind, pep_id=pep.id if pep else None,
             document_attachments=attachments, recipient_party_id=recipient.party_id,
-            recipient_role=recipient.role, actor=SYSTEM,
+            recipient_role=recipient.role, actor=SYSTEM, not_before=not_before,
         )
 
     # ------------------------------------------------------------ protection
@@ -371,7 +382,7 @@ class Casework:
             if not by_phone:
                 await self._send(f"{key}:password", "form-password", pep, recipient, {
                     "pep_reference": pep.id, "document_name": attachment.filename, "password": password, **reader,
-                })
+                }, not_before=self._now() + self.config.password_delay)
 
     def reader_role(self, recipient: r.Address) -> str:
         """How a message addresses its reader (:mod:`pepflow.mail.wording`): a setting's
@@ -500,16 +511,22 @@ class Casework:
         a form they already sent."""
         return pep.form_returned_at is not None or bool(self.store.documents(pep.id, DocumentKind.RETURNED))
 
-    def generate_pep_form(self, pep_id: str) -> dict[str, Any]:
+    def generate_pep_form(self, pep_id: str, purpose: str | None = None) -> dict[str, Any]:
+        """Render and keep the PEP's Word form. With a ``purpose`` (the step's element
+        instance) it is made once: run again after a crash, the step finds it."""
         pep = self.store.pep(pep_id)
         self.store.escalations.resolve(pep.id, ("social-worker-part",), "social worker's part done")
         if self._form_returned(pep):
             return {"formAlreadyReturned": True}
+        if purpose is not None:
+            made = self.store.document_for(pep.id, DocumentKind.FORM, purpose)
+            if made is not None:
+                return {"formDocumentId": made.id, "formAlreadyReturned": False}
         data = render_pep_form(
             self._identity(pep), self._content(pep), self.config.document_secret,
             council_name=self.config.council_name, issued_on=self._today(),
         )
-        document = self._keep_document(pep, DocumentKind.FORM, data)
+        document = self._keep_document(pep, DocumentKind.FORM, data, purpose)
         return {"formDocumentId": document.id, "formAlreadyReturned": False}
 
     async def send_secure_email(self, pep_id: str, template: str, to: str, attendee_id: str | None = None) -> dict[str, Any]:
@@ -621,11 +638,47 @@ class Casework:
         })
         return problem.variables()
 
-    async def inform_pep_coordinator(self, pep_id: str, meeting_at: str, venue: str, invitee_ids: list[str]) -> dict[str, Any]:
+    def venue_of(self, pep: r.Pep, venue_code: str | None) -> str | None:
+        """Where the meeting is, for people: the code's wording, the setting's name when
+        it is at the setting, and the details recorded in the PEP (the records store)."""
+        social = self.store.section(pep.id, PepSection.SOCIAL_WORKER) or {}
+        code = venue_code or social.get("venue_code")
+        if not code:
+            return social.get("venue")
+        return self._venue_text(pep, code, social.get("venue_details"))
+
+    def record_venue_details(self, pep_id: str, details: str, *, actor: str) -> None:
+        """The room or address of the PEP meeting, kept in the records store (never in a
+        process variable); it goes into the PEP form and the notice to the PEP
+        co-ordinator."""
+        text = " ".join(str(details).split())
+        if not text or len(text) > 200:
+            raise ValueError("the venue details must be 1 to 200 characters (e.g. 'Meeting room 2')")
+        pep = self.store.pep(pep_id)
+        if pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
+            raise ValueError(f"{pep_id} is {pep.status.value}: its meeting cannot change")
+        social = self.store.section(pep_id, PepSection.SOCIAL_WORKER) or {}
+        update = {**social, "venue_details": text}
+        if social.get("venue_code"):
+            update["venue"] = self._venue_text(pep, social["venue_code"], text)
+        self.store.save_section(pep_id, PepSection.SOCIAL_WORKER, update, actor=actor)
+
+    def _venue_text(self, pep: r.Pep, code: str, details: str | None) -> str:
+        parts = [VenueCode(code).label]
+        if code == VenueCode.EDUCATION_SETTING and pep.setting_id:
+            parts[0] += f" ({self.store.setting(pep.setting_id).name})"
+        if details:
+            parts.append(details)
+        return ": ".join(parts)
+
+    async def inform_pep_coordinator(self, pep_id: str, meeting_at: str, venue_code: str, invitee_ids: list[str]) -> dict[str, Any]:
         meeting = parse_instant(meeting_at)
+        VenueCode(venue_code)  # a code the form offers, or a clear failure
         pep = self.store.update_pep(pep_id, actor=SYSTEM, meeting_at=meeting, attendee_ids=list(invitee_ids or []))
         self.store.escalations.resolve(pep.id, ("initial-meeting",), "initial meeting arranged")
-        self.store.save_section(pep_id, PepSection.SOCIAL_WORKER, {**(self.store.section(pep_id, PepSection.SOCIAL_WORKER) or {}), "venue": venue}, actor=SYSTEM)
+        social = self.store.section(pep_id, PepSection.SOCIAL_WORKER) or {}
+        venue = self.venue_of(pep, venue_code)
+        self.store.save_section(pep_id, PepSection.SOCIAL_WORKER, {**social, "venue_code": venue_code, "venue": venue}, actor=SYSTEM)
         await self._send(
             f"{pep.id}:initial-meeting-arranged:{iso(meeting)}", "initial-meeting-arranged", pep,
             self.store.pep_coordinator_address(),
@@ -650,14 +703,13 @@ class Casework:
                     "reminder": reminder, "reason": "the initial meeting is already overdue",
                 })
                 return {}
-            if not pep.owner_staff_id:
-                raise LookupError(f"{pep.id}: no worker is allocated to remind; allocate one (the team manager's task)")
-            owner = self.store.staff(pep.owner_staff_id)
-            address = r.Address(name=owner.name, email=owner.email, party_id=owner.id, role="owner")
-            await self._send(
-                f"{pep.id}:initial-meeting-reminder:{stamp}", "initial-meeting-reminder", pep, address,
-                {"pep_reference": pep.id, "meeting_due": due, "recipient_role": self.reader_role(address)},
-            )
+            # the owner allocated today, or (nobody of the role allocated) the team manager(s)
+            for person in self._acting_for(pep):
+                address = r.Address(name=person.name, email=person.email, party_id=person.id, role="owner")
+                await self._send(
+                    f"{pep.id}:initial-meeting-reminder:{stamp}:{person.id}", "initial-meeting-reminder", pep, address,
+                    {"pep_reference": pep.id, "meeting_due": due, "recipient_role": self.reader_role(address)},
+                )
         elif reminder == "school-form":
             meeting_day = local_date(pep.meeting_at) if pep.meeting_at else self._today()
             context = {
@@ -672,6 +724,15 @@ class Casework:
         else:
             raise ValueError(f"unknown reminder {reminder!r} in the diagram's task header 'reminder'")
         return {}
+
+    def _acting_for(self, pep: r.Pep) -> list[r.Staff]:
+        """Who acts on the PEP today: the allocated owner, else the locality's team
+        manager(s) (the owner's tasks are with them)."""
+        assignment = assignment_for(self.store, pep.child_id, self._today())
+        if assignment.staff_id:
+            return [self.store.staff(assignment.staff_id)]
+        group = team_manager_group(self.store, self.store.child(pep.child_id).locality)
+        return [s for s in self.store.all_staff() if s.candidate_group == group]
 
     async def escalate_overdue(self, pep_id: str, escalation: str, raised_at: str, due_at: str | None = None) -> dict[str, Any]:
         """A wait a person owns is past its deadline: recorded (the Virtual School
@@ -841,8 +902,22 @@ class Casework:
         return dict(cleared)
 
     # ------------------------------------------------------------------ box 6
-    def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:
+    def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None,
+                           purpose: str | None = None) -> dict[str, Any]:
+        """Render and keep the final PEP (and its PDF copy). With a ``purpose`` (the
+        step's element instance) it is made once, whatever the retries: a step that made
+        it and failed before the job completed finds it when it runs again."""
         current = self.store.pep(pep_id)
+        made = self.store.document_for(pep_id, DocumentKind.FINAL, purpose) if purpose is not None else None
+        if made is not None:
+            if self.config.final_pdf and self.store.document_for(pep_id, DocumentKind.FINAL_PDF, purpose) is None:
+                pdf = self.pdf.convert(self.store.document_content(made.id), made.filename.removesuffix(".docx"))
+                if pdf is not None:
+                    self._keep_document(current, DocumentKind.FINAL_PDF, pdf, purpose)
+            if current.status != PepStatus.FINAL:
+                self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
+                self.store.escalations.resolve(pep_id, None, "PEP final")
+            return {"finalDocumentId": made.id}
         if current.status == PepStatus.FINAL:  # a retried job: the final PEP exists and never changes
             document = self.store.latest_document(pep_id, DocumentKind.FINAL)
             return {"finalDocumentId": document.id if document else None}
@@ -857,9 +932,9 @@ class Casework:
         )
         # the PDF first: a conversion that fails (the job is retried) keeps no half-made version
         pdf = self.pdf.convert(data, f"{pep.id}-final-v{version}") if self.config.final_pdf else None
-        document = self._keep_document(pep, DocumentKind.FINAL, data)
+        document = self._keep_document(pep, DocumentKind.FINAL, data, purpose)
         if pdf is not None:
-            self._keep_document(pep, DocumentKind.FINAL_PDF, pdf)
+            self._keep_document(pep, DocumentKind.FINAL_PDF, pdf, purpose)
         self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
         self.store.escalations.resolve(pep.id, None, "PEP final")
         return {"finalDocumentId": document.id}
@@ -952,5 +1027,5 @@ class Casework:
         self.store.withdraw_queued_mail([p.id for p in self.store.peps_for(child_id)], reason="the child left care", actor=SYSTEM)
         episode = self.store.current_care_episode(child_id)
         if episode is not None:
-            self.store.close_care_episode(episode.id, left, reason or "left care", actor=SYSTEM)
+            self.store.close_care_episode(episode.id, left, reason.value, actor=SYSTEM)
         return {}

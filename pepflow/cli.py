@@ -48,7 +48,8 @@ def _engine():
         return ZeebeEngine()
     from .app import open_engine
 
-    return open_engine(_settings(), SystemClock(), deploy=False)
+    settings = _settings()
+    return open_engine(settings, SystemClock(), deploy=False)
 
 
 # What a command may fail with that a user can act on: one line, exit code 1.
@@ -58,7 +59,9 @@ USER_ERRORS = (EngineError, RecordsError, DocumentRejected, MissingTermDates, Va
 def _parse_vars(pairs: list[str] | None, file: Path | None) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     if file is not None:
-        variables.update(json.loads(file.read_text()))
+        from .limits import read_limited
+
+        variables.update(json.loads(read_limited(file, 256 * 1024, "a variables file")))
     for pair in pairs or []:
         if "=" not in pair:
             raise typer.BadParameter(f"'{pair}' is not key=value")
@@ -198,9 +201,14 @@ def task_unclaim(key: int) -> None:
 
 
 @task_app.command("complete")
-def task_complete(key: int, var: Vars = None, vars_file: VarsFile = None, actor: str | None = None) -> None:
-    """Complete a user task; the steps that follow run before the command returns."""
+def task_complete(key: int, var: Vars = None, vars_file: VarsFile = None) -> None:
+    """Complete a user task with its form's values (checked against the form like any
+    other completion; recorded as completed by the operating-system user); the steps
+    that follow run before the command returns."""
+    from .cli_access import os_actor
+
     variables = _parse_vars(var, vars_file)
+    actor = os_actor()
     if _zeebe_mode():
         try:
             _engine().complete_user_task(key, variables, actor=actor)
@@ -282,9 +290,12 @@ def _started(result) -> str:
 def import_(
     kind: Annotated[str, typer.Argument(help="children, settings, staff, contacts, term-dates, or 'all' for a folder")],
     path: Path,
-    actor: Annotated[str, typer.Option(help="who is importing (audit)")] = "administrator",
+    actor: Annotated[str | None, typer.Option(help="who is importing (audit; default: the operating-system user)")] = None,
 ) -> None:
     """Import the council's CSV exports; a file with a bad row imports nothing."""
+    from .cli_access import os_actor
+
+    actor = f"{os_actor()} for {actor}"[:40] if actor else os_actor()
     from .app import open_records
     from .importer import import_csv, import_directory
 
@@ -301,6 +312,14 @@ def import_(
                 err.print(f"[red]{error}[/red]")
         else:
             console.print(f"{summary}")
+    changed = sorted({c for s in summaries if s.ok for c in s.changed_children})
+    if changed:  # a change of allocation: the children's open tasks follow (audited)
+        from .cli_access import follow_allocations
+
+        try:
+            follow_allocations(changed, "allocation changed by an import")
+        except USER_ERRORS as exc:
+            _fail(exc)
     if failed:
         raise typer.Exit(code=1)
 
@@ -369,7 +388,10 @@ def event_setting_changed(
 @app.command("form-returned")
 def form_returned(pep_id: str, file: Path, actor: str = "business-support") -> None:
     """Take in the Word form a school returned (it must be the form sent for that PEP)."""
-    _with_app(lambda product: _report(_events(product).form_returned(pep_id, file.read_bytes(), actor=actor)))
+    from .limits import MAX_RETURNED_FORM, read_limited
+
+    _with_app(lambda product: _report(_events(product).form_returned(
+        pep_id, read_limited(file, MAX_RETURNED_FORM, "a returned form"), actor=actor)))
 
 
 @app.command()
@@ -565,6 +587,9 @@ def mail_retry(
 # ---------------------------------------------------------------- web (issue 6)
 user_app = typer.Typer(no_args_is_help=True, help="Web accounts.")
 app.add_typer(user_app, name="user")
+from .cli_access import register as _register_access  # noqa: E402 - allocations, account lifecycle
+
+_register_access(app, user_app, USER_ERRORS)
 users_app = typer.Typer(no_args_is_help=True, help="Web accounts in bulk (development).")
 app.add_typer(users_app, name="users")
 
@@ -677,9 +702,12 @@ def password(
     to: Annotated[str, typer.Option(help="who it is given to, for the audit log (e.g. the DT's name, call-back number)")],
     kind: Annotated[str, typer.Option(help="form, final or returned")] = "form",
     version: Annotated[int | None, typer.Option(help="document version (default: the latest)")] = None,
-    actor: Annotated[str, typer.Option(help="who gives it (audit)")] = "business-support",
 ) -> None:
-    """The password of a protected PEP document, to read out by phone (audited)."""
+    """The password of a protected PEP document, to read out by phone (audited as the
+    operating-system user who asked)."""
+    from .cli_access import os_actor
+
+    actor = os_actor()
     from .app import open_records
     from .casework import Casework, casework_config
 

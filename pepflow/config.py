@@ -27,6 +27,8 @@ class AppSettings(BaseSettings):
     document_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # how designated teachers get the password of a protected document (docs/document-security.md)
     password_channel: Literal["phone", "separate-email"] = "phone"
+    # separate-email: how long after the file its password follows (never together)
+    password_delay_minutes: int = Field(default=120, ge=15, le=24 * 60)
     # a tagged PDF copy of each final PEP where LibreOffice is installed, made by a pool
     # of long-lived LibreOffice processes (docs/final-pdf.md)
     final_pdf: bool = True

@@ -53,12 +53,13 @@ EVENTS = (
     Event(date(2026, 9, 7), "already-in-care", "C-0003"),  # 16-17: Leaving Care Worker
     Event(date(2026, 9, 7), "already-in-care", "C-0004"),  # 18 this month: Personal Adviser
     Event(date(2026, 9, 7), "already-in-care", "C-0006"),  # will change school in January
+    Event(date(2026, 9, 7), "already-in-care", "C-0008"),  # turns 16 in January: handover
     Event(date(2026, 9, 14), "looked-after", "C-0001"),  # planned (1a)
     Event(date(2026, 9, 21), "looked-after", "C-0002", emergency=True),  # emergency (1b)
     Event(date(2026, 9, 28), "looked-after", "C-0007"),  # early years, in a nursery
     Event(date(2026, 10, 5), "looked-after", "C-0005", emergency=True),  # early years, no setting
     Event(date(2027, 1, 4), "setting-changed", "C-0006", setting_id="ES-0004"),
-    Event(date(2027, 3, 12), "left-care", "C-0002", reason="returned home to parents"),
+    Event(date(2027, 3, 12), "left-care", "C-0002", reason="returned-home"),
 )
 
 
@@ -206,7 +207,8 @@ def _task_detail(element_id: str, answers: dict) -> str:
     if element_id == "ArrangeInitialMeetingTask":
         return f"meeting {datetime.fromisoformat(answers['meetingAt'].replace('Z', '+00:00')).astimezone(LONDON):%a %d %b %H:%M}"
     if element_id == "RecordMeetingTask":
-        dates = ", ".join(f"{datetime.fromisoformat(d.replace('Z', '+00:00')).astimezone(LONDON):%d %b %Y}" for d in answers["nextMeetingDates"])
+        days = [answers[k] for k in ("nextPepDate1", "nextPepDate2") if answers.get(k)]
+        dates = ", ".join(f"{date.fromisoformat(d):%d %b %Y}" for d in days)
         return f"next PEP: {dates}"
     if element_id == "CheckAndFinalisePepTask":
         return "approved" if answers.get("pepApproved") else f"sent back ({answers.get('returnReasonCode')})"

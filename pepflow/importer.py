@@ -11,7 +11,9 @@ Import order, because rows refer to earlier kinds: ``staff``, ``settings``,
 
 File formats (header row required; column order free; blank cells are empty):
 
-``staff``      id, name, email, roles (``;``-separated), team, candidate_group
+``staff``      id, name, email, roles (``;``-separated), team, candidate_group, login
+               (the user name or e-mail the council's Identity knows them by: Camunda
+               Tasklist assigns tasks to it; blank or absent: their e-mail, with a note)
 ``settings``   id, name, kind, designated_teacher_name, designated_teacher_email, locality
 ``term-dates`` setting_id (blank: council default), academic_year (2026 = 2026/27),
                term (autumn/spring/summer, or ``inset-day``), starts_on, ends_on,
@@ -19,8 +21,22 @@ File formats (header row required; column order free; blank cells are empty):
                starts_on: the day)
 ``children``   id, given_name, family_name, date_of_birth, legal_status, locality,
                social_worker_id, setting_id, setting_from, next_setting_id,
-               next_setting_from, entered_care_on, emergency
+               next_setting_from, entered_care_on, emergency, and optionally
+               leaving_care_worker_id, personal_adviser_id, allocated_from (the date
+               the workers named in the row are allocated from; default: today).
+               Each worker column allocates that staff member to the child in that
+               role (``pepflow.store.allocations``); a blank cell changes nothing.
+               ``social_worker_id`` naming someone who is not a social worker but holds
+               one other owner role allocates them in that role, with a note.
 ``contacts``   id, child_id, role, name, email, receives_pep, main_carer
+``allocations`` child_id, staff_id, role (social-worker, leaving-care-worker,
+               personal-adviser), starts_on, ends_on: dated allocations (a planned
+               handover, an allocation that ended); a blank staff_id ends the role
+               from starts_on.
+
+Notes (``ImportSummary.warnings``) are things a person should know that do not stop
+the import: a login taken from the e-mail address, a child whose age needs a worker
+of a role nobody is allocated in (their PEP tasks go to the locality's team manager).
 """
 
 from __future__ import annotations
@@ -50,11 +66,12 @@ from pepflow.domain.email import normalise_email
 from pepflow.domain.enums import ContactRole, OwnerRole, SettingKind, StaffRole, TermName
 from pepflow.domain.rules import CHILD_ID_PATTERN
 from pepflow.store import RecordsError, RecordsStore, UnknownRecord
+from pepflow.store.repository import check_login
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["children", "settings", "staff", "contacts", "term-dates"]
-KINDS: tuple[str, ...] = ("staff", "settings", "term-dates", "children", "contacts")
+Kind = Literal["children", "settings", "staff", "contacts", "term-dates", "allocations"]
+KINDS: tuple[str, ...] = ("staff", "settings", "term-dates", "children", "contacts", "allocations")
 
 
 class RowError(BaseModel):
@@ -84,6 +101,9 @@ class ImportSummary(BaseModel):
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = Field(default_factory=list)
+    warnings: list[RowError] = Field(default_factory=list)
+    #: children whose allocations changed (their open tasks follow: pepflow.access)
+    changed_children: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -93,10 +113,11 @@ class ImportSummary(BaseModel):
         if self.errors:
             lines = [f"{self.file}: {len(self.errors)} problem(s), nothing imported"]
             return "\n".join([*lines, *(f"  {e}" for e in self.errors)])
-        return (
+        done = (
             f"{self.file}: {self.rows} {self.kind} row(s): {self.created} created, "
             f"{self.updated} updated, {self.unchanged} unchanged"
         )
+        return "\n".join([done, *(f"  note: {w}" for w in self.warnings)])
 
 
 class ImportFailed(RecordsError):
@@ -147,6 +168,15 @@ class StaffRowIn(_Row):
     roles: tuple[StaffRole, ...]
     team: str | None = None
     candidate_group: str | None = None
+    login: str | None = None
+
+    @field_validator("login")
+    @classmethod
+    def _login(cls, value: str | None) -> str | None:
+        try:
+            return check_login(value, "login")
+        except RecordsError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("roles", mode="before")
     @classmethod
@@ -196,6 +226,9 @@ class ChildRowIn(_Row):
     next_setting_from: DateCell | None = None
     entered_care_on: DateCell | None = None
     emergency: bool = False
+    leaving_care_worker_id: Identifier | None = None
+    personal_adviser_id: Identifier | None = None
+    allocated_from: date | None = None
 
     @field_validator("id")
     @classmethod
@@ -221,12 +254,22 @@ class ContactRowIn(_Row):
         return self.role in (ContactRole.HEALTH_VISITOR, ContactRole.FOSTER_CARER)
 
 
+# the allocation columns and kind live in a module of their own (it uses _Row above)
+from pepflow.import_allocations import (  # noqa: E402
+    AllocationRowIn,
+    apply_allocation_row,
+    apply_child_allocations,
+    check_allocations,
+    check_child_allocations,
+)
+
 _MODELS: dict[str, type[_Row]] = {
     "staff": StaffRowIn,
     "settings": SettingRowIn,
     "term-dates": TermDatesRowIn,
     "children": ChildRowIn,
     "contacts": ContactRowIn,
+    "allocations": AllocationRowIn,
 }
 
 
@@ -237,9 +280,19 @@ class _Collector:
     def __init__(self, file: str) -> None:
         self.file = file
         self.errors: list[RowError] = []
+        self.warnings: list[RowError] = []
+        self.changed_children: set[str] = set()
+        self.line = 0  # the row being applied (for notes made while applying)
 
     def add(self, line: int, column: str | None, problem: str) -> None:
         self.errors.append(RowError(file=self.file, line=line, column=column, problem=problem))
+
+    def warn(self, line: int | None, column: str | None, note: str) -> None:
+        if any(w.problem == note and w.column == column for w in self.warnings):
+            return  # said once is enough
+        self.warnings.append(
+            RowError(file=self.file, line=self.line if line is None else line, column=column, problem=note)
+        )
 
 
 def _problem(error: dict[str, Any]) -> str:
@@ -326,9 +379,24 @@ def _check_staff(
     store: RecordsStore, rows: list[tuple[int, StaffRowIn]], errors: _Collector
 ) -> None:
     _unique_ids(rows, errors)
+    logins: dict[str, int] = {}
     for line, row in rows:
+        login = row.login or row.email
+        if login in logins:
+            errors.add(line, "login", f"{login!r} is already the login on line {logins[login]}")
+        else:
+            logins[login] = line
+            holder = store.staff_by_login(login) if login else None
+            if holder is not None and holder.id != row.id and holder.id not in {r.id for _, r in rows}:
+                errors.add(line, "login", f"{login!r} is already the login of staff {holder.id}")
+        if row.login is None and login:
+            errors.warn(line, "login", f"no login given: {row.id}'s e-mail address {login} is their login "
+                        "(the user name Camunda Tasklist and single sign-on know them by)")
         if not row.roles:
             errors.add(line, "roles", "at least one role is required")
+        if StaffRole.TEAM_MANAGER in row.roles and not (row.team and row.candidate_group):
+            errors.add(line, "candidate_group", "team managers need a team (their locality) and a candidate "
+                       "group, e.g. team-managers-north (it gets PEP tasks while no worker is allocated)")
         if StaffRole.BUSINESS_SUPPORT in row.roles:
             if not row.team:
                 errors.add(line, "team", "business support staff need a team (their locality)")
@@ -469,6 +537,7 @@ def _check_children(
             errors.add(line, "next_setting_from", "must be after setting_from")
         if row.date_of_birth and row.entered_care_on and row.entered_care_on < row.date_of_birth:
             errors.add(line, "entered_care_on", "is before the date of birth")
+        check_child_allocations(store, line, row, errors, staff_cache)
 
 
 def _check_contacts(
@@ -503,6 +572,7 @@ _CHECKS: dict[str, Callable[[RecordsStore, Any, _Collector], None]] = {
     "term-dates": _check_term_dates,
     "children": _check_children,
     "contacts": _check_contacts,
+    "allocations": check_allocations,
 }
 
 
@@ -515,7 +585,7 @@ def _outcome(before: Any, after: Any) -> str:
     return "unchanged" if before == after else "updated"
 
 
-def _apply_row(store: RecordsStore, kind: str, row: Any, actor: str) -> str:
+def _apply_row(store: RecordsStore, kind: str, row: Any, actor: str, notes: _Collector) -> str:
     if kind == "staff":
         before = _existing(store.staff, row.id)
         after = store.save_staff(
@@ -525,6 +595,7 @@ def _apply_row(store: RecordsStore, kind: str, row: Any, actor: str) -> str:
             row.roles,
             team=row.team,
             candidate_group=row.candidate_group,
+            login=row.login or row.email,
             actor=actor,
         )
         return _outcome(before, after)
@@ -577,8 +648,12 @@ def _apply_row(store: RecordsStore, kind: str, row: Any, actor: str) -> str:
             store.open_care_episode(
                 row.id, row.entered_care_on, emergency=row.emergency, actor=actor
             )
+        allocated = apply_child_allocations(store, row, actor, notes)
         after_state = (child, store.enrolments(row.id), store.care_episodes(row.id))
-        return _outcome(before_state, after_state)
+        outcome = _outcome(before_state, after_state)
+        return "updated" if allocated and outcome == "unchanged" else outcome
+    if kind == "allocations":
+        return apply_allocation_row(store, row, actor, notes)
     if kind == "contacts":
         before = _existing(store.contact, row.id)
         child_before = store.child(row.child_id)
@@ -620,6 +695,7 @@ def import_csv(
     rows = _read(path, _MODELS[kind], errors)
     _CHECKS[kind](store, rows, errors)  # rows that parsed: references and cross-row rules
     summary.rows = len(rows)
+    summary.warnings = errors.warnings
     if errors.errors:
         summary.errors = sorted(errors.errors, key=lambda e: (e.line, e.column or ""))
         log.info("import of %s refused: %d problem(s)", path, len(summary.errors))
@@ -629,12 +705,15 @@ def import_csv(
     try:
         with store.atomic():
             for current_line, row in rows:
-                counts[_apply_row(store, kind, row, actor)] += 1
+                errors.line = current_line
+                counts[_apply_row(store, kind, row, actor, errors)] += 1
     except (RecordsError, ValueError) as exc:
         summary.errors = [
             RowError(file=str(path), line=current_line, column=None, problem=str(exc))
         ]
         return summary
+    summary.warnings = errors.warnings
+    summary.changed_children = sorted(errors.changed_children)
     summary.created, summary.updated, summary.unchanged = (
         counts["created"],
         counts["updated"],
@@ -660,3 +739,4 @@ def import_directory(store: RecordsStore, directory: str | Path, actor: str) -> 
         if not summary.ok:
             break
     return summaries
+

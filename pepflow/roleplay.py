@@ -16,6 +16,7 @@ from .casework import LONDON, at_local, iso, local_date, parse_instant
 from .engine.views import UserTask
 from .meetings import MeetingDates
 from .store import RecordsStore
+from .store.allocations import owner_on
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,13 @@ class RolePlayer:
         self._returned: set[str] = set()
 
     def actor_for(self, task: UserTask) -> str:
+        """The staff id of who completes ``task``: its assignee (a login), else a member
+        of its first candidate group."""
         if task.assignee:
-            return task.assignee
+            staff = self.store.staff_by_login(task.assignee)
+            if staff is None:
+                raise LookupError(f"nobody has the login {task.assignee!r} (task {task.user_task_key})")
+            return staff.id
         group = task.candidate_groups[0] if task.candidate_groups else None
         for staff in self.store.all_staff():
             if staff.candidate_group == group:
@@ -65,8 +71,8 @@ class RolePlayer:
             day = meetings.first_valid(meetings.place_for_pep(self.store.pep(pep_id)), day)
             return {
                 "meetingAt": iso(at_local(day, 10)),
-                "venue": "At the education setting" if v.get("settingId") else "At the foster carers' home",
-                "inviteeIds": self._invitees(v),
+                "venueCode": "education-setting" if v.get("settingId") else "carers-home",
+                "inviteeIds": self._invitees(v, now),
             }
         if task.element_id == "CompletePepFormTask":
             # the development box shows only for a young child with no setting
@@ -75,8 +81,8 @@ class RolePlayer:
             return {"swSectionComplete": True}
         if task.element_id == "RecordMeetingTask":
             dates = self._next_dates(v, now)
-            # the form's two date fields, and the list its expression field computes
-            answer = {"attendeeIds": self._invitees(v), "nextPepDate1": dates[0], "nextMeetingDates": dates}
+            # the form's two date fields (its expression field computes the list)
+            answer = {"attendeeIds": self._invitees(v, now), "nextPepDate1": dates[0]}
             if len(dates) > 1:
                 answer["nextPepDate2"] = dates[1]
             return answer
@@ -89,14 +95,19 @@ class RolePlayer:
             return {"pepApproved": True}
         raise LookupError(f"no role knows how to complete {task.element_id}")
 
-    def _invitees(self, v: dict[str, Any]) -> list[str]:
+    def _invitees(self, v: dict[str, Any], now: datetime) -> list[str]:
         child = self.store.child(v["childId"])
         ids = []
         if v.get("settingId"):
             ids.append(v["settingId"])  # the designated teacher
         ids += [c.id for c in self.store.contacts_for(child.id) if c.email and (c.receives_pep or c.id == child.carer_contact_id)]
-        if child.social_worker_id:
-            ids.append(child.social_worker_id)
+        owner = owner_on(self.store, child.id, local_date(now))
+        if owner.staff_id:
+            ids.append(owner.staff_id)
+        offered = v.get("contactOptions")
+        if isinstance(offered, list):  # a person picks from what the form offers
+            values = {o.get("value") for o in offered if isinstance(o, dict)}
+            ids = [i for i in ids if i in values]
         return ids
 
     def _next_dates(self, v: dict[str, Any], now: datetime) -> list[str]:
@@ -111,7 +122,7 @@ class RolePlayer:
             day = calendar.add_school_days(term.starts_on, 15)
             if day <= local_date(now):  # recorded late: a date still ahead, a fortnight on
                 day = meetings.first_valid(place, local_date(now) + timedelta(days=14))
-            dates.append(iso(at_local(day, 10)))
+            dates.append(day.isoformat())  # a date field
         return dates
 
 

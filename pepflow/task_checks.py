@@ -40,7 +40,9 @@ class TaskChecks:
         initial = task.form_id == "arrange-initial-meeting"
         what = "The meeting date" if initial else "The next PEP date"
         problems = []
-        for field, raw in _dated_fields(task.form_id, values):
+        # the dates the person sent (checked against the form already): a field left
+        # out is empty, not the value an earlier meeting left in the process
+        for field, raw in _dated_fields(task.form_id, submitted):
             try:
                 instant = parse_instant(raw)
             except (ValueError, TypeError):

@@ -2,14 +2,22 @@
 over :class:`pepflow.casework.Casework`.
 
 The same routers run embedded (``pepflow.engine.worker.EmbeddedWorker``) and against
-Camunda 8 (a pyzeebe ``ZeebeWorker`` with ``include_router``).
+Camunda 8 (a pyzeebe ``ZeebeWorker`` with ``include_router``). Every handler's result
+is checked against the process-variable contract (``pepflow/domain/variables.py``)
+before the job completes, so a result with free text or an unknown variable fails the
+job (an incident naming the variable, never its value) on Camunda 8 as embedded.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from pyzeebe import ZeebeTaskRouter
+from pyzeebe.task.task_builder import build_job_handler
 
 from pepflow.casework import Casework
+from pepflow.domain.variables import PEP_VARIABLES, check_variables
 
 from . import documents, mail, records
 
@@ -21,5 +29,26 @@ TASK_TYPES = (
 )
 
 
+class ContractViolation(ValueError):
+    """A handler returned variables the process contract does not allow."""
+
+
+def _contract_checked(task_type: str, function):
+    @functools.wraps(function)
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        result = await function(*args, **kwargs)
+        problems = check_variables(PEP_VARIABLES, result or {})
+        if problems:
+            raise ContractViolation(f"{task_type} returned variables the process contract refuses: {'; '.join(problems)}")
+        return result
+
+    return checked
+
+
 def build_routers(casework: Casework) -> list[ZeebeTaskRouter]:
-    return [records.build_router(casework), documents.build_router(casework), mail.build_router(casework)]
+    routers = [records.build_router(casework), documents.build_router(casework), mail.build_router(casework)]
+    for router in routers:
+        for task in router.tasks:
+            task.original_function = _contract_checked(task.type, task.original_function)
+            task.job_handler = build_job_handler(task.original_function, task.config)
+    return routers

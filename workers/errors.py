@@ -13,6 +13,8 @@ from pyzeebe import Job
 from pyzeebe.errors import BusinessError
 from pyzeebe.job.job import JobController
 
+from pepflow.redact import safe_error
+
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF_MS = 30_000
@@ -26,9 +28,9 @@ def backoff_ms(retries_left: int, configured: int = 3) -> int:
 
 async def exception_handler(exc: Exception, job: Job, job_controller: JobController) -> None:
     if isinstance(exc, BusinessError):
-        await job_controller.set_error_status(f"{job.type}: {exc}", error_code=exc.error_code)
+        await job_controller.set_error_status(f"{job.type}: {safe_error(exc)}", error_code=exc.error_code)
         return
-    log.warning("%s failed in %s (retries left %s): %s", job.type, job.element_id, job.retries - 1, exc)
-    await job_controller.set_failure_status(
-        f"{type(exc).__name__}: {exc}", retry_back_off_ms=backoff_ms(job.retries - 1)
-    )
+    # incidents and logs carry codes and references, never what someone submitted
+    message = safe_error(exc)
+    log.warning("%s failed in %s (retries left %s): %s", job.type, job.element_id, job.retries - 1, message)
+    await job_controller.set_failure_status(message, retry_back_off_ms=backoff_ms(job.retries - 1))

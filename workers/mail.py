@@ -65,9 +65,9 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
         )
 
     @router.task(task_type=INFORM_PEP_COORDINATOR, timeout_ms=MAIL_TIMEOUT_MS)
-    async def inform_pep_coordinator(pepId: str, meetingAt: str, venue: str, job: Job, inviteeIds: list[str] | None = None) -> dict[str, Any]:
+    async def inform_pep_coordinator(pepId: str, meetingAt: str, venueCode: str, job: Job, inviteeIds: list[str] | None = None) -> dict[str, Any]:
         return await _queue_then_deliver(
-            casework, job, casework.inform_pep_coordinator(pepId, meetingAt, venue, inviteeIds or [])
+            casework, job, casework.inform_pep_coordinator(pepId, meetingAt, venueCode, inviteeIds or [])
         )
 
     @router.task(task_type=SEND_REMINDER, timeout_ms=MAIL_TIMEOUT_MS)

@@ -36,6 +36,9 @@ class StaffRole(StrEnum):
     LEAVING_CARE_WORKER = "leaving-care-worker"
     PERSONAL_ADVISER = "personal-adviser"
     BUSINESS_SUPPORT = "business-support"
+    #: manages a locality's caseworkers: allocates a worker to a child, and gets the
+    #: PEP owner's tasks (as a candidate group) while no worker is allocated
+    TEAM_MANAGER = "team-manager"
     PEP_COORDINATOR = "pep-coordinator"
     VIRTUAL_SCHOOL = "virtual-school"
     OPERATOR = "operator"
@@ -123,3 +126,24 @@ class MailStatus(StrEnum):
     FAILED = "failed"
     BOUNCED = "bounced"
     WITHDRAWN = "withdrawn"  # never sent: the PEP was cancelled or the child left care first
+
+
+class VenueCode(StrEnum):
+    """Where a PEP meeting is held: a code in the process, the details (room, address)
+    in the records store (free text never goes into a process variable)."""
+
+    EDUCATION_SETTING = "education-setting"
+    CARERS_HOME = "carers-home"
+    COUNCIL_OFFICE = "council-office"
+    ONLINE = "online"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            VenueCode.EDUCATION_SETTING: "At the education setting",
+            VenueCode.CARERS_HOME: "At the carers' home",
+            VenueCode.COUNCIL_OFFICE: "At council offices",
+            VenueCode.ONLINE: "Online (video call)",
+            VenueCode.OTHER: "Elsewhere (details in the PEP record)",
+        }[self]

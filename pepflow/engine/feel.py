@@ -919,7 +919,32 @@ class _Compiler:
         return _Node(get, node.names, path=path)
 
     def c_filter(self, base: Tree, expr: Tree) -> _Node:
-        raise self.error("filter expressions (list[condition] / list[index]) are not supported")
+        """``list[condition]`` (``item``, and a context item's keys, in scope) and
+        ``list[index]`` (1-based, negative from the end; out of range is null), as the
+        FEEL spec and Camunda's engine: a number selects, anything else filters, and a
+        non-list value is a list of one."""
+        node, cond = self.compile(base), self.compile(expr)
+        fb, fc = node.fn, cond.fn
+
+        def run(ctx: Mapping[str, Any], now: datetime | None) -> Any:
+            value = fb(ctx, now)
+            if value is None:
+                return None
+            items = value if isinstance(value, list) else [value]
+            probe = fc(ctx, now)
+            if isinstance(probe, _NUM_TYPES) and not isinstance(probe, bool) and "item" not in cond.names:
+                index = int(probe)
+                if index != probe or index == 0 or abs(index) > len(items):
+                    return None
+                return items[index - 1] if index > 0 else items[index]
+            kept = []
+            for item in items:
+                scope = ChainMap({"item": item}, item if isinstance(item, dict) else {}, ctx)
+                if fc(scope, now) is True:
+                    kept.append(item)
+            return kept
+
+        return _Node(run, node.names | (cond.names - {"item"}))
 
     # -- operators
     def _binary(self, op: Callable[[Any, Any], Any], left: Tree, right: Tree) -> _Node:

@@ -41,6 +41,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from ..clock import Clock, SimulationClock
+from ..redact import safe_text
 from . import operations, snapshot, store as t
 from . import strict as strict_rules
 from .errors import (
@@ -51,6 +52,7 @@ from .errors import (
     InvalidVariables,
     NotFound,
 )
+from .contract import ContractGuard
 from .expressions import ZeebeScriptEngine, clock_scope, evaluate
 from .forms import FormSchema, parse_form
 from .parser import ParsedProcess, parse_bpmn
@@ -187,6 +189,8 @@ class Engine:
         self._cache: dict[int, _Live] = {}
         self._cache_size = cache_size
         self._listeners: list = []
+        # the process-variable contracts (pepflow/domain/variables.py)
+        self.contracts = ContractGuard()
         self._load_definitions()
         if isinstance(clock, SimulationClock):
             clock.on_advance(self._advance_to)
@@ -256,6 +260,7 @@ class Engine:
             ).all()
             for row in rows:
                 parsed = {p.bpmn_process_id: p for p in parse_bpmn(row.xml.encode(), row.resource_name)}
+                self.contracts.register(row.bpmn_process_id, row.xml)
                 self._add_definition(row.key, row.bpmn_process_id, row.version, row.resource_name, parsed[row.bpmn_process_id])
             for row in conn.execute(sa.select(t.forms).order_by(t.forms.c.key)).all():
                 if row.key in self._deleted:
@@ -299,6 +304,11 @@ class Engine:
                     raise DeploymentError(
                         f"{name}: a user task links form '{form_id}', which is neither in this deployment nor deployed"
                     )
+            self.contracts.check_deploy(
+                parsed.bpmn_process_id, _content, name,
+                lambda fid: (new_forms[fid][2] if fid in new_forms else self._forms[fid]).rules.keys,
+                parsed.form_ids,
+            )
         with self._operation() as op:
             conn = op.conn
             deployment_key = self._key(op)
@@ -343,6 +353,7 @@ class Engine:
         # only after the commit: nothing is half-deployed in memory either
         for key, process_id, version, name, parsed in added:
             self._add_definition(key, process_id, version, name, parsed)
+            self.contracts.register(process_id, next(c for n, c, p in processes if p is parsed))
         self._forms.update(forms_added)
         return Deployment(deployment_key, deployed_processes, deployed_forms)
 
@@ -384,6 +395,7 @@ class Engine:
             raise InvalidState(
                 f"process '{bpmn_process_id}' has no none start event; start it by publishing a message"
             )
+        self.contracts.check(bpmn_process_id, dict(variables or {}), "start variables")
         with self._operation() as op:
             live = self._new_instance(op, definition, dict(variables or {}), None)
             self._step(op, live)
@@ -463,6 +475,7 @@ class Engine:
         _json(dict(variables))
         with self._operation() as op:
             live = self._modify(op, process_instance_key)
+            self.contracts.check(live.definition.bpmn_process_id, dict(variables), "set variables")
             for wf in self._workflows(live.workflow):
                 for task in wf.get_tasks(state=TaskState.NOT_FINISHED_MASK):
                     task.data.update(variables)
@@ -482,6 +495,7 @@ class Engine:
         message start events, and buffer it for ``time_to_live``."""
         payload = dict(variables or {})
         _json(payload)
+        self.contracts.check_message(name, payload)
         correlation_key = str(correlation_key)
         with self._operation() as op:
             conn = op.conn
@@ -697,6 +711,7 @@ class Engine:
         with self._operation() as op:
             row = self._job_row(op, job_key, activation)
             live = self._modify(op, row.instance_key)
+            self.contracts.check(live.definition.bpmn_process_id, result, f"job {job_key} ({row.element_id}) result")
             task = self._task(live, row.task_id)
             local = json.loads(row.local_variables)
             self._apply_result(op, task, local, result)
@@ -729,6 +744,7 @@ class Engine:
             row = self._job_row(op, job_key, activation)
             if variables:
                 live = self._modify(op, row.instance_key)
+                self.contracts.check(live.definition.bpmn_process_id, dict(variables), f"job {job_key} failure variables")
                 self._task(live, row.task_id).data.update(dict(variables))
             if retries > 0:
                 op.conn.execute(
@@ -766,6 +782,7 @@ class Engine:
         with self._operation() as op:
             row = self._job_row(op, job_key, activation)
             live = self._modify(op, row.instance_key)
+            self.contracts.check(live.definition.bpmn_process_id, dict(variables or {}), f"job {job_key} error variables")
             task = self._task(live, row.task_id)
             catcher = self._find_error_catcher(live, task, error_code)
             if catcher is None:
@@ -1005,6 +1022,15 @@ class Engine:
             op.conn.execute(t.user_tasks.update().where(t.user_tasks.c.key == user_task_key).values(assignee=None))
         return self.user_task(user_task_key)
 
+    def reassign_user_task(self, user_task_key: int, *, assignee: str | None, candidate_groups: Iterable[str]) -> UserTask:
+        """Give an open task to someone else (a change of allocation): its assignee and
+        candidate groups are replaced (Camunda: assign + update candidate groups)."""
+        with self._operation() as op:
+            self._open_user_task(op, user_task_key)
+            op.conn.execute(t.user_tasks.update().where(t.user_tasks.c.key == user_task_key).values(
+                assignee=assignee or None, candidate_groups=_json(list(candidate_groups))))
+        return self.user_task(user_task_key)
+
     def _open_user_task(self, op: _Op, user_task_key: int):
         _check_key(user_task_key, "user task")
         row = op.conn.execute(sa.select(t.user_tasks).where(t.user_tasks.c.key == user_task_key)).first()
@@ -1017,21 +1043,19 @@ class Engine:
     def complete_user_task(
         self, user_task_key: int, variables: Mapping[str, Any] | None = None, *, actor: str | None = None
     ) -> None:
-        """Complete a user task; the form's required fields must be present, and every
-        completion check the product registered (:meth:`add_completion_check`) must pass."""
+        """Complete a user task with exactly the values its form allows, checked against
+        the form (:mod:`pepflow.engine.form_validation`) and the process's variable
+        contract, and every completion check the product registered
+        (:meth:`add_completion_check`); anything else is refused and nothing changes."""
         submitted = dict(variables or {})
         _json(submitted)
-        if self._completion_checks:
-            view = self.user_task(user_task_key)
-            for check in self._completion_checks:
-                check(view, submitted)
         with self._operation() as op:
             row = self._open_user_task(op, user_task_key)
             live = self._modify(op, row.instance_key)
             task = self._task(live, row.task_id)
-            if row.form_id:
-                form = self.form(row.form_id)
-                form.check_required({**self._visible_variables(task), **submitted})
+            submitted = self.check_submission(live.definition.bpmn_process_id, row.form_id, task.data, submitted, op.now)
+            for check in self._completion_checks:  # on values the form has already checked
+                check(_user_task_view(row), submitted)
             self._apply_result(op, task, {}, submitted)
             op.conn.execute(
                 t.user_tasks.update().where(t.user_tasks.c.key == user_task_key).values(
@@ -1041,6 +1065,23 @@ class Engine:
             )
             task.run()
             self._step(op, live)
+
+    def check_submission(self, bpmn_process_id: str, form_id: str | None, context: Mapping[str, Any],
+                         submitted: Mapping[str, Any], now: datetime, *, partial: bool = False) -> dict[str, Any]:
+        """What a person may submit for a task of ``form_id`` (also used for drafts)."""
+        context = {k: v for k, v in context.items() if k != "data_objects"}
+        if form_id:
+            checked = self.form(form_id).validate(
+                submitted, context, now=now,
+                process_variables=self.contracts.process_variables(bpmn_process_id), partial=partial,
+            )
+        elif self.contracts.has_contract(bpmn_process_id) and submitted:
+            raise InvalidVariables("this task has no form: it takes no values",
+                                   problems=["this task has no form: it takes no values"])
+        else:
+            checked = dict(submitted)
+        self.contracts.check(bpmn_process_id, checked, "task completion")
+        return checked
 
     # ------------------------------------------------------------------- incidents
     def incidents(self, *, state: str | None = "ACTIVE", process_instance_key: int | None = None) -> list[Incident]:
@@ -1093,6 +1134,7 @@ class Engine:
         ).first()
         if existing is not None:
             return
+        message = safe_text(message)  # operators read incidents: codes and references only
         log.warning("incident on %s in instance %s: %s", element_id, instance_key, message)
         op.conn.execute(
             t.incidents.insert().values(
@@ -1165,6 +1207,17 @@ class Engine:
         if element_id:
             views = [v for v in views if element_id in v.active_elements]
         return views
+
+    def active_instance_variables(self, bpmn_process_id: str) -> list[tuple[int, int, dict[str, Any]]]:
+        """(instance key, definition key, variables) of every active instance of a process,
+        in one query (the daily check of allocations reads them all)."""
+        i = t.instances
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(i.c.key, i.c.process_definition_key, i.c.variables)
+                .where(i.c.bpmn_process_id == bpmn_process_id, i.c.state == ACTIVE).order_by(i.c.key)
+            ).all()
+        return [(row.key, row.process_definition_key, json.loads(row.variables)) for row in rows]
 
     def instance(self, process_instance_key: int) -> ProcessInstance:
         _check_key(process_instance_key, "process instance")

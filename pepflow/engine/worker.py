@@ -21,6 +21,7 @@ from pyzeebe.errors import JobAlreadyDeactivatedError
 from pyzeebe.job.job import JobController
 from pyzeebe.task.task import Task
 
+from ..redact import safe_text
 from .errors import InvalidState, NotFound
 from .runtime import Engine
 from .views import ActivatedJob
@@ -59,7 +60,7 @@ class _EngineAdapter:
         try:
             method(job_key, *args, **kwargs)
         except (InvalidState, NotFound) as exc:
-            log.warning("job %s: %s", job_key, exc)
+            log.warning("job %s: %s", job_key, safe_text(str(exc)))
             raise JobAlreadyDeactivatedError(job_key) from exc
 
 
@@ -142,9 +143,14 @@ class EmbeddedRuntime:
         self.worker = EmbeddedWorker(engine, routers)
         self._wake = asyncio.Event()
         engine.add_listener(lambda _kind: self._wake.set())
+        # ``tick(now)`` callables run before each round of work (the composition root
+        # adds the daily handover check of allocations, pepflow.handover)
+        self.tickers: list = []
 
     async def run_until_idle(self) -> None:
         """Work every job and timer that is due now, until nothing is."""
+        for tick in self.tickers:
+            tick(self.engine.clock.now())
         while True:
             handled = await self.worker.drain()
             fired = self.engine.fire_due_timers()

@@ -94,8 +94,10 @@ def enqueue(
     recipient_party_id: str | None = None,
     recipient_role: str | None = None,
     actor: str = "system",
+    not_before: datetime | None = None,
 ) -> bool:
-    """Queue ``mail`` once per idempotency key; return whether it was queued now.
+    """Queue ``mail`` once per idempotency key; return whether it was queued now
+    (held back until ``not_before`` when given).
 
     ``document_attachments`` are ``(document_version_id, filename, content_type)``:
     stored document versions attached by reference (read when sending) in addition
@@ -133,6 +135,7 @@ def enqueue(
         process_instance_key=job.process_instance_key if job else None,
         element_id=job.element_id if job else None,
         raw=raw,
+        not_before=not_before,
         actor=actor,
     )
     return created

@@ -11,6 +11,14 @@ Every person, school and address here is invented; e-mail addresses use the rese
   parent flagged to receive the PEP (the other parent is not)
 - C-0006 Jasper, Year 3, changes school on 4 Jan 2027 (Oakridge -> Kestrel Park)
 - C-0007 Ivy, 3, at a nursery, early-years
+- C-0008 Rory, turns 16 on 20 Jan 2027: his social worker hands his PEP over to the
+  leaving care worker allocated from that day (``allocations.csv``)
+
+Each child's workers are allocations (social worker, leaving care worker, personal
+adviser; ``pepflow.store.allocations``), each staff member has the login the council's
+Identity knows them by (their e-mail here), and each locality has a team manager
+(``team-managers-north``/``-south``) who gets a PEP's tasks while no worker of the
+role the child's age needs is allocated.
 
 Two localities (north, south) with business support teams ``business-support-north``
 and ``business-support-south``, a Virtual School mailbox, a PEP co-ordinator, council

@@ -45,6 +45,9 @@ class StaffRow(Base):
     email: Mapped[str] = mapped_column(Email)
     team: Mapped[str | None] = mapped_column(Code)
     candidate_group: Mapped[str | None] = mapped_column(sa.String(80))
+    #: the user name the council's Identity (Camunda Tasklist, single sign-on) knows
+    #: this person by: a process's assignee is this login, never the staff id
+    login: Mapped[str | None] = mapped_column(sa.String(254), unique=True)
     roles: Mapped[list[StaffRoleRow]] = relationship(
         cascade="all, delete-orphan", order_by="StaffRoleRow.role", lazy="selectin"
     )
@@ -84,6 +87,24 @@ class ChildRow(Base):
     carer_contact_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("contacts.id", use_alter=True, name="fk_children_carer_contact_id_contacts")
     )
+
+
+class StaffAllocationRow(Base):
+    """A staff member allocated to a child in a role (social worker, leaving care
+    worker, personal adviser) from one date (to another). The PEP owner at any date
+    is the allocation in the role the child's age needs on that date."""
+
+    __tablename__ = "staff_allocations"
+    __table_args__ = (sa.Index("ix_staff_allocations_child_role", "child_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"))
+    staff_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    role: Mapped[str] = mapped_column(Code)
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date | None] = mapped_column(sa.Date)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(Id)
 
 
 class ContactRow(Base):
@@ -202,7 +223,12 @@ class PepSectionRow(Base):
 
 class DocumentVersionRow(Base):
     __tablename__ = "document_versions"
-    __table_args__ = (sa.UniqueConstraint("pep_id", "kind", "version"),)
+    __table_args__ = (
+        sa.UniqueConstraint("pep_id", "kind", "version"),
+        # one version per document per PEP per purpose (a step run again after a
+        # crash finds the version it made; NULL purposes never collide)
+        sa.UniqueConstraint("pep_id", "kind", "purpose"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     pep_id: Mapped[str] = mapped_column(sa.ForeignKey("peps.id"), index=True)
@@ -213,6 +239,8 @@ class DocumentVersionRow(Base):
     size: Mapped[int] = mapped_column(sa.BigInteger)
     content: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     path: Mapped[str | None] = mapped_column(sa.String(1024))
+    #: what the version was made for (the step and its element instance), or NULL
+    purpose: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(Id)
 

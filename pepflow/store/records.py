@@ -46,6 +46,21 @@ class Staff(Record):
     roles: tuple[StaffRole, ...]
     team: str | None = None
     candidate_group: str | None = None
+    login: str | None = None
+
+
+class Allocation(Record):
+    """A staff member allocated to a child in an owner role, from a date (to a date)."""
+
+    id: int
+    child_id: str
+    staff_id: str
+    role: OwnerRole
+    starts_on: date
+    ends_on: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
 
 
 class Setting(Record):
@@ -137,6 +152,7 @@ class DocumentVersion(Record):
     sha256: str
     size: int
     path: str | None = None
+    purpose: str | None = None
     created_at: datetime
     created_by: str
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -43,7 +44,6 @@ from pepflow.domain.enums import (
 from pepflow.domain.rules import (
     CHILD_ID_PATTERN,
     check_status_change,
-    owner_role_for,
     pep_reference,
     variant_for,
 )
@@ -183,13 +183,28 @@ def _identifier(value: str, what: str) -> str:
     return text
 
 
+_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,253}$")
+
+
+def check_login(value: str | None, what: str) -> str | None:
+    """An Identity login: a user name or e-mail address, lower case, no spaces."""
+    if value is None or not str(value).strip():
+        return None
+    login = str(value).strip().lower()
+    if not _LOGIN.match(login):
+        raise InvalidRecord(
+            f"{what} {value!r} is not a user name or e-mail address (letters, digits and . _ @ + -)"
+        )
+    return login
+
+
 def _aware(value: datetime | None, what: str) -> datetime | None:
     if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
         raise InvalidRecord(f"{what} must be a timezone-aware datetime, got {value!r}")
     return value
 
 
-_STAFF_FIELDS = ("name", "email", "team", "candidate_group")
+_STAFF_FIELDS = ("name", "email", "team", "candidate_group", "login")
 _SETTING_FIELDS = (
     "name",
     "kind",
@@ -367,9 +382,11 @@ class RecordsStore:
         *,
         team: str | None = None,
         candidate_group: str | None = None,
+        login: str | None | _Unset = UNSET,
         actor: str,
     ) -> r.Staff:
-        """Create or update a staff member (roles replaced)."""
+        """Create or update a staff member (roles replaced). ``login`` is the user name
+        the council's Identity knows them by (left as it is when not given)."""
         staff_id = _identifier(staff_id, "staff id")
         role_values = sorted(
             {_enum(StaffRole, role, f"staff {staff_id} role").value for role in roles}
@@ -383,7 +400,13 @@ class RecordsStore:
             "team": _text(team, "team", required=False),
             "candidate_group": _text(candidate_group, "candidate group", required=False),
         }
+        if not isinstance(login, _Unset):
+            values["login"] = check_login(login, f"staff {staff_id} login")
         with self._tx() as s:
+            if values.get("login"):
+                holder = s.scalar(sa.select(StaffRow.id).where(StaffRow.login == values["login"]))
+                if holder is not None and holder != staff_id:
+                    raise DuplicateRecord(f"login {values['login']!r} is already {holder}'s")
             row = s.get(StaffRow, staff_id)
             if row is None:
                 row = StaffRow(**values, roles=[StaffRoleRow(role=role) for role in role_values])
@@ -433,6 +456,19 @@ class RecordsStore:
                 self._staff_record(x) for x in s.scalars(sa.select(StaffRow).order_by(StaffRow.id))
             ]
 
+    def staff_by_login(self, login: str) -> r.Staff | None:
+        """The staff member with this Identity login (case-insensitive), or ``None``."""
+        with self._read() as s:
+            row = s.scalar(sa.select(StaffRow).where(StaffRow.login == login.strip().lower()))
+            return self._staff_record(row) if row is not None else None
+
+    @property
+    def allocations(self):
+        """Staff allocated to children by role and date (:mod:`pepflow.store.allocations`)."""
+        from pepflow.store.allocations import StaffAllocations
+
+        return StaffAllocations(self)
+
     @staticmethod
     def _staff_record(row: StaffRow) -> r.Staff:
         return r.Staff(
@@ -442,6 +478,7 @@ class RecordsStore:
             roles=tuple(StaffRole(x.role) for x in row.roles),
             team=row.team,
             candidate_group=row.candidate_group,
+            login=row.login,
         )
 
     def business_support_group(self, locality: str) -> str:
@@ -1075,6 +1112,9 @@ class RecordsStore:
             ).all()
             sequence = max(sequences, default=0) + 1
             now = self.clock.now()
+            from pepflow.store.allocations import pep_owner
+
+            owner = pep_owner(self, child_id, on, now.date())
             row = PepRow(
                 id=pep_reference(child_id, academic_year, term, sequence),
                 child_id=child_id,
@@ -1088,8 +1128,8 @@ class RecordsStore:
                 variant=variant_for(
                     child.date_of_birth, on, setting.kind if setting else None
                 ).value,
-                owner_role=owner_role_for(child.date_of_birth, on).value,
-                owner_staff_id=child.social_worker_id,
+                owner_role=owner.role.value,
+                owner_staff_id=owner.staff_id,
                 meeting_at=meeting_at,
                 created_at=now,
                 updated_at=now,
@@ -1285,13 +1325,17 @@ class RecordsStore:
         *,
         content: bytes | None = None,
         path: str | Path | None = None,
+        purpose: str | None = None,
         actor: str,
         correction: str | None = None,
     ) -> r.DocumentVersion:
         """Keep a new version of a PEP document: its bytes, or the path of a stored file.
 
         The version number counts up per PEP and kind; sha256 and size are taken from
-        the bytes (read from ``path`` when only a path is given).
+        the bytes (read from ``path`` when only a path is given). With a ``purpose``
+        (what the version is for, e.g. the step's element instance) there is at most
+        one version per PEP, kind and purpose: asked again, the existing one is
+        returned and nothing is written (see :meth:`document_for`).
         """
         kind = _enum(DocumentKind, kind, "document kind")
         if (content is None) == (path is None):
@@ -1305,6 +1349,10 @@ class RecordsStore:
             correcting = correction and pep.status == PepStatus.FINAL.value and kind in (DocumentKind.FINAL, DocumentKind.FINAL_PDF)
             if PepStatus(pep.status).is_closed and not correcting:
                 raise ClosedPep(pep_id, pep.status, f"add a {kind.value} document")
+            if purpose is not None:
+                existing = self._document_for(s, pep_id, kind, purpose)
+                if existing is not None:
+                    return existing
             latest = s.scalar(
                 sa.select(sa.func.max(DocumentVersionRow.version)).where(
                     DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value
@@ -1319,6 +1367,7 @@ class RecordsStore:
                 size=len(data),
                 content=content,
                 path=str(path) if path is not None else None,
+                purpose=purpose,
                 created_at=self.clock.now(),
                 created_by=actor,
             )
@@ -1345,6 +1394,20 @@ class RecordsStore:
                 },
             )
             return r.DocumentVersion.model_validate(row)
+
+    def document_for(self, pep_id: str, kind: DocumentKind | str, purpose: str) -> r.DocumentVersion | None:
+        """The version of a PEP's document made for ``purpose``, if one was made."""
+        kind = _enum(DocumentKind, kind, "document kind")
+        with self._read() as s:
+            return self._document_for(s, pep_id, kind, purpose)
+
+    @staticmethod
+    def _document_for(s: Session, pep_id: str, kind: DocumentKind, purpose: str) -> r.DocumentVersion | None:
+        row = s.scalar(sa.select(DocumentVersionRow).where(
+            DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value,
+            DocumentVersionRow.purpose == purpose,
+        ))
+        return r.DocumentVersion.model_validate(row) if row is not None else None
 
     def documents(
         self, pep_id: str, kind: DocumentKind | str | None = None
@@ -1506,9 +1569,11 @@ class RecordsStore:
         process_instance_key: int | None = None,
         element_id: str | None = None,
         raw: bytes | None = None,
+        not_before: datetime | None = None,
         actor: str,
     ) -> tuple[r.MailLogEntry, bool]:
         """Queue one message once per idempotency key. Returns ``(entry, created)``.
+        ``not_before`` holds it back until then (a password sent apart from its file).
 
         A second call with the same key (a retried or re-delivered job) changes nothing
         and returns the first entry with ``created=False``, whatever its status. Each
@@ -1533,6 +1598,7 @@ class RecordsStore:
                 reply_to=reply_address, date=when, attachments=attachments, pep_id=pep_id,
                 recipient_party_id=recipient_party_id, recipient_role=recipient_role,
                 process_instance_key=process_instance_key, element_id=element_id, raw=raw, actor=actor,
+                not_before=_aware(not_before, "not before"),
             )
         except RecordsError:
             # Two workers queued the same key at once: the other one won.
@@ -1543,7 +1609,8 @@ class RecordsStore:
             raise
 
     def _enqueue_mail(self, key: str, *, kind: str, recipients: list[str], attachments, pep_id,
-                      actor: str, date: datetime, **message: Any) -> tuple[r.MailLogEntry, bool]:
+                      actor: str, date: datetime, not_before: datetime | None = None,
+                      **message: Any) -> tuple[r.MailLogEntry, bool]:
         with self._tx() as s:
             existing = s.scalars(
                 sa.select(MailLogRow).where(MailLogRow.idempotency_key == key)
@@ -1578,7 +1645,7 @@ class RecordsStore:
                 date=date,
                 state=MailStatus.QUEUED.value,
                 attempts=0,
-                next_attempt_at=now,
+                next_attempt_at=max(now, not_before) if not_before else now,
                 **message,
             )
             s.add(outbox)

@@ -2,14 +2,23 @@
 ``web_drafts``) next to the records store, created by this module's own metadata.
 
 Passwords are hashed with argon2 (argon2-cffi's defaults, RFC 9106 low-memory
-profile). A sign-in fails the same way for an unknown user, a wrong password and a
-locked account; after ``max_failed`` failures in a row an account is locked for
-``lockout`` minutes.
+profile). A sign-in fails the same way, and takes the same time, for an unknown user,
+a wrong password, a locked and a disabled account (every path verifies one hash);
+after ``max_failed`` failures in a row an account is locked for ``lockout`` minutes.
+
+Passwords follow the NCSC's guidance: a minimum length and a deny-list of common
+and guessable passwords (zxcvbn's lists and patterns: dictionary words with digits,
+keyboard runs, repeats), no composition rules. An administrator can disable and
+re-enable an account, end all its sessions, and issue a one-time password-reset code
+(``web_password_resets``: only its hash is kept; it expires, and works once).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -46,11 +55,46 @@ drafts = sa.Table(
     sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+resets = sa.Table(
+    "web_password_resets", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)
+
 _hasher = PasswordHasher()
 # verified against when the username is unknown, so timing does not tell
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 
 MIN_PASSWORD = 12
+MAX_PASSWORD = 1000
+MAX_DRAFT_BYTES = 64 * 1024  # a form's values; a draft is never a file store
+RESET_TTL = timedelta(hours=24)
+
+
+def password_problem(password: str, username: str | None = None) -> str | None:
+    """Why a new password is refused (None: it is fine). Length, then a deny-list."""
+    if len(password) < MIN_PASSWORD:
+        return f"passwords need at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"passwords can have at most {MAX_PASSWORD} characters"
+    if not password.strip():
+        return "a password cannot be only spaces"
+    if username and len(username) >= 3 and username.lower() in password.lower():
+        return "a password cannot contain the username"
+    from zxcvbn import zxcvbn
+
+    if zxcvbn(password[:100], user_inputs=[username or ""])["score"] < 3:
+        return ("this password is too common or easy to guess (a dictionary word, a keyboard run, a "
+                "repeat, a name with digits): choose a longer passphrase, e.g. three random words")
+    return None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class AccountError(ValueError):
@@ -110,8 +154,10 @@ class Accounts:
         username = username.strip().lower()
         if not username:
             raise AccountError("a username is needed")
-        if password is not None and len(password) < MIN_PASSWORD:
-            raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
+        if password is not None:
+            problem = password_problem(password, username)
+            if problem:
+                raise AccountError(problem)
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(users.c.id).where(
                 sa.or_(users.c.username == username, sa.and_(users.c.staff_id.is_not(None), users.c.staff_id == staff_id))
@@ -141,11 +187,53 @@ class Accounts:
             return [_account(r) for r in conn.execute(sa.select(users).order_by(users.c.username))]
 
     def set_password(self, user_id: int, password: str) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
+        account = self.get(user_id)
+        if account is None:
+            raise AccountError("no such account")
+        problem = password_problem(password, account.username)
+        if problem:
+            raise AccountError(problem)
         with self.engine.begin() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(
-                password_hash=_hasher.hash(password), session_version=users.c.session_version + 1))
+                password_hash=_hasher.hash(password), session_version=users.c.session_version + 1,
+                failed_attempts=0, locked_until=None))
+
+    # ----------------------------------------------------------- password reset
+    def issue_reset(self, user_id: int, *, created_by: str, ttl: timedelta = RESET_TTL) -> str:
+        """A one-time reset code for the account (earlier unused codes stop working).
+        Only its hash is stored; give the code to the person by a separate channel."""
+        if self.get(user_id) is None:
+            raise AccountError("no such account")
+        token = secrets.token_urlsafe(24)
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            conn.execute(resets.update().where(resets.c.user_id == user_id, resets.c.used_at.is_(None))
+                         .values(used_at=now))
+            conn.execute(resets.insert().values(token_hash=_token_hash(token), user_id=user_id, created_at=now,
+                                                expires_at=now + ttl, used_at=None, created_by=created_by[:200]))
+        return token
+
+    def redeem_reset(self, token: str, new_password: str) -> Account:
+        """Set a new password with a reset code: once, before it expires. The account is
+        unlocked and every earlier session ends."""
+        now = self.clock.now()
+        digest = _token_hash(token or "")
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(resets).where(resets.c.token_hash == digest)).first()
+            if row is None or not hmac.compare_digest(row.token_hash, digest) or row.used_at is not None \
+                    or _aware(row.expires_at) <= now:
+                raise AccountError("this reset code is not valid (wrong, used or expired): ask an administrator for a new one")
+            account = self.get(row.user_id)
+            if account is None or not account.active:
+                raise AccountError("this account is disabled: ask an administrator")
+            problem = password_problem(new_password, account.username)
+            if problem:
+                raise AccountError(problem)
+            conn.execute(resets.update().where(resets.c.token_hash == digest).values(used_at=now))
+            conn.execute(users.update().where(users.c.id == row.user_id).values(
+                password_hash=_hasher.hash(new_password), session_version=users.c.session_version + 1,
+                failed_attempts=0, locked_until=None))
+        return self.get(row.user_id)
 
     def set_active(self, user_id: int, active: bool) -> None:
         with self.engine.begin() as conn:
@@ -174,6 +262,10 @@ class Accounts:
                 return None, "unknown-user" if row is None else "no-password"
             locked_until = _aware(row.locked_until)
             if locked_until is not None and locked_until > now:
+                try:  # the same work as any other attempt: timing does not tell it is locked
+                    _hasher.verify(row.password_hash, password or "-")
+                except (VerificationError, InvalidHashError):
+                    pass
                 return None, "locked"
             try:
                 _hasher.verify(row.password_hash, password)
@@ -196,6 +288,8 @@ class Accounts:
     def save_draft(self, user_task_key: int, staff_id: str, variables: dict[str, Any]) -> datetime:
         now = self.clock.now()
         payload = json.dumps(variables, default=str)
+        if len(payload.encode()) > MAX_DRAFT_BYTES:
+            raise AccountError(f"a draft can hold at most {MAX_DRAFT_BYTES // 1024} KB of form values")
         with self.engine.begin() as conn:
             updated = conn.execute(drafts.update().where(
                 drafts.c.user_task_key == user_task_key, drafts.c.staff_id == staff_id,

@@ -136,7 +136,7 @@ def backend(request: Request) -> WebBackend:
 
 def task_out(web: WebBackend, principal: Principal, task: UserTask, names: dict[str, str] | None = None) -> UserTaskOut:
     child_id = task.variables.get("childId")
-    work = principal.may_work_task(task) and task.state == "CREATED"
+    work = web.access.may_work_task(principal, task)
     return UserTaskOut(
         user_task_key=task.user_task_key, process_instance_key=task.process_instance_key,
         bpmn_process_id=task.bpmn_process_id, element_id=task.element_id, name=task.name, form_id=task.form_id,
@@ -144,9 +144,9 @@ def task_out(web: WebBackend, principal: Principal, task: UserTask, names: dict[
         due_date=task.due_date, follow_up_date=task.follow_up_date, creation_date=task.created_at, state=task.state,
         child_id=child_id, child_name=(names or {}).get(child_id) if child_id else None,
         pep_id=task.variables.get("pepId"), overdue=bool(task.due_date and task.due_date < web.now()),
-        can_claim=work and task.assignee is None,
-        can_unclaim=work and task.assignee == principal.staff_id and bool(task.candidate_groups),
-        can_complete=work and task.assignee == principal.staff_id,
+        can_claim=work and task.assignee is None and bool(principal.login),
+        can_unclaim=work and principal.is_assignee(task) and bool(task.candidate_groups),
+        can_complete=work and (principal.is_assignee(task) or web.access.completes_as_owner(principal, task)),
     )
 
 
@@ -214,9 +214,8 @@ def get_user_task_form(request: Request, user_task_key: int, principal: Principa
     draft = web.accounts.draft(user_task_key, principal.staff_id)
     if draft:
         data.update(draft[0])
-    if "contactOptions" not in data and task.variables.get("childId"):
-        # the form's attendee list reads `contactOptions`, which the process does not set
-        data["contactOptions"] = web.contact_options(task.variables["childId"], task.variables.get("settingId"))
+    if isinstance(data.get("contactOptions"), list):
+        data["contactOptions"] = web.shown_options(data["contactOptions"])
     pep_id = task.variables.get("pepId")
     web.audit(principal.staff_id, "pep" if pep_id else "user-task", pep_id or str(user_task_key),
               f"view-task:{task.element_id}", {"userTaskKey": user_task_key})
@@ -229,10 +228,10 @@ async def claim_user_task(request: Request, user_task_key: int, principal: Princ
     """Claim the task for yourself (Camunda: assign)."""
     web = backend(request)
     task = web.task_for(principal, user_task_key)
-    if not principal.may_work_task(task):
+    if not web.access.may_work_task(principal, task) or not principal.login:
         raise HTTPException(403, "you cannot claim this task")
-    task = engine_call(web.engine.claim, user_task_key, principal.staff_id)
-    web.audit(principal.staff_id, "user-task", str(user_task_key), "claim", {"assignee": [None, principal.staff_id]})
+    task = engine_call(web.engine.claim, user_task_key, principal.login)
+    web.audit(principal.staff_id, "user-task", str(user_task_key), "claim", {"assignee": [None, principal.login]})
     return task_out(web, principal, task, web.child_names())
 
 
@@ -241,21 +240,32 @@ async def unclaim_user_task(request: Request, user_task_key: int, principal: Pri
     """Give the task back to the team's queue (only tasks with candidate groups)."""
     web = backend(request)
     task = web.task_for(principal, user_task_key)
-    if task.assignee != principal.staff_id or not task.candidate_groups:
+    if not principal.is_assignee(task) or not task.candidate_groups:
         raise HTTPException(403, "you can unclaim only a team task you have claimed")
     task = engine_call(web.engine.unclaim, user_task_key)
-    web.audit(principal.staff_id, "user-task", str(user_task_key), "unclaim", {"assignee": [principal.staff_id, None]})
+    web.audit(principal.staff_id, "user-task", str(user_task_key), "unclaim", {"assignee": [principal.login, None]})
     return task_out(web, principal, task, web.child_names())
 
 
 @router.post("/user-tasks/{user_task_key}/completion", status_code=204, tags=["user tasks"])
 async def complete_user_task(request: Request, user_task_key: int, body: Variables, principal: Principal = allow("tasks:work")) -> Response:
-    """Complete the task with the form's values; the engine checks them against the
-    form (required fields) again."""
+    """Complete the task with the values of its form: the engine accepts exactly the
+    form's fields, each checked against the form (and nothing the process set)."""
     web = backend(request)
     task = web.task_for(principal, user_task_key)
-    if task.assignee != principal.staff_id or not principal.may_work_task(task):
-        raise HTTPException(403, "claim the task before completing it")
+    if not web.access.may_work_task(principal, task):
+        raise HTTPException(403, "this task is not yours to complete (it follows the child's allocation)")
+    if not principal.is_assignee(task):
+        if not web.access.completes_as_owner(principal, task):
+            raise HTTPException(403, "claim the task before completing it")
+        # the owner by today's allocation, before the task caught up: it moves to them first
+        engine_call(web.engine.check_submission, task.bpmn_process_id, task.form_id, task.variables,
+                    body.variables, web.now())  # refused values leave the task where it was
+        engine_call(web.engine.claim, user_task_key, principal.login, allow_override=True)
+        web.audit(principal.staff_id, "pep" if task.variables.get("pepId") else "user-task",
+                  task.variables.get("pepId") or str(user_task_key), "task-reassigned",
+                  {"userTaskKey": user_task_key, "assignee": [task.assignee, principal.login],
+                   "reason": "completed by the worker allocated today"})
     engine_call(web.engine.complete_user_task, user_task_key, body.variables, actor=principal.staff_id)
     web.accounts.delete_drafts(user_task_key)
     pep_id = task.variables.get("pepId")
@@ -278,9 +288,15 @@ def get_draft(request: Request, user_task_key: int, principal: Principal = allow
 async def save_draft(request: Request, user_task_key: int, body: Variables, principal: Principal = allow("tasks:work")) -> DraftOut:
     web = backend(request)
     task = web.task_for(principal, user_task_key)
-    if not principal.may_work_task(task):
+    if not web.access.may_work_task(principal, task):
         raise HTTPException(403, "you cannot work on this task")
-    saved = web.accounts.save_draft(user_task_key, principal.staff_id, body.variables)
+    # a draft holds the form's fields only, each of its type (required ones may wait)
+    engine_call(web.engine.check_submission, task.bpmn_process_id, task.form_id, task.variables, body.variables,
+                web.now(), partial=True)
+    try:
+        saved = web.accounts.save_draft(user_task_key, principal.staff_id, body.variables)
+    except AccountError as exc:
+        raise HTTPException(413, str(exc)) from None
     pep_id = task.variables.get("pepId")
     web.audit(principal.staff_id, "pep" if pep_id else "user-task", pep_id or str(user_task_key),
               "save-draft", {"userTaskKey": user_task_key})
@@ -313,8 +329,7 @@ def get_pep(request: Request, pep_id: str, principal: Principal = allow("pep:rea
     names = web.child_names()
     return {
         "pep": _jsonable(d["pep"]),
-        "child": {"childId": d["child"].id, "name": d["child"].full_name, "locality": d["child"].locality,
-                  "socialWorkerId": d["child"].social_worker_id},
+        "child": {"childId": d["child"].id, "name": d["child"].full_name, "locality": d["child"].locality},
         "documents": _jsonable(d["documents"]),
         "schoolReturn": d["schoolReturn"],
         "mail": _jsonable(d["mail"]),
@@ -368,7 +383,15 @@ def get_child(request: Request, child_id: str, principal: Principal = allow("pep
     d = web.child_details(principal, child_id)
     c = d["child"]
     return {"childId": c.id, "name": c.full_name, "dateOfBirth": c.date_of_birth.isoformat(), "locality": c.locality,
-            "socialWorkerId": c.social_worker_id, "peps": _jsonable(d["peps"]), "careEpisodes": _jsonable(d["episodes"])}
+            "allocations": _jsonable(d["allocations"]), "owner": _assignment_out(d["assignment"]),
+            "peps": _jsonable(d["peps"]), "careEpisodes": _jsonable(d["episodes"])}
+
+
+def _assignment_out(assignment) -> dict[str, Any] | None:
+    if assignment is None:
+        return None
+    return {"role": assignment.role.value, "staffId": assignment.staff_id, "assignee": assignment.assignee or None,
+            "candidateGroups": list(assignment.candidate_groups), "note": assignment.note}
 
 
 # -------------------------------------------------------------- operations
@@ -427,7 +450,7 @@ def get_process_instance(request: Request, process_instance_key: int, principal:
     completed = sorted({h.element_id for h in history if h.event == "COMPLETED"} - set(inst.active_elements))
     out = instance_out(web, inst, len(inst.incidents)).model_dump(mode="json", by_alias=True)
     out.update(
-        variables=operator_view(inst.variables),
+        variables=operator_view(inst.variables, inst.bpmn_process_id),
         completedElements=completed,
         incidentElements=sorted({i.element_id for i in inst.incidents}),
         history=[{"elementId": h.element_id, "elementType": h.element_type, "event": h.event, "at": h.at.isoformat()} for h in history],

@@ -9,9 +9,12 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import api, auth, pages
+from http.cookies import CookieError, SimpleCookie
+
+from . import api, api_access, auth, pages
+from .limits import BodyLimit
 from .oidc import OidcClient
-from .security import NotSignedIn, PrincipalCache, Sessions
+from .security import SESSION_COOKIE, NotSignedIn, PrincipalCache, Sessions
 from .service import WebBackend
 from .settings import WebSettings
 
@@ -78,11 +81,14 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
         response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
+        if settings.production:  # served over HTTPS: browsers must never try plain HTTP
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.url.path.startswith(("/api/", "/tasks", "/peps", "/children", "/operations", "/dashboard", "/admin")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     app.include_router(api.router)
+    app.include_router(api_access.router)
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -90,4 +96,15 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
     for name, folder in (("form-js", node_modules / "@bpmn-io/form-js/dist"), ("bpmn-js", node_modules / "bpmn-js/dist")):
         # served from the npm install, never committed; missing -> the page says so
         app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=f"vendor-{name}")
+    sessions = app.state.web.sessions
+
+    def signed_in(cookie_header: str) -> bool:
+        try:
+            morsel = SimpleCookie(cookie_header).get(SESSION_COOKIE)
+        except CookieError:
+            return False
+        return morsel is not None and sessions.read(morsel.value) is not None
+
+    # outermost: no body is read (CSRF form parsing included) before its size is known
+    app.add_middleware(BodyLimit, is_signed_in=signed_in)
     return app

@@ -26,14 +26,20 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 CASEWORKER_ROLES = frozenset({StaffRole.SOCIAL_WORKER, StaffRole.LEAVING_CARE_WORKER, StaffRole.PERSONAL_ADVISER})
 READ_ALL_ROLES = frozenset({StaffRole.PEP_COORDINATOR, StaffRole.VIRTUAL_SCHOOL})
+TEAM_MANAGER = frozenset({StaffRole.TEAM_MANAGER})
 
-# What each role may do. Scopes (own caseload, locality team) are checked per record.
+# What each role may do. Scopes (the children allocated to a caseworker today, a
+# locality's team) are checked per record, at each request (pepflow/web/access.py).
 PERMISSIONS: dict[str, frozenset[StaffRole]] = {
     "signed-in": frozenset(StaffRole),
-    "tasks:read": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | READ_ALL_ROLES,
-    "tasks:work": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT},
-    "pep:read": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | READ_ALL_ROLES,
+    "tasks:read": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER | READ_ALL_ROLES,
+    "tasks:work": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER,
+    "pep:read": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER | READ_ALL_ROLES,
     "pep:upload": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT},
+    # the PEP's meeting details in the records (the owner, or the team manager)
+    "pep:write": CASEWORKER_ROLES | TEAM_MANAGER,
+    # allocate a worker to a child of the locality
+    "allocations:write": TEAM_MANAGER,
     "dashboard": READ_ALL_ROLES,
     "operations:read": frozenset({StaffRole.OPERATOR}),
     "operations:write": frozenset({StaffRole.OPERATOR}),
@@ -50,6 +56,9 @@ class Principal:
     roles: frozenset[StaffRole]
     team: str | None
     candidate_group: str | None
+    #: the login a task's assignee is (the staff record's Identity login); the one
+    #: place the web maps an account to it (pepflow.ownership.login_of)
+    login: str | None = None
     csrf: str = field(repr=False, default="")
 
     def can(self, permission: str) -> bool:
@@ -68,33 +77,15 @@ class Principal:
         return bool(self.roles & READ_ALL_ROLES)
 
     @property
+    def is_team_manager(self) -> bool:
+        return StaffRole.TEAM_MANAGER in self.roles
+
+    @property
     def candidate_groups(self) -> list[str]:
         return [self.candidate_group] if self.candidate_group else []
 
-    def may_see_child(self, child) -> bool:
-        """The child's record: own caseload, locality team, or read-all roles."""
-        if self.reads_all:
-            return True
-        if self.is_caseworker and child.social_worker_id == self.staff_id:
-            return True
-        if self.is_business_support and self.team and child.locality == self.team:
-            return True
-        return False
-
-    def may_see_task(self, task) -> bool:
-        if self.reads_all:
-            return True
-        if self.staff_id and (task.assignee == self.staff_id or self.staff_id in task.candidate_users):
-            return True
-        return bool(set(self.candidate_groups) & set(task.candidate_groups))
-
-    def may_work_task(self, task) -> bool:
-        if not self.can("tasks:work"):
-            return False
-        if task.assignee and task.assignee != self.staff_id:
-            return False
-        return task.assignee == self.staff_id or self.staff_id in task.candidate_users or bool(
-            set(self.candidate_groups) & set(task.candidate_groups))
+    def is_assignee(self, task) -> bool:
+        return bool(self.login) and task.assignee == self.login
 
 
 class Sessions:
@@ -134,20 +125,25 @@ class NotSignedIn(Exception):
 
 
 class PrincipalCache:
-    """Principals by (account, session version) for a short while: a request needs
-    no account or staff query when the same person asks again within ``ttl``."""
+    """Principals by (account, session version) for a short while. The default is no
+    cache at all (``ttl`` 0): a disabled account, a revoked session, a new role or
+    team takes effect at the next request, whichever process changed it."""
 
-    def __init__(self, ttl: float = 30.0) -> None:
+    def __init__(self, ttl: float = 0.0) -> None:
         self.ttl = ttl
         self._items: dict[tuple[int, int], tuple[float, Principal | None]] = {}
 
     def get(self, key: tuple[int, int]):
+        if self.ttl <= 0:
+            return None
         item = self._items.get(key)
         if item and item[0] > time.monotonic():
             return item
         return None
 
     def put(self, key: tuple[int, int], principal: Principal | None) -> None:
+        if self.ttl <= 0:
+            return
         if len(self._items) > 5000:
             self._items.clear()
         self._items[key] = (time.monotonic() + self.ttl, principal)
@@ -179,6 +175,7 @@ def _build_principal(web, user_id: int, version: int) -> Principal | None:
         return None
     roles: set[StaffRole] = {StaffRole(r) for r in account.extra_roles if r in StaffRole._value2member_map_}
     name, team, group, staff_id = account.username, None, None, account.staff_id or f"user:{account.username}"
+    login = None
     if account.staff_id:
         try:
             staff = web.store.staff(account.staff_id)
@@ -187,7 +184,8 @@ def _build_principal(web, user_id: int, version: int) -> Principal | None:
         if staff is not None:
             roles |= set(staff.roles)
             name, team, group = staff.name, staff.team, staff.candidate_group
-    return Principal(account.id, account.username, staff_id, name, frozenset(roles), team, group)
+            login = staff.login or staff.email
+    return Principal(account.id, account.username, staff_id, name, frozenset(roles), team, group, login)
 
 
 async def check_csrf(request: Request) -> None:

@@ -8,6 +8,7 @@ import asyncio
 from pepflow.app import open_app
 from pepflow.clock import SystemClock
 from pepflow.config import AppSettings
+from pepflow.safety import check_deployment
 
 from .accounts import Accounts
 from .app import create_app
@@ -20,6 +21,9 @@ async def serve(settings: AppSettings, web_settings: WebSettings, announce=print
                 in_process_workers: bool = True) -> None:
     import uvicorn
 
+    check_deployment(settings, web_host=web_settings.host, zeebe_gateway=zeebe_gateway,
+                     oidc_issuer=web_settings.oidc_issuer)
+    web_settings.production = settings.environment == "production"
     clock = SystemClock()
     async with open_app(settings, clock) as embedded:
         accounts = Accounts(settings.resolved_database_url, clock, max_failed=web_settings.max_failed_sign_ins,

@@ -25,22 +25,25 @@ from pepflow.engine.views import UserTask
 from pepflow.store.models import CareEpisodeRow, ChildRow, EscalationRow, PepRow
 from pepflow.store.repository import create_store_engine
 
+from pepflow.domain.variables import contract_for, value_fits
+from pepflow.handover import Handover
+
+from .access import AccessRules
 from .accounts import Accounts
 from .security import Principal
 
-# process variables an operator may see: identifiers, dates, flags and codes
-_IDENTIFIER_KEY = re.compile(r"(Id|Ids|Key|At|On|Date|Dates|Group|Role|Code)$")
-_OPERATOR_KEYS = {"variant", "isInitial", "emergency", "hasSettingInput", "pepApproved", "typedUp"}
+WITHHELD = "(withheld: not in the process contract)"
 
 
-def operator_view(variables: dict[str, Any]) -> dict[str, Any]:
-    """Variables with anything but identifiers, dates, flags and codes withheld."""
+def operator_view(variables: dict[str, Any], bpmn_process_id: str = "pep") -> dict[str, Any]:
+    """What an operator sees of an instance's variables: a value only when the process
+    contract names the variable and the value is of its kind (identifier, date, flag,
+    code); anything else - whatever its name - is withheld."""
+    contract = contract_for(bpmn_process_id) or {}
     shown: dict[str, Any] = {}
     for key, value in variables.items():
-        if key in _OPERATOR_KEYS or _IDENTIFIER_KEY.search(key) or isinstance(value, bool):
-            shown[key] = value
-        else:
-            shown[key] = "(withheld: not an identifier)"
+        kind = contract.get(key)
+        shown[key] = value if kind is not None and value_fits(kind, value) else WITHHELD
     return shown
 
 
@@ -67,6 +70,12 @@ class WebBackend:
     _element_names: dict[int, dict[str, str]] = field(default_factory=dict)
     _reads: sa.Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    access: AccessRules = field(init=False)
+    handover: Handover = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.access = AccessRules(self.store, self.engine, self.clock)
+        self.handover = Handover(self.store, self.engine, self.clock)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -127,7 +136,7 @@ class WebBackend:
             task = self.engine.user_task(user_task_key)
         except NotFound:
             raise HTTPException(404, f"no user task {user_task_key}") from None
-        if not principal.may_see_task(task):
+        if not self.access.may_see_task(principal, task):
             raise HTTPException(403, "this task is not in your caseload or your team's queue")
         return task
 
@@ -137,11 +146,12 @@ class WebBackend:
         page: int, page_size: int,
     ) -> tuple[str, int, list[UserTask]]:
         if queue is None:
-            queue = "all" if principal.reads_all else ("team" if principal.is_business_support else "mine")
+            queue = "all" if principal.reads_all else (
+                "team" if principal.is_business_support or principal.is_team_manager else "mine")
         filters: dict[str, Any] = {"element_id": element_id or None}
         if queue == "mine":
-            filters["assignee"] = principal.staff_id
-            if not principal.staff_id:
+            filters["assignee"] = principal.login
+            if not principal.login:
                 return queue, 0, []
         elif queue == "team":
             filters["candidate_groups"] = principal.candidate_groups or []
@@ -167,22 +177,26 @@ class WebBackend:
         total, tasks = self.engine.search_user_tasks(
             descending=descending, offset=(page - 1) * page_size, limit=page_size, **filters
         )
+        if not principal.reads_all:  # the queue is by assignment; what shows follows the allocation
+            visible = [t for t in tasks if self.access.may_see_task(principal, t)]
+            total -= len(tasks) - len(visible)
+            tasks = visible
         return queue, total, tasks
 
-    def contact_options(self, child_id: str, setting_id: str | None) -> list[dict[str, str]]:
-        """Who can attend a PEP meeting: the designated teacher, the child's contacts
-        with an e-mail address, the social worker (ids as the process expects)."""
-        child = self.store.child(child_id)
-        options = []
-        if setting_id:
-            setting = self.store.setting(setting_id)
-            options.append({"label": f"{setting.designated_teacher_name or 'Designated teacher'} ({setting.name})", "value": setting.id})
-        for c in self.store.contacts_for(child.id):
-            if c.email:
-                options.append({"label": f"{c.name} ({c.role.value})", "value": c.id})
-        if child.social_worker_id:
-            options.append({"label": f"{self.store.staff(child.social_worker_id).name} (social worker)", "value": child.social_worker_id})
-        return options
+    def shown_options(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """An option list as the embedded web shows it: the process's label (a role and
+        a reference) with the person's name from the records store in front. Only what
+        is shown changes; the values - what is submitted and checked - do not."""
+        shown = []
+        for option in options:
+            value, name = option.get("value"), None
+            try:
+                name = self.store.address_for(value).name if isinstance(value, str) else None
+            except Exception:  # noqa: BLE001 - no name to add: the label stays as it is
+                name = None
+            label = option.get("label")
+            shown.append({**option, "label": f"{name} - {label}" if name else label})
+        return shown
 
     # ---------------------------------------------------------------- PEPs
     def child_for(self, principal: Principal, child_id: str):
@@ -192,7 +206,7 @@ class WebBackend:
             child = self.store.child(child_id)
         except UnknownChild:
             raise HTTPException(404, f"no child {child_id}") from None
-        if not principal.may_see_child(child):
+        if not self.access.may_see_child(principal, child):
             raise HTTPException(403, "this child is not in your caseload or your team's locality")
         return child
 
@@ -209,7 +223,8 @@ class WebBackend:
     def pep_details(self, principal: Principal, pep_id: str) -> dict[str, Any]:
         pep, child = self.pep_for(principal, pep_id)
         self.store.record_pep_view(pep.id, actor=principal.staff_id)
-        tasks = [t for t in self.engine.user_tasks() if t.variables.get("pepId") == pep.id]
+        tasks = [t for t in self.engine.user_tasks() if t.variables.get("pepId") == pep.id
+                 and self.access.may_see_task(principal, t)]
         return {
             "pep": pep,
             "child": child,
@@ -223,7 +238,19 @@ class WebBackend:
     def child_details(self, principal: Principal, child_id: str) -> dict[str, Any]:
         child = self.child_for(principal, child_id)
         self.audit(principal.staff_id, "child", child.id, "view", {})
-        return {"child": child, "peps": self.store.peps_for(child.id), "episodes": self.store.care_episodes(child.id)}
+        return {"child": child, "peps": self.store.peps_for(child.id), "episodes": self.store.care_episodes(child.id),
+                "allocations": self.store.allocations.for_child(child.id),
+                "assignment": self.allocation_state(child.id),
+                "can_allocate": self.access.may_manage_child(principal, child)}
+
+    def allocation_state(self, child_id: str):
+        from pepflow.ownership import assignment_for
+        from pepflow.store.errors import RecordsError
+
+        try:
+            return assignment_for(self.store, child_id, self.access.today())
+        except RecordsError:
+            return None
 
     # ---------------------------------------------------------------- operations
     def instance_rows(self, *, state: str | None, element_id: str | None, page: int, page_size: int):

@@ -17,8 +17,11 @@ class WebSettings(BaseSettings):
     # signs session cookies; when unset, a random key is kept in <data_dir>/web-secret.key
     secret_key: SecretStr | None = None
     session_hours: float = 8.0
-    # send cookies only over HTTPS (set true behind the council's TLS proxy)
+    # send cookies only over HTTPS (always so in production, whatever this says)
     cookie_secure: bool = False
+    # a production deployment (PEP_ENVIRONMENT=production, set by `pep up`): Secure
+    # cookies and HSTS, always - it is served over HTTPS (the council's TLS proxy)
+    production: bool = False
     # lockout after repeated failures
     max_failed_sign_ins: int = 5
     lockout_minutes: int = 15
@@ -33,6 +36,10 @@ class WebSettings(BaseSettings):
     oidc_username_claim: str = "email"
     # where node_modules is (bpmn-js and form-js are served from it)
     node_modules: Path | None = None
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure or self.production
 
     @property
     def oidc_enabled(self) -> bool:

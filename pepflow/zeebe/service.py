@@ -64,6 +64,10 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
     the product's local STARTTLS outbox under ``PEP_DATA_DIR``, as in the embedded mode."""
     from pepflow.app import open_records, relay_smtp_settings  # the embedded composition root's own helpers
 
+    if mailer is None:  # a relay needs production settings (pepflow/safety.py)
+        from pepflow.safety import check_deployment
+
+        check_deployment(settings)
     store = open_records(settings, clock)
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None

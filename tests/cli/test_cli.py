@@ -133,8 +133,8 @@ def test_a_meeting_on_christmas_day_is_refused_from_the_command_line(pep):
     pep("import", "all", str(SAMPLES))
     pep("event", "looked-after", "C-0001", "--on", "14/09/2026")  # as England writes a date
     key = _task_key(pep, "Arrange initial PEP meeting")
-    result = pep("task", "complete", key, "-v", "meetingAt=2026-12-25T10:00:00Z", "-v", "venue=Oakridge",
-                 "-v", 'inviteeIds=["ES-0001"]', "--actor", "ST-0001")
+    result = pep("task", "complete", key, "-v", "meetingAt=2026-12-25T10:00:00Z", "-v", "venueCode=education-setting",
+                 "-v", 'inviteeIds=["ES-0001"]')  # recorded as completed by the OS user
     assert result.exit_code == 1
     assert "Christmas Day, a bank holiday" in result.output and "Tuesday 5 January 2027" in result.output
     assert "Arrange initial PEP meeting" in pep("tasks").output  # still to do
@@ -145,8 +145,8 @@ def test_completing_a_task_runs_the_steps_that_follow_and_status_speaks_uk_time(
     pep("event", "looked-after", "C-0001", "--on", "2026-09-14")
     key = _task_key(pep, "Arrange initial PEP meeting")
     # Wednesday 12 May 2027, 10:00 in England (British Summer Time: 09:00 UTC)
-    result = pep("task", "complete", key, "-v", "meetingAt=2027-05-12T09:00:00Z", "-v", "venue=Oakridge",
-                 "-v", 'inviteeIds=["ES-0001"]', "--actor", "ST-0001")
+    result = pep("task", "complete", key, "-v", "meetingAt=2027-05-12T09:00:00Z", "-v", "venueCode=education-setting",
+                 "-v", 'inviteeIds=["ES-0001"]')  # recorded as completed by the OS user
     assert result.exit_code == 0, result.output
     # no `pep run` needed: the PEP co-ordinator was told and the social worker's part is next
     assert "Complete social worker's part" in pep("tasks").output

@@ -79,7 +79,7 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
     provided |= set().union(*_form_keys().values())
     provided |= {
         # what the casework steps return (see docs/process-contract.md)
-        "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId", "businessSupportGroups", "contactOptions",
+        "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerAssignee", "ownerCandidateGroups", "businessSupportGroups", "contactOptions",
         "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt", "meetingAt", "prepareFromAt",
         "formSendAt", "formReminderAt", "agedOut", "formDocumentId", "finalDocumentId",
         "swPartDueAt", "swPartEscalateAt", "meetingRecordDueAt", "finaliseDueAt", "formAlreadyReturned",
@@ -89,3 +89,17 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
         for task in router.tasks:
             for name in inspect.signature(task.original_function).parameters:
                 assert name in provided, f"{task.type} reads {name}, which nothing provides"
+
+
+def test_every_form_field_and_every_variable_a_handler_reads_is_in_the_process_contract():
+    """The variable contract (pepflow/domain/variables.py) names everything the process
+    holds; the engine refuses the rest at deploy and at run time."""
+    from pepflow.domain.variables import PEP_VARIABLES
+
+    for form_id, keys in _form_keys().items():
+        assert keys <= PEP_VARIABLES.keys(), f"form {form_id}: {keys - PEP_VARIABLES.keys()} not in the contract"
+    for router in _routers():
+        for task in router.tasks:
+            for name in inspect.signature(task.original_function).parameters:
+                assert name == "job" or name in PEP_VARIABLES, f"{task.type} reads {name}, not in the contract"
+

@@ -350,6 +350,25 @@ def test_context_may_be_any_mapping() -> None:
     assert compile_feel("a.b = 1").evaluate(MappingProxyType({"a": {"b": 1}})) is True
 
 
+@pytest.mark.parametrize(
+    ("source", "context", "expected"),
+    [
+        ("[a, b][item != null]", {"a": "2027-01-05", "b": None}, ["2027-01-05"]),
+        ("[a, b][item != null]", {"a": "x"}, ["x"]),  # a missing variable is null
+        ("items[item > 1]", {"items": [1, 2, 3]}, [2, 3]),
+        ("items[1]", {"items": [1, 2, 3]}, 1),
+        ("items[-1]", {"items": [1, 2, 3]}, 3),
+        ("items[4]", {"items": [1, 2, 3]}, None),
+        ("items[a > 1]", {"items": [{"a": 1}, {"a": 2}]}, [{"a": 2}]),
+        ("x[item = 3]", {"x": 3}, [3]),  # a single value is a list of one
+        ("x[1]", {"x": None}, None),
+    ],
+)
+def test_filters(source, context, expected) -> None:
+    """As the record-pep-meeting form's expression field computes its dates."""
+    assert compile_feel(source).evaluate(context) == expected
+
+
 def test_expression_object() -> None:
     expr = compile_feel("n = 1")
     assert isinstance(expr, FeelExpression)
@@ -362,8 +381,6 @@ def test_expression_object() -> None:
         ("for x in items return x * 2", "'for' expressions"),
         ("some x in items satisfies x > 2", "quantified"),
         ("every x in items satisfies x > 2", "quantified"),
-        ("items[item > 1]", "filter"),
-        ("items[1]", "filter"),
         ("function(x) x + 1", "function definitions"),
         ("x instance of number", "instance of"),
         ("x in > 5", "unary tests"),

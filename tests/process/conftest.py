@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from pepflow.casework import Casework, CaseworkConfig
+from pepflow.casework import Casework, CaseworkConfig, local_date
+from pepflow.handover import Handover
 from pepflow.clock import SimulationClock
 from pepflow.engine.runtime import Engine
 from pepflow.engine.worker import EmbeddedRuntime
@@ -56,6 +57,8 @@ class PepWorld:
         self.engine = Engine(self.url, self.clock)
         self.engine.add_completion_check(TaskChecks(self.casework).check)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
+        self.handover = Handover(self.store, self.engine, self.clock)
+        self.runtime.tickers.append(self.handover.tick)
         self.events = CouncilEvents(self.store, self.engine, self.casework, self.clock)
 
     def new_mail(self) -> list[tuple[datetime, OutgoingMail]]:

@@ -147,10 +147,16 @@ def school_answers(on: date) -> SchoolReturn:
 
 ARRANGED_C0001 = {  # the social worker arranges the initial meeting (step 2)
     "meetingAt": "2026-09-22T13:30:00Z",  # Tuesday 22 September 2026, 14:30 in England
-    "venue": "Oakridge Primary, meeting room 2",
+    "venueCode": "education-setting",  # the room goes in the records, never in the process
     "inviteeIds": ["ES-0001", "CT-0006", "ST-0001"],
 }
 MEETING_C0001 = local(2026, 9, 22, 14, 30)
-SW_PART_DONE = {"swSectionComplete": True, "developmentInfoRecorded": True}
+SW_PART_DONE = {"swSectionComplete": True}
+SW_PART_DONE_NO_SETTING = {"swSectionComplete": True, "developmentInfoRecorded": True}
+# the logins the council's Identity knows the sample staff by (staff.csv)
+LOGIN = {
+    "ST-0001": "amira.quillfeather@council.example.org", "ST-0002": "bartholomew.nettleby@council.example.org",
+    "ST-0003": "cressida.fairbrook@council.example.org", "ST-0004": "dorian.pemberwick@council.example.org",
+}
 
 

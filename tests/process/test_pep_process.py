@@ -25,7 +25,7 @@ from pepflow.domain.enums import DocumentKind, MailStatus, PepSection, PepStatus
 from .conftest import T0, PepWorld
 from .helpers import (
     AMIRA_SW, ARRANGED_C0001, C0001_CARER, C0005_PEP_RECIPIENTS, FERNHOLLOW_DT, INITIAL_STEPS, KESTREL_DT,
-    LONDON, MEETING_C0001, OAKRIDGE_DT, PEP_COORDINATOR, RIVERBEND_DP, SW_PART_DONE, VIRTUAL_SCHOOL, active, advance_to,
+    LOGIN, LONDON, MEETING_C0001, OAKRIDGE_DT, PEP_COORDINATOR, RIVERBEND_DP, SW_PART_DONE, SW_PART_DONE_NO_SETTING, VIRTUAL_SCHOOL, active, advance_to,
     attachments, complete, documents, elements, fired_at, local, mail_kinds, play_until, return_by_in,
     school_answers, start, status_changes, the_task, variables, z,
 )
@@ -57,16 +57,17 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
     assert "EmergencyEntryStartEvent" not in elements(world, key)
     v = variables(world, key)
     assert {k: v[k] for k in (
-        "pepId", "careEpisodeId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerUserId",
-        "businessSupportGroups", "contactOptions", "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt",
+        "pepId", "careEpisodeId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerAssignee",
+        "ownerCandidateGroups", "businessSupportGroups", "contactOptions", "isInitial", "initialMeetingDueAt",
+        "initialMeetingReminderAt",
     )} == {
         "pepId": pep_id, "careEpisodeId": "CE-0001-1", "settingId": "ES-0001", "variant": "school-age",
-        "hasSettingInput": True, "ownerRole": "social-worker", "ownerUserId": "ST-0001",
-        "businessSupportGroups": ["business-support-north"], "isInitial": True,
+        "hasSettingInput": True, "ownerRole": "social-worker", "ownerAssignee": LOGIN["ST-0001"],
+        "ownerCandidateGroups": [], "businessSupportGroups": ["business-support-north"], "isInitial": True,
         "initialMeetingDueAt": z(local(2026, 9, 28, 17)), "initialMeetingReminderAt": z(local(2026, 9, 23, 9)),
         # the arrange-initial-meeting form's options, for Tasklist: roles and references, no names
         "contactOptions": [
-            {"label": "Designated teacher, Oakridge Primary School (fictional) (ES-0001)", "value": "ES-0001"},
+            {"label": "Designated teacher (ES-0001)", "value": "ES-0001"},
             {"label": "Foster carer (CT-0006)", "value": "CT-0006"},
             {"label": "Social worker (ST-0001)", "value": "ST-0001"},
         ],
@@ -104,27 +105,31 @@ async def test_1a_planned_entry_sends_the_initial_pep_tells_the_virtual_school_a
 
     # box 2: the social worker's task, due ten working days after entry
     task = the_task(world, key, "ArrangeInitialMeetingTask")
-    assert (task.assignee, task.form_id, task.due_date) == ("ST-0001", "arrange-initial-meeting", local(2026, 9, 28, 17))
+    assert (task.assignee, task.form_id, task.due_date) == (LOGIN["ST-0001"], "arrange-initial-meeting", local(2026, 9, 28, 17))
 
     world.restart()
+    # the room is free text: it goes to the records store (the PEP page), not the task
+    world.casework.record_venue_details(pep_id, "Meeting room 2", actor="ST-0001")
     await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
     assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
     assert {"InformPepCoordinatorTask", "InitialPepJoinGateway", "ScheduleTermlyPepTask", "WaitToPrepareEvent"} <= set(elements(world, key))
     [(at, arranged)] = world.new_mail()
     assert arranged.recipients == PEP_COORDINATOR and at == T0
     assert arranged.subject == f"Initial PEP meeting arranged: {pep_id} on Tuesday 22 September 2026"
-    assert "14:30" in arranged.text_body and "Oakridge Primary, meeting room 2" in arranged.text_body
+    assert "14:30" in arranged.text_body and "Meeting room 2" in arranged.text_body and "Oakridge" in arranged.text_body
     pep = world.store.pep(pep_id)
     assert pep.meeting_at == MEETING_C0001 and pep.attendee_ids == ("ES-0001", "CT-0006", "ST-0001")
     assert pep.status == PepStatus.FORM_SENT  # the initial form went at entry
-    assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {"venue": "Oakridge Primary, meeting room 2"}
+    assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {
+        "venue_code": "education-setting", "venue_details": "Meeting room 2",
+        "venue": "At the education setting (Oakridge Primary School (fictional)): Meeting room 2"}
 
     # box 3 for an initial PEP: as soon as possible, not three school weeks before; the
     # social worker's part is due in two working days (not overdue as it opens)
     v = variables(world, key)
     assert (v["meetingAt"], v["prepareFromAt"], v["formSendAt"]) == (z(MEETING_C0001), z(T0), z(T0))
     task = the_task(world, key, "CompletePepFormTask")
-    assert (task.assignee, task.form_id, task.due_date) == ("ST-0001", "complete-pep-form", local(2026, 9, 16, 17))
+    assert (task.assignee, task.form_id, task.due_date) == (LOGIN["ST-0001"], "complete-pep-form", local(2026, 9, 16, 17))
 
     # the meeting is arranged: its reminder and escalation timers are gone; the social
     # worker who never does their part is not left in silence: the PEP co-ordinator is
@@ -230,14 +235,13 @@ async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_
     assert "AwaitSchoolFormSubProcess" in elements(world, key, "TERMINATED")
     assert "TakeInSchoolFormTask" not in elements(world, key)
     assert world.store.pep(pep_id).status == PepStatus.FORM_SENT  # it never came back
-    assert the_task(world, key, "RecordMeetingTask").assignee == "ST-0001"
+    assert the_task(world, key, "RecordMeetingTask").assignee == LOGIN["ST-0001"]
 
     # box 5: the meeting sets the dates of the remaining PEPs of the year
     await advance_to(world, local(2026, 9, 23, 10))
     await complete(world, key, "RecordMeetingTask", {
         "attendeeIds": ["ES-0001", "CT-0006", "ST-0001"],
-        "nextPepDate1": "2027-01-20T10:00:00Z", "nextPepDate2": "2027-05-12T09:00:00Z",
-        "nextMeetingDates": ["2027-01-20T10:00:00Z", "2027-05-12T09:00:00Z"],
+        "nextPepDate1": "2027-01-20", "nextPepDate2": "2027-05-12",  # the form computes nextMeetingDates
     }, actor="ST-0001")
     assert active(world, key) == ["TermlyCycleSubProcess", "TypeUpPepTask"]
     task = the_task(world, key, "TypeUpPepTask")
@@ -246,7 +250,7 @@ async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_
     # box 6: typed up, sent back once by the social worker, typed up again, approved
     await complete(world, key, "TypeUpPepTask", {"typedUp": True}, actor="ST-0011")
     assert active(world, key) == ["CheckAndFinalisePepTask", "TermlyCycleSubProcess"]
-    assert the_task(world, key, "CheckAndFinalisePepTask").assignee == "ST-0001"
+    assert the_task(world, key, "CheckAndFinalisePepTask").assignee == LOGIN["ST-0001"]
     await complete(world, key, "CheckAndFinalisePepTask", {"pepApproved": False, "returnReasonCode": "targets-not-smart"}, actor="ST-0001")
     assert active(world, key) == ["TermlyCycleSubProcess", "TypeUpPepTask"]
     assert "PepApprovedGateway" in elements(world, key) and "GenerateFinalPepTask" not in elements(world, key)
@@ -280,7 +284,7 @@ async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_
     # box 7: back to box 3 for the spring PEP, at the date set at the meeting
     assert {"CompletePepTask", "TermCompletedEndEvent", "StillLookedAfterGateway", "CycleJoinGateway"} <= set(elements(world, key))
     assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
-    spring_meeting = local(2027, 1, 20, 10)
+    spring_meeting = local(2027, 1, 20, 9)  # a date field: the day starts at 09:00
     # three school weeks before Wed 20 January: 8 January school days (Mon 4 is INSET), 7 in December
     assert world.store.school_calendar_for("ES-0001").school_weeks_before(date(2027, 1, 20), 3) == date(2026, 12, 15)
     v = variables(world, key)
@@ -418,7 +422,7 @@ async def test_1b_emergency_entry_acts_immediately(make_world):
     assert active(world, key) == ["ArrangeInitialMeetingTask"]
     assert "EmergencyEntryStartEvent" in elements(world, key) and "ChildLookedAfterStartEvent" not in elements(world, key)
     v = variables(world, key)
-    assert (v["emergency"], v["ownerUserId"], v["businessSupportGroups"], v["settingId"]) == (True, "ST-0002", ["business-support-south"], "ES-0002")
+    assert (v["emergency"], v["ownerAssignee"], v["businessSupportGroups"], v["settingId"]) == (True, LOGIN["ST-0002"], ["business-support-south"], "ES-0002")
     assert v["initialMeetingDueAt"] == z(local(2026, 10, 5, 17))
     assert v["initialMeetingReminderAt"] == z(local(2026, 9, 30, 9))
     episode = world.store.current_care_episode("C-0002")
@@ -460,11 +464,11 @@ async def test_16_17_leaving_care_worker_termly_pep_on_the_college_calendar(make
     # college spring term from Tue 5 January 2027: fifteen school days in, Tue 26 January
     meeting = local(2027, 1, 26, 10)
     assert {k: v[k] for k in (
-        "pepId", "careEpisodeId", "variant", "ownerRole", "ownerUserId", "isInitial", "meetingAt",
+        "pepId", "careEpisodeId", "variant", "ownerRole", "ownerAssignee", "isInitial", "meetingAt",
         "prepareFromAt", "formSendAt", "formReminderAt",
     )} == {
         "pepId": pep_id, "careEpisodeId": "CE-0003-1", "variant": "post-16", "ownerRole": "leaving-care-worker",
-        "ownerUserId": "ST-0003", "isInitial": False, "meetingAt": z(meeting),
+        "ownerAssignee": LOGIN["ST-0003"], "isInitial": False, "meetingAt": z(meeting),
         "prepareFromAt": z(local(2026, 12, 17, 9)),  # ten working days back over Christmas and New Year
         "formSendAt": z(local(2027, 1, 5, 9)),  # three school weeks before: the first day of term
         "formReminderAt": z(local(2027, 1, 19, 9)),  # five school days before the meeting
@@ -478,7 +482,7 @@ async def test_16_17_leaving_care_worker_termly_pep_on_the_college_calendar(make
     await advance_to(world, local(2026, 12, 17, 9))
     assert active(world, key) == ["CompletePepFormTask", "TermlyCycleSubProcess"]
     task = the_task(world, key, "CompletePepFormTask")
-    assert (task.assignee, task.due_date) == ("ST-0003", local(2027, 1, 5, 9))  # the Leaving Care Worker
+    assert (task.assignee, task.due_date) == (LOGIN["ST-0003"], local(2027, 1, 5, 9))  # the Leaving Care Worker
     await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0003")
     assert active(world, key) == ["TermlyCycleSubProcess", "WaitToSendFormEvent"]
     assert documents(world, pep_id) == [("form", 1, f"{pep_id}-form-v1.docx")]
@@ -507,7 +511,7 @@ async def test_16_17_leaving_care_worker_termly_pep_on_the_college_calendar(make
     await advance_to(world, meeting)
     assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
     assert fired_at(world, key, "MeetingStartsEvent") == [meeting]
-    assert the_task(world, key, "RecordMeetingTask").assignee == "ST-0003"
+    assert the_task(world, key, "RecordMeetingTask").assignee == LOGIN["ST-0003"]
     assert mail_kinds(world, pep_id) == Counter(["pep-form", "pep-form-reminder"])
 
 
@@ -516,13 +520,13 @@ async def test_18_plus_personal_adviser_ages_out_at_the_end_of_the_academic_year
     key = start(world, "child-already-in-care", "C-0004")  # 18 on 3 September 2026
     await world.runtime.run_until_idle()
     v = variables(world, key)
-    assert (v["pepId"], v["ownerRole"], v["ownerUserId"], v["variant"]) == ("PEP-C-0004-2026-SPR", "personal-adviser", "ST-0004", "post-16")
+    assert (v["pepId"], v["ownerRole"], v["ownerAssignee"], v["variant"]) == ("PEP-C-0004-2026-SPR", "personal-adviser", LOGIN["ST-0004"], "post-16")
 
     # spring PEP, every role doing their part; it loops to the summer PEP
     await play_until(world, key, lambda: variables(world, key)["pepId"] == "PEP-C-0004-2026-SUM")
     assert active(world, key) == ["TermlyCycleSubProcess", "WaitToPrepareEvent"]
     v = variables(world, key)
-    assert (v["agedOut"], v["ownerRole"], v["meetingAt"]) == (False, "personal-adviser", z(local(2027, 5, 4, 10)))
+    assert (v["agedOut"], v["ownerRole"], v["meetingAt"]) == (False, "personal-adviser", z(local(2027, 5, 4, 9)))
     assert world.store.pep("PEP-C-0004-2026-SPR").status == PepStatus.FINAL
     tasks = world.engine.user_tasks(process_instance_key=key, state="COMPLETED")
     assert {t.element_id: t.completed_by for t in tasks} == {
@@ -563,9 +567,9 @@ async def test_young_child_without_a_setting_pep_goes_to_the_health_visitor_and_
     await complete(world, key, "ArrangeInitialMeetingTask")
     meeting = local(2026, 10, 12, 10)
     assert world.store.pep(pep_id).meeting_at == meeting
-    assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {"venue": "At the foster carers' home"}
+    assert world.store.section(pep_id, PepSection.SOCIAL_WORKER) == {"venue_code": "carers-home", "venue": "At the carers' home"}
     world.new_mail()
-    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE_NO_SETTING, actor="ST-0001")
 
     # the form goes to the Health Visitor and carers; there is no school form to wait for
     form_mail = [m for _, m in world.new_mail()]
@@ -728,10 +732,13 @@ async def test_with_the_separate_message_channel_the_password_follows_in_its_own
     pep_id = "PEP-C-0001-2026-AUT"
     start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
     await world.runtime.run_until_idle()
-    to_teacher = [m for _, m in world.new_mail() if m.recipients == OAKRIDGE_DT]
-    assert len(to_teacher) == 2
-    [document_mail] = [m for m in to_teacher if m.attachments]
-    [password_mail] = [m for m in to_teacher if not m.attachments]
+    sent = [(at, m) for at, m in world.new_mail() if m.recipients == OAKRIDGE_DT]
+    [(file_at, document_mail)] = sent  # the password does not go in the same moment
+    assert document_mail.attachments
+    await world.runtime.advance(timedelta(hours=2))
+    await world.casework.sender.flush()  # the product's sender runs all the time (pepflow.app)
+    [(password_at, password_mail)] = [(at, m) for at, m in world.new_mail() if m.recipients == OAKRIDGE_DT]
+    assert not password_mail.attachments and password_at - file_at >= timedelta(hours=2)
     password, _ = world.casework.document_password(pep_id, DocumentKind.FORM)
     assert document_mail.subject.startswith(f"Initial PEP {pep_id}") and pep_id in password_mail.subject
     assert password in password_mail.text_body and password not in document_mail.text_body

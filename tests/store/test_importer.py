@@ -22,13 +22,14 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 def test_sample_data_imports_and_covers_every_variant(store):
     summaries = load_sample_data(store, actor=ADMIN)
     assert [(s.kind, s.ok, s.created) for s in summaries] == [
-        ("staff", True, 11),
+        ("staff", True, 13),
         ("settings", True, 5),
         ("term-dates", True, 15),
-        ("children", True, 7),
+        ("children", True, 8),
         ("contacts", True, 11),
+        ("allocations", True, 1),
     ]
-    assert str(summaries[0]).endswith("11 staff row(s): 11 created, 0 updated, 0 unchanged")
+    assert str(summaries[0]).endswith("13 staff row(s): 13 created, 0 updated, 0 unchanged")
     variants = {
         store.create_pep(child.id, 2026, "autumn", actor=ADMIN).variant.value
         for child in store.children()

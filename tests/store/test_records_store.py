@@ -123,7 +123,7 @@ def test_staff_roles_and_groups(sample_store):
     assert sample_store.audit_entries("staff", "ST-0030")[-1].diff == {
         "roles": [["administrator", "operator"], ["operator"]]
     }
-    assert len(sample_store.all_staff()) == 11
+    assert len(sample_store.all_staff()) == 13
 
 
 def test_email_addresses_are_validated_on_entry(store):

@@ -239,7 +239,10 @@ class FormUser:
             return f"chose {label!r}"
         if kind == "select":
             _index, label = self._label_of(c, value, variables)
-            page.locator(f'[id="{dom_id}-display"]').click(timeout=APPEAR_MS)
+            page.keyboard.press("Escape")  # as a person closes a date picker still open above it
+            page.locator(f'[id="{dom_id}"]').focus(timeout=APPEAR_MS)  # tabbing in opens the list
+            if not page.locator(".fjs-select-anchor .fjs-dropdownlist-item").count():
+                page.locator(f'[id="{dom_id}-display"]').click(timeout=APPEAR_MS)
             _item(page, ".fjs-select-anchor", label).click(timeout=APPEAR_MS)
             return f"selected {label!r}"
         if kind == "taglist":

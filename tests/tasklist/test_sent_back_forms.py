@@ -123,7 +123,7 @@ def test_a_half_term_date_goes_back_to_the_worker_who_reads_why_and_enters_anoth
                 schema = app.engine.form(task.form_id).schema
                 worked = await asyncio.to_thread(
                     browser.work, schema, json.loads(json.dumps(task.variables)),
-                    {"meetingAt": meeting, "venue": "School meeting room", "inviteeIds": ["ES-0001", "ST-0001"]}, clock.now(),
+                    {"meetingAt": meeting, "venueCode": "education-setting", "inviteeIds": ["ES-0001", "ST-0001"]}, clock.now(),
                 )
                 assert worked.ok, (worked.problems, worked.errors)
                 seen.append((task.variables.get("meetingDateProblem"), worked.text))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pepflow.casework import Casework, CaseworkConfig
+from pepflow.casework import Casework, CaseworkConfig, local_date
+from pepflow.handover import Handover
 from pepflow.clock import SimulationClock
 from pepflow.engine.runtime import Engine
 from pepflow.engine.worker import EmbeddedRuntime
@@ -47,6 +48,8 @@ class WebWorld:
         self.engine.deploy(sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((ROOT / "forms").glob("*.form")))
         self.engine.add_completion_check(TaskChecks(self.casework).check)
         self.runtime = EmbeddedRuntime(self.engine, build_routers(self.casework))
+        self.handover = Handover(self.store, self.engine, self.clock)
+        self.runtime.tickers.append(self.handover.tick)
         self.accounts = Accounts(self.url, self.clock)
         seed_sample_accounts(self.accounts, self.store, PASSWORD)
         self.backend = WebBackend(self.engine, self.store, self.casework, self.clock, self.accounts, self.url, tmp, self.runtime)

@@ -6,6 +6,9 @@ from fastapi.testclient import TestClient
 
 from .conftest import PASSWORD, drive_until, sign_in
 
+AMIRA = "amira.quillfeather@council.example.org"  # ST-0001's login
+ELSPETH = "elspeth.marchbank@council.example.org"  # ST-0011's login
+
 
 def _my_tasks(s):
     response = s.get("/api/v1/user-tasks?queue=mine")
@@ -17,7 +20,7 @@ def test_social_worker_completes_a_task_with_the_form_check(world, session_for):
     world.child_looked_after()
     sw = session_for("st-0001")
     [task] = _my_tasks(sw)
-    assert task["elementId"] == "ArrangeInitialMeetingTask" and task["assignee"] == "ST-0001"
+    assert task["elementId"] == "ArrangeInitialMeetingTask" and task["assignee"] == AMIRA
     assert task["childId"] == "C-0001" and task["dueDate"] and task["canComplete"]
     key = task["userTaskKey"]
     form = sw.get(f"/api/v1/user-tasks/{key}/form").json()
@@ -26,9 +29,12 @@ def test_social_worker_completes_a_task_with_the_form_check(world, session_for):
     response = sw.post(f"/api/v1/user-tasks/{key}/completion", json={"variables": {}})
     assert response.status_code == 422 and response.json()["detail"]["problems"]
     # a draft is kept and reopened
-    assert sw.put(f"/api/v1/user-tasks/{key}/draft", json={"variables": {"venue": "School"}}).status_code == 200
+    assert sw.put(f"/api/v1/user-tasks/{key}/draft", json={"variables": {"venueCode": "online"}}).status_code == 200
     reopened = sw.get(f"/api/v1/user-tasks/{key}/form").json()
-    assert reopened["data"]["venue"] == "School" and reopened["draftSavedAt"]
+    assert reopened["data"]["venueCode"] == "online" and reopened["draftSavedAt"]
+    # a draft holds the form's fields only: not a variable of the process, not free text
+    assert sw.put(f"/api/v1/user-tasks/{key}/draft", json={"variables": {"pepId": "PEP-C-0002-2026-AUT"}}).status_code == 422
+    assert sw.put(f"/api/v1/user-tasks/{key}/draft", json={"variables": {"venue": "School"}}).status_code == 422
     from pepflow.roleplay import RolePlayer
 
     answers = RolePlayer(world.store).variables_for(world.engine.user_task(key), world.clock.now())
@@ -63,7 +69,7 @@ def test_business_support_claims_and_unclaims_team_tasks(world, session_for):
     assert south.get("/api/v1/user-tasks?queue=team").json()["items"] == []
     assert south.post(f"/api/v1/user-tasks/{task.user_task_key}/assignment").status_code == 403
     claimed = bs.post(f"/api/v1/user-tasks/{task.user_task_key}/assignment").json()
-    assert claimed["assignee"] == "ST-0011" and claimed["canComplete"]
+    assert claimed["assignee"] == ELSPETH and claimed["canComplete"]
     assert bs.get("/api/v1/user-tasks?queue=team").json()["items"] == []
     assert bs.delete(f"/api/v1/user-tasks/{task.user_task_key}/assignee").json()["assignee"] is None
 

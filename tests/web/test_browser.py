@@ -123,7 +123,7 @@ def test_operator_sees_the_diagram_and_retries_an_incident(live, browser):
     world, base = live
     ARTIFACTS.mkdir(exist_ok=True)
     # an incident: a message for a child with no care episode makes the worker fail
-    world.engine.publish_message("child-looked-after", "C-NOPE", {"childId": "C-NOPE", "enteredCareOn": "2026-09-14", "emergency": False})
+    world.engine.publish_message("child-looked-after", "C-9999", {"childId": "C-9999", "enteredCareOn": "2026-09-14", "emergency": False})
     deadline = time.monotonic() + 20
     while not world.engine.incidents() and time.monotonic() < deadline:
         world.clock.set(world.clock.now() + timedelta(minutes=10))  # retries back off; the live runtime works them

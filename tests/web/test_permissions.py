@@ -16,35 +16,40 @@ from .conftest import PASSWORD, Session
 PUBLIC = "public"
 CASE = {"social-worker", "leaving-care-worker", "personal-adviser"}
 BS = {"business-support"}
+TM = {"team-manager"}
 READ_ALL = {"pep-coordinator", "virtual-school"}
 OPS = {"operator"}
 ADMIN = {"administrator"}
-ALL = CASE | BS | READ_ALL | OPS | ADMIN
+ALL = CASE | BS | TM | READ_ALL | OPS | ADMIN
 
 # route name -> the roles that may call it (scope checks come on top)
 EXPECTED: dict[str, set[str] | str] = {
     "openapi": PUBLIC, "swagger_ui_html": PUBLIC, "swagger_ui_redirect": PUBLIC,
     "sign_in_page": PUBLIC, "sign_in": PUBLIC, "oidc_login": PUBLIC, "oidc_callback": PUBLIC,
+    "reset_password_page": PUBLIC, "reset_password": PUBLIC,
     "sign_out": ALL, "me": ALL, "home": ALL,
-    "search_user_tasks": CASE | BS | READ_ALL, "get_user_task": CASE | BS | READ_ALL,
-    "get_user_task_form": CASE | BS | READ_ALL,
-    "claim_user_task": CASE | BS, "unclaim_user_task": CASE | BS, "complete_user_task": CASE | BS,
-    "get_draft": CASE | BS, "save_draft": CASE | BS, "delete_draft": CASE | BS,
-    "tasks_page": CASE | BS | READ_ALL, "task_page": CASE | BS | READ_ALL,
-    "get_pep": CASE | BS | READ_ALL, "download_document": CASE | BS | READ_ALL, "pep_page": CASE | BS | READ_ALL,
-    "get_child": CASE | BS | READ_ALL, "child_page": CASE | BS | READ_ALL,
+    "search_user_tasks": CASE | BS | TM | READ_ALL, "get_user_task": CASE | BS | TM | READ_ALL,
+    "get_user_task_form": CASE | BS | TM | READ_ALL,
+    "claim_user_task": CASE | BS | TM, "unclaim_user_task": CASE | BS | TM, "complete_user_task": CASE | BS | TM,
+    "get_draft": CASE | BS | TM, "save_draft": CASE | BS | TM, "delete_draft": CASE | BS | TM,
+    "tasks_page": CASE | BS | TM | READ_ALL, "task_page": CASE | BS | TM | READ_ALL,
+    "get_pep": CASE | BS | TM | READ_ALL, "download_document": CASE | BS | TM | READ_ALL,
+    "pep_page": CASE | BS | TM | READ_ALL,
+    "get_child": CASE | BS | TM | READ_ALL, "child_page": CASE | BS | TM | READ_ALL,
+    "get_allocations": CASE | BS | TM | READ_ALL, "allocate": TM, "put_meeting_venue": CASE | TM,
     "upload_school_form": CASE | BS,
     "search_process_instances": OPS, "get_process_instance": OPS, "get_process_instance_xml": OPS,
     "cancel_process_instance": OPS, "search_incidents": OPS, "resolve_incident": OPS,
     "operations_page": OPS, "instance_page": OPS,
     "get_dashboard": READ_ALL, "get_dashboard_csv": READ_ALL, "dashboard_page": READ_ALL,
     "list_users": ADMIN, "create_user": ADMIN, "unlock_user": ADMIN, "users_page": ADMIN,
+    "disable_user": ADMIN, "enable_user": ADMIN, "revoke_sessions": ADMIN, "issue_password_reset": ADMIN,
 }
 
 # one account per role, each with that role only
 ROLE_USERS = {
     "social-worker": "st-0001", "leaving-care-worker": "st-0003", "personal-adviser": "st-0004",
-    "business-support": "st-0011", "pep-coordinator": "st-0020", "virtual-school": "st-0021",
+    "business-support": "st-0011", "team-manager": "st-0040", "pep-coordinator": "st-0020", "virtual-school": "st-0021",
     "operator": "ops-only", "administrator": "admin-only",
 }
 PARAMS = {"user_task_key": "1", "pep_id": "PEP-NONE", "document_id": "1", "child_id": "C-NONE",

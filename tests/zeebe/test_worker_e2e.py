@@ -263,7 +263,6 @@ async def run_over_grpc(tmp: Path) -> tuple[dict, str, int]:
     migrate(url)
     store = RecordsStore(url, clock)
     load_sample_data(store)
-    store.close()
     engine = Engine(url, clock)
     clock_file = tmp / "clock.txt"
     port = free_port()
@@ -305,6 +304,7 @@ async def run_over_grpc(tmp: Path) -> tuple[dict, str, int]:
                     worker.wait()
     finally:
         engine.close()
+        store.close()
     return result, log_path.read_text(), code
 
 

@@ -44,7 +44,18 @@
       if (!window.confirm('Cancel process instance ' + key + '? This cannot be undone.')) { return Promise.reject(new Error('not cancelled')); }
       return api('POST', '/api/v1/process-instances/' + key + '/cancellation');
     },
-    unlock: function (key) { return api('POST', '/api/v1/users/' + key + '/unlock'); }
+    unlock: function (key) { return api('POST', '/api/v1/users/' + key + '/unlock'); },
+    disable: function (key) { return api('POST', '/api/v1/users/' + key + '/disable'); },
+    enable: function (key) { return api('POST', '/api/v1/users/' + key + '/enable'); },
+    revoke: function (key) { return api('DELETE', '/api/v1/users/' + key + '/sessions'); },
+    reset: function (key) {
+      return api('POST', '/api/v1/users/' + key + '/password-reset').then(function (r) {
+        var box = document.getElementById('reset-code');
+        box.textContent = 'One-time reset code for ' + r.username + ' (valid ' + r.expiresInHours + ' hours; give it by phone or in person, never by e-mail): ' + r.code +
+          ' - or the link ' + window.location.origin + r.link;
+        return 'keep';
+      });
+    }
   };
 
   document.addEventListener('click', function (event) {
@@ -53,8 +64,9 @@
     var action = actions[button.dataset.action];
     if (!action) { return; }
     button.disabled = true;
-    action(button.dataset.key).then(function () {
+    action(button.dataset.key).then(function (result) {
       say('Done.');
+      if (result === 'keep') { button.disabled = false; return; }
       window.location.reload();
     }).catch(function (error) {
       button.disabled = false;
@@ -84,6 +96,28 @@
       var f = new FormData(account);
       api('POST', '/api/v1/users', { username: f.get('username'), staffId: f.get('staffId'), password: f.get('password') || null })
         .then(function () { window.location.reload(); })
+        .catch(function (error) { say(error.message, true); });
+    });
+  }
+
+  var allocate = document.getElementById('allocate');
+  if (allocate) {
+    allocate.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var f = new FormData(allocate);
+      api('POST', '/api/v1/children/' + allocate.dataset.child + '/allocations',
+          { role: f.get('role'), staffId: f.get('staffId') || null, startsOn: f.get('startsOn') || null })
+        .then(function (r) { say('Allocated; ' + r.movedTasks.length + ' open task(s) moved.'); window.setTimeout(function () { window.location.reload(); }, 800); })
+        .catch(function (error) { say(error.message, true); });
+    });
+  }
+
+  var venue = document.getElementById('venue-details');
+  if (venue) {
+    venue.addEventListener('submit', function (event) {
+      event.preventDefault();
+      api('PUT', '/api/v1/peps/' + venue.dataset.pep + '/meeting-venue', { details: new FormData(venue).get('details') })
+        .then(function () { say('Venue details saved in the PEP record.'); })
         .catch(function (error) { say(error.message, true); });
     });
   }

@@ -29,7 +29,8 @@
   if (save) {
     save.addEventListener('click', async function () {
       try {
-        var result = form._getState ? form._getState().data : values().data;
+        // the form's own fields only (what a completion would send), never the task's variables
+        var result = values().data;
         await api('PUT', '/api/v1/user-tasks/' + key + '/draft', { variables: result });
         window.pep.say('Draft saved. You can reopen it later.');
       } catch (error) { window.pep.say(error.message, true); }
