@@ -378,7 +378,7 @@ async def test_a_pep_nobody_types_up_is_escalated_by_the_councils_standard_and_c
     await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
     await advance_to(world, local(2026, 9, 23, 10))
     await complete(world, key, "RecordMeetingTask", {
-        "attendeeIds": ["ES-0001"], "nextPepDate1": "2027-01-20T10:00:00Z", "nextMeetingDates": ["2027-01-20T10:00:00Z"],
+        "attendeeIds": ["ES-0001"], "nextPepDate1": "2027-01-20",
     }, actor="ST-0001")
     pep_id = "PEP-C-0001-2026-AUT"
     due = variables(world, key)["finaliseDueAt"]
