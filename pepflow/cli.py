@@ -422,6 +422,25 @@ def correct(
         _fail(exc)
 
 
+@app.command("return-comments")
+def return_comments_(
+    pep_id: str,
+    text: Annotated[str, typer.Option(help="what business support should change (kept in the PEP record)")],
+) -> None:
+    """When sending a typed-up PEP back: say in words what to change (the task's form
+    carries only the reason's code)."""
+    from .app import open_records
+    from .cli_access import os_actor
+    from .review_notes import record_return_comments
+
+    try:
+        store = open_records(_settings(), SystemClock())
+        record_return_comments(store, SystemClock(), pep_id, text, actor=os_actor())
+    except USER_ERRORS as exc:
+        _fail(exc)
+    console.print(f"{pep_id}: comments kept for business support")
+
+
 @app.command()
 def status(child_id: str) -> None:
     """A child's PEPs, their status and dates, documents and e-mails."""

@@ -111,6 +111,7 @@ class PepSection(StrEnum):
     SOCIAL_WORKER = "social-worker"
     SCHOOL_RETURN = "school-return"
     MEETING_RECORD = "meeting-record"
+    CHECK_NOTES = "check-notes"  # what the worker asked business support to change, in words
 
 
 class DocumentKind(StrEnum):

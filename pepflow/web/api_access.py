@@ -89,6 +89,32 @@ async def put_meeting_venue(request: Request, pep_id: str, body: VenueIn,
     return Response(status_code=204)
 
 
+# ------------------------------------------------------------ comments on a send-back
+class CommentsIn(Model):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+@router.put("/peps/{pep_id}/return-comments", status_code=204, tags=["PEPs"])
+async def put_return_comments(request: Request, pep_id: str, body: CommentsIn,
+                              principal: Principal = allow("pep:write")) -> Response:
+    """What the worker asks business support to change when sending a typed-up PEP back:
+    free text, so it is kept in the records store (audited), not in the task."""
+    from pepflow.review_notes import record_return_comments
+
+    web = backend(request)
+    pep, child = web.pep_for(principal, pep_id)
+    assignment = web.allocation_state(child.id)
+    owner = assignment is not None and assignment.staff_id == principal.staff_id
+    manager = principal.is_team_manager and child.locality == principal.team
+    if not (owner or manager):
+        raise HTTPException(403, "only the PEP's owner (by today's allocation) or the team manager sends it back")
+    try:
+        record_return_comments(web.store, web.clock, pep.id, body.text, actor=principal.staff_id)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return Response(status_code=204)
+
+
 # ------------------------------------------------------------------ accounts
 def _account(web, user_id: int):
     account = web.accounts.get(user_id)

@@ -90,7 +90,12 @@ def tasks_page(
 def task_page(request: Request, user_task_key: int, principal: Principal = allow("tasks:read")) -> Response:
     web = request.app.state.web.backend
     task = web.task_for(principal, user_task_key)
-    return render(request, "task.html", principal, task=task_out(web, principal, task, web.child_names()))
+    from pepflow.review_notes import return_comments
+
+    pep_id = task.variables.get("pepId")
+    comments = return_comments(web.store, pep_id) if pep_id and task.element_id == "TypeUpPepTask" else []
+    return render(request, "task.html", principal, task=task_out(web, principal, task, web.child_names()),
+                  return_comments=comments)
 
 
 @router.get("/peps/{pep_id}", response_class=HTMLResponse)

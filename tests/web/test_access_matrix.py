@@ -28,6 +28,7 @@ SCOPE = {
     "get_child": "see-child", "child_page": "see-child", "get_allocations": "see-child",
     "get_pep": "see-child", "pep_page": "see-child", "download_document": "see-child",
     "upload_school_form": "upload", "allocate": "manage-child", "put_meeting_venue": "pep-write",
+    "put_return_comments": "pep-write",
     "get_user_task": "see-task", "task_page": "see-task", "get_user_task_form": "see-task",
     "get_draft": "work-task", "save_draft": "work-task", "delete_draft": "work-task",
     "claim_user_task": "work-task", "complete_user_task": "complete", "unclaim_user_task": "unclaim",
@@ -135,6 +136,8 @@ def _body(name):
         return {"role": "social-worker", "staffId": "ST-9999"}
     if name == "put_meeting_venue":
         return {"details": "Meeting room 2"}
+    if name == "put_return_comments":
+        return {"text": "Target 2 needs a date"}
     if name == "complete_user_task":
         return {"variables": {}}  # refused by the form check (422) once the person may work it
     if name == "save_draft":

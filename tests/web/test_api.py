@@ -221,3 +221,26 @@ def test_admin_creates_accounts(world, session_for):
     # ST-0002 has an account already (seeded)
     assert admin.post("/api/v1/users", json={"username": "dup", "staffId": "ST-0002", "password": PASSWORD}).status_code == 422
     assert admin.post("/api/v1/users", json={"username": "x", "password": "short"}).status_code == 422
+
+
+def test_a_worker_says_in_words_what_to_change_and_business_support_reads_it(world, session_for):
+    world.child_looked_after()
+    task = drive_until(world, "CheckAndFinalisePepTask")
+    pep_id = "PEP-C-0001-2026-AUT"
+    sw, bso, other = session_for("st-0001"), session_for("st-0011"), session_for("st-0002")
+    words = "Target 2 needs a date; the carer's name is misspelt"
+    assert other.put(f"/api/v1/peps/{pep_id}/return-comments", json={"text": words}).status_code in (403, 404)
+    assert sw.put(f"/api/v1/peps/{pep_id}/return-comments", json={"text": ""}).status_code == 422
+    assert sw.put(f"/api/v1/peps/{pep_id}/return-comments", json={"text": words}).status_code == 204
+    sent_back = sw.post(f"/api/v1/user-tasks/{task.user_task_key}/completion",
+                        json={"variables": {"pepApproved": False, "returnReasonCode": "other"}})
+    assert sent_back.status_code == 204, sent_back.text
+    world.idle()
+    [typing] = [t for t in world.engine.user_tasks() if t.element_id == "TypeUpPepTask"]
+    page = bso.get(f"/tasks/{typing.user_task_key}").text
+    assert "Sent back for changes" in page and "the carer&#39;s name is misspelt" in page
+    # free text never reached the process: only the reason's code did
+    variables = world.engine.instance(typing.process_instance_key).variables
+    assert words not in str(variables) and variables["returnReasonCode"] == "other"
+    audit = [a for a in world.store.audit_entries("pep", pep_id) if a.action == "save-section:check-notes"]
+    assert audit and audit[0].actor_id == "ST-0001"

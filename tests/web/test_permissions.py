@@ -36,7 +36,7 @@ EXPECTED: dict[str, set[str] | str] = {
     "get_pep": CASE | BS | TM | READ_ALL, "download_document": CASE | BS | TM | READ_ALL,
     "pep_page": CASE | BS | TM | READ_ALL,
     "get_child": CASE | BS | TM | READ_ALL, "child_page": CASE | BS | TM | READ_ALL,
-    "get_allocations": CASE | BS | TM | READ_ALL, "allocate": TM, "put_meeting_venue": CASE | TM,
+    "get_allocations": CASE | BS | TM | READ_ALL, "allocate": TM, "put_meeting_venue": CASE | TM, "put_return_comments": CASE | TM,
     "upload_school_form": CASE | BS,
     "search_process_instances": OPS, "get_process_instance": OPS, "get_process_instance_xml": OPS,
     "cancel_process_instance": OPS, "search_incidents": OPS, "resolve_incident": OPS,

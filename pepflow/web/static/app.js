@@ -122,5 +122,15 @@
     });
   }
 
+  var comments = document.getElementById('return-comments');
+  if (comments) {
+    comments.addEventListener('submit', function (event) {
+      event.preventDefault();
+      api('PUT', '/api/v1/peps/' + comments.dataset.pep + '/return-comments', { text: new FormData(comments).get('text') })
+        .then(function () { say('Comments saved in the PEP record; business support sees them when typing up.'); })
+        .catch(function (error) { say(error.message, true); });
+    });
+  }
+
   window.pep = { api: api, say: say };
 })();
