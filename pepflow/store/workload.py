@@ -55,6 +55,11 @@ class WorkloadQueries:
             ).all()
         return [AwaitingForm(*row) for row in rows]
 
+    def peps_by_academic_year(self) -> dict[int, int]:
+        with self._store._read() as s:  # noqa: SLF001
+            rows = s.execute(sa.select(PepRow.academic_year, sa.func.count()).group_by(PepRow.academic_year)).all()
+        return {int(year): int(count) for year, count in rows}
+
     def facts(self) -> WorkloadFacts:
         with self._store._read() as s:  # noqa: SLF001
             forms = s.scalars(sa.select(PepRow.form_sent_at).where(PepRow.form_sent_at.is_not(None))).all()
