@@ -225,10 +225,11 @@ class CouncilBuilder:
             entered = self._working_day_between(first, last)
             dob = self._dob(ENTRY_AGE_MIX, entered)
         else:
-            dob = self._dob(AGE_MIX, self.start)
-            latest = self.start - timedelta(days=100)
+            # ages as the term starts; a baby in care was born (and taken into care) before the year
+            dob = min(self._dob(AGE_MIX, self.term_starts), self.start - timedelta(days=21))
+            latest = self.start - timedelta(days=7)
             first = max(dob + timedelta(days=7), self.start - timedelta(days=365 * 6))
-            entered = first + timedelta(days=self.rng.randrange(max(1, (latest - first).days))) if first < latest else first
+            entered = first + timedelta(days=self.rng.randrange(max(1, (latest - first).days)))
         emergency = arrives and self.rng.random() < EMERGENCY_ENTRIES
         return ChildPlan(f"C-{index + 1:05d}", dob, self.rng.choice(localities), None, entered, arrives, emergency)
 

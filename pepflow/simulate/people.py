@@ -27,9 +27,10 @@ from datetime import date, datetime, timedelta
 
 from pepflow.app import App
 from pepflow.calendar import WorkingDays
-from pepflow.casework import local_date
+from pepflow.casework import at_local, iso, local_date, parse_instant
 from pepflow.council_year import Completion, Note, return_school_form
 from pepflow.engine.views import UserTask
+from pepflow.meetings import MeetingDates
 from pepflow.roleplay import RolePlayer
 from pepflow.store.workload import WorkloadQueries
 
@@ -105,7 +106,10 @@ class CouncilCaseworkers:
             if task.element_id == TYPE_UP:
                 typing.append(task)
             elif self._due(task, today):
-                yield Completion(task, self.roles.actor_for(task), self.roles.variables_for(task, now))
+                answers = self.roles.variables_for(task, now)
+                if task.element_id == "RecordMeetingTask":
+                    answers = self._spread(task, answers, today)
+                yield Completion(task, self.roles.actor_for(task), answers)
         for task in sorted(typing, key=lambda t: (t.created_at, t.user_task_key)):
             officer = self.officer_for(task)
             if self.typed[(officer, today)] >= self.behaviour.typing_per_day:
@@ -114,6 +118,31 @@ class CouncilCaseworkers:
             yield Completion(task, officer, self.roles.variables_for(task, now))
         for key in [k for k in self.typed if k[1] < today]:
             del self.typed[key]
+
+
+    def _spread(self, task: UserTask, answers: dict, today: date) -> dict:
+        """Councils spread PEP meetings over the first half of term, not all in its
+        third week: each child's next meetings move 0-20 school days later (the same
+        for the child all year), to a day the setting is open."""
+        v = task.variables
+        shift = int(self.draw("meeting-week", v.get("childId")) * 21)
+        if not shift:
+            return answers
+        calendar = self.app.store.school_calendar_for(v.get("settingId"))
+        meetings = MeetingDates(self.app.store, self.app.clock)
+        place = meetings.place_for_pep(self.app.store.pep(v["pepId"]))
+        dates = []
+        for value in answers["nextMeetingDates"]:
+            at = parse_instant(value)
+            day = local_date(at)
+            moved = calendar.add_school_days(day, shift) if calendar.is_school_day(day) else day
+            if calendar.term_of(moved) != calendar.term_of(day):
+                moved = day
+            dates.append(iso(at_local(meetings.first_valid(place, moved), 10)))
+        spread = {**answers, "nextMeetingDates": dates, "nextPepDate1": dates[0]}
+        if len(dates) > 1:
+            spread["nextPepDate2"] = dates[1]
+        return spread
 
 
 class CouncilSchools:
