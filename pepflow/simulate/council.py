@@ -18,7 +18,9 @@ on 31 March 2025, source SSDA903):
   81,770), and a similar number of exits (the total fell 2% that year).
 
 Caseloads (``Staffing``): social workers ~15-20 children, leaving care workers and
-personal advisers ~20-25 young people, one business support officer per ~75 children in
+personal advisers ~20-25 young people (allocated by age through the children export's
+worker columns: a young person turning 16 or 18 during the year has the next worker
+allocated too), a team manager per locality, one business support officer per ~75 children in
 each locality's team, one PEP co-ordinator per ~500 children. Every name is invented;
 e-mail addresses use the reserved ``example.org`` domain.
 """
@@ -87,7 +89,9 @@ class ChildPlan:
     leaves_on: date | None = None
     leave_reason: str | None = None
     moves: list[tuple[date, str]] = field(default_factory=list)
-    worker_id: str | None = None
+    #: role -> staff id: every owner role the child needs during the year (a young person
+    #: turning 16 needs a leaving care worker from that day, turning 18 a personal adviser)
+    workers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -350,14 +354,16 @@ class CouncilBuilder:
             kids = [c for c in children if c.locality == locality]
             by_role: dict[str, list[ChildPlan]] = defaultdict(list)
             for child in kids:
-                by_role[self._worker_role(child)].append(child)
+                for role in self._worker_roles(child):
+                    by_role[role].append(child)
             for role, caseload in (("social-worker", s.social_worker), ("leaving-care-worker", s.leaving_care_worker), ("personal-adviser", s.personal_adviser)):
                 group = by_role.get(role, [])
                 if not group:
                     continue
                 workers = [person(role, locality) for _ in range(math.ceil(len(group) / caseload))]
                 for i, child in enumerate(group):
-                    child.worker_id = workers[i % len(workers)]
+                    child.workers[role] = workers[i % len(workers)]
+            person("team-manager", locality, f"team-managers-{locality}")  # allocates, and holds a case nobody is allocated to
             for _ in range(max(2, math.ceil(len(kids) / s.business_support))):
                 person("business-support", locality, f"business-support-{locality}")
         for _ in range(max(1, math.ceil(len(children) / s.pep_coordinator))):
@@ -366,15 +372,20 @@ class CouncilBuilder:
         rows.append({"id": "ST-OPS", "name": "Operations", "email": "operations@council.example.org", "roles": "operator;administrator", "team": "", "candidate_group": ""})
         return rows
 
-    def _worker_role(self, child: ChildPlan) -> str:
-        """Who holds the case this year (by age when the year's first PEP is held):
-        a young person who turns 18 by Christmas has a personal adviser."""
-        on = max(child.entered_on, self.term_starts)
-        if age_on(child.date_of_birth, on) < 16:
-            return "social-worker"
-        if birthday(child.date_of_birth, 18) <= date(self.year, 12, 31):
-            return "personal-adviser"
-        return "leaving-care-worker"
+    def _worker_roles(self, child: ChildPlan) -> list[str]:
+        """The owner roles the child needs between entering (or the start) and the end
+        of the year: a social worker under 16, a leaving care worker at 16-17, a
+        personal adviser from 18 (``pepflow.store.allocations`` picks by age)."""
+        first = max(child.entered_on, self.start)
+        last = min(child.leaves_on or self.end, self.end)
+        roles = []
+        if age_on(child.date_of_birth, first) < 16:
+            roles.append("social-worker")
+        if age_on(child.date_of_birth, first) < 18 and age_on(child.date_of_birth, last) >= 16:
+            roles.append("leaving-care-worker")
+        if age_on(child.date_of_birth, last) >= 18:
+            roles.append("personal-adviser")
+        return roles
 
     # --------------------------------------------------------------- children
     def _child_row(self, child: ChildPlan) -> dict[str, str]:
@@ -382,7 +393,10 @@ class CouncilBuilder:
         return {
             "id": child.id, "given_name": GIVEN[number % len(GIVEN)], "family_name": FAMILY[(number // 3) % len(FAMILY)],
             "date_of_birth": child.date_of_birth.isoformat(), "legal_status": "Care order" if not child.arrives else ("Interim care order" if child.emergency else "Section 20"),
-            "locality": child.locality, "social_worker_id": child.worker_id or "",
+            "locality": child.locality, "social_worker_id": child.workers.get("social-worker", ""),
+            "leaving_care_worker_id": child.workers.get("leaving-care-worker", ""),
+            "personal_adviser_id": child.workers.get("personal-adviser", ""),
+            "allocated_from": child.entered_on.isoformat(),
             "setting_id": child.setting_id or "", "setting_from": (min(child.entered_on, self.start) - timedelta(days=30)).isoformat() if child.setting_id else "",
             "next_setting_id": "", "next_setting_from": "",
             "entered_care_on": child.entered_on.isoformat(), "emergency": "yes" if child.emergency else "no",

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 
 from pepflow.app import App
 from pepflow.calendar import WorkingDays
-from pepflow.casework import at_local, iso, local_date, parse_instant
+from pepflow.casework import local_date
 from pepflow.council_year import Completion, Note, return_school_form
 from pepflow.engine.views import UserTask
 from pepflow.meetings import MeetingDates
@@ -119,7 +119,6 @@ class CouncilCaseworkers:
         for key in [k for k in self.typed if k[1] < today]:
             del self.typed[key]
 
-
     def _spread(self, task: UserTask, answers: dict, today: date) -> dict:
         """Councils spread PEP meetings over the first half of term, not all in its
         third week: each child's next meetings move 0-20 school days later (the same
@@ -132,17 +131,14 @@ class CouncilCaseworkers:
         meetings = MeetingDates(self.app.store, self.app.clock)
         place = meetings.place_for_pep(self.app.store.pep(v["pepId"]))
         dates = []
-        for value in answers["nextMeetingDates"]:
-            at = parse_instant(value)
-            day = local_date(at)
+        keys = [k for k in ("nextPepDate1", "nextPepDate2") if answers.get(k)]
+        for value in (answers[k] for k in keys):
+            day = date.fromisoformat(value)  # the form's date fields
             moved = calendar.add_school_days(day, shift) if calendar.is_school_day(day) else day
             if calendar.term_of(moved) != calendar.term_of(day):
                 moved = day
-            dates.append(iso(at_local(meetings.first_valid(place, moved), 10)))
-        spread = {**answers, "nextMeetingDates": dates, "nextPepDate1": dates[0]}
-        if len(dates) > 1:
-            spread["nextPepDate2"] = dates[1]
-        return spread
+            dates.append(meetings.first_valid(place, moved).isoformat())
+        return {**answers, **dict(zip(keys, dates, strict=True))}
 
 
 class CouncilSchools:
