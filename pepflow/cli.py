@@ -523,6 +523,11 @@ def demo(
         raise typer.Exit(code=1)
 
 
+from .simulate.cli import simulate as _simulate  # noqa: E402 - its own module (cli.py is full)
+
+app.command("simulate")(_simulate)
+
+
 # ------------------------------------------------------------------ mail
 mail_app = typer.Typer(no_args_is_help=True, help="Secure mail: what went, what waits, what failed.")
 app.add_typer(mail_app, name="mail")

@@ -15,21 +15,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 from .app import App, open_app
-from .calendar import WorkingDays
 from .casework import LONDON, local_date
 from .clock import SimulationClock
 from .config import AppSettings
-from .documents import SchoolReturn, SmartTarget
-from .documents.fill import fill_form
-from .events import CouncilEvents
-from .domain.enums import DocumentKind, MailStatus, PepStatus
+from .council_year import Completion, Event, Note, YearLoop, event_detail, publish_event, return_school_form, school_answers_for
+from .domain.enums import MailStatus, PepStatus
+from .engine.views import UserTask
 from .roleplay import RolePlayer
 from .sample_data import load_sample_data
 
@@ -38,15 +35,7 @@ log = logging.getLogger(__name__)
 START = datetime(2026, 9, 7, 7, 0, tzinfo=timezone.utc)  # Monday 7 September 2026, 08:00 in England
 END = date(2027, 7, 23)
 
-
-@dataclass(frozen=True)
-class Event:
-    on: date
-    kind: str  # already-in-care, looked-after, setting-changed, left-care
-    child_id: str
-    emergency: bool = False
-    setting_id: str | None = None
-    reason: str | None = None
+__all__ = ["END", "EVENTS", "START", "DemoResult", "Event", "SimulatedSchools", "publish_event", "run_demo", "school_answers_for"]
 
 
 EVENTS = (
@@ -83,21 +72,6 @@ class DemoResult:
     incidents: list[str] = field(default_factory=list)
 
 
-def publish_event(app: App, event: Event) -> None:
-    """What ``pep event ...`` does (:mod:`pepflow.events`): record the fact, tell the process."""
-    events = CouncilEvents(app.store, app.engine, app.casework, app.clock)
-    if event.kind == "looked-after":
-        events.looked_after(event.child_id, event.on, emergency=event.emergency, actor="demo")
-    elif event.kind == "already-in-care":
-        events.already_in_care(event.child_id, actor="demo")
-    elif event.kind == "setting-changed":
-        events.setting_changed(event.child_id, event.setting_id, event.on, actor="demo")
-    elif event.kind == "left-care":
-        events.left_care(event.child_id, event.on, reason=event.reason or "left care", actor="demo")
-    else:
-        raise ValueError(f"unknown event {event.kind!r}")
-
-
 class SimulatedSchools:
     """Designated teachers return two PEP forms in three, a few days after getting them."""
 
@@ -108,7 +82,7 @@ class SimulatedSchools:
     def returns(self, pep_id: str) -> bool:
         return int(hashlib.sha256(pep_id.encode()).hexdigest(), 16) % 3 != 0
 
-    def work(self, today: date, note: Callable[[str, str, str, str], None]) -> None:
+    def work(self, today: date, note: Note | None) -> None:
         store = self.app.store
         for entry in store.mail_log():
             if entry.kind != "pep-form" or entry.status != MailStatus.SENT or entry.pep_id in self.returned:
@@ -119,33 +93,18 @@ class SimulatedSchools:
             if local_date(entry.updated_at) + timedelta(days=4) > today:
                 continue
             self.returned.add(pep.id)
-            document = store.latest_document(pep.id, DocumentKind.FORM)
-            filled = fill_form(store.document_content(document.id), school_answers_for(pep.variant.value, today))
-            setting = store.setting(pep.setting_id)
-            events = CouncilEvents(store, self.app.engine, self.app.casework, self.app.clock)
-            events.form_returned(pep.id, filled, actor=f"{setting.id} designated teacher")
-            note(pep.id, "School form returned (4)", setting.designated_teacher_name or setting.name, "filled Word form uploaded")
+            return_school_form(self.app, pep.id, today, note)
 
 
-def school_answers_for(variant: str, today: date) -> SchoolReturn:
-    """What a designated teacher (or health visitor) writes in the form of a PEP variant."""
-    common = dict(
-        completed_by="Designated teacher", completed_on=today, wellbeing="Settled, friendships growing",
-        child_views="Enjoys art and PE; finds reading hard", sdq_score=14,
-        targets=[SmartTarget(target="Read 10 minutes daily with carer", who="Carer and class teacher", by_when=today + timedelta(days=42))],
-        ppp_use="Weekly reading intervention", ppp_amount=Decimal("600"),
-    )
-    if variant == "post-16":
-        return SchoolReturn(attendance_percent=Decimal("91.5"), course="Level 2 Construction", neet_risk=False, **common)
-    if variant == "early-years-no-setting":  # the health visitor and carers: no school measures
-        return SchoolReturn(
-            completed_by="Health visitor", completed_on=today, wellbeing="Growing well, sleeping better",
-            child_views="Babbles happily, enjoys picture books", carer_views="Settling into routines",
-            eyfs_communication_language="Uses single words", targets=common["targets"],
-        )
-    if variant.startswith("early-years"):
-        return SchoolReturn(eyfs_communication_language="Uses short sentences", **common)
-    return SchoolReturn(attendance_percent=Decimal("96.2"), sessions_missed=6, exclusions_count=0, sen_status="sen-support", **common)
+class EveryoneOnTime:
+    """Every caseworker completes every open task the working day it appears."""
+
+    def __init__(self, roles: RolePlayer) -> None:
+        self.roles = roles
+
+    def work(self, today: date, now: datetime, tasks: Sequence[UserTask]) -> Iterable[Completion]:
+        for task in tasks:
+            yield Completion(task, self.roles.actor_for(task), self.roles.variables_for(task, now))
 
 
 async def run_demo(data_dir: Path, *, until: date = END, fresh: bool = True, progress: Callable[[date], None] | None = None) -> DemoResult:
@@ -161,46 +120,20 @@ async def run_demo(data_dir: Path, *, until: date = END, fresh: bool = True, pro
     def note(reference: str, step: str, who: str, detail: str = "") -> None:
         result.timeline.append(TimelineEntry(clock.now(), reference, step, who, detail))
 
+    def completed(c: Completion) -> None:
+        note(c.task.variables.get("pepId", ""), c.task.name or c.task.element_id, names.get(c.actor, c.actor), _task_detail(c.task.element_id, c.answers))
+
     async with open_app(settings, clock) as app:
         load_sample_data(app.store, actor="demo")
         names.update({s.id: s.name for s in app.store.all_staff()})
-        roles = RolePlayer(app.store)
-        schools = SimulatedSchools(app)
-        working_days = WorkingDays()
-        day = local_date(clock.now())
-        while day <= until:
-            for event in (e for e in EVENTS if e.on == day):
-                publish_event(app, event)
-                note(event.child_id, f"Event: {event.kind.replace('-', ' ')}", "council", _event_detail(event))
-            await app.runtime.run_until_idle()
-            # people work on working days; the engine's timers and mail do not rest
-            tasks = app.engine.user_tasks() if working_days.is_working_day(day) else []
-            for task in tasks:
-                actor = roles.actor_for(task)
-                answers = roles.variables_for(task, clock.now())
-                app.engine.complete_user_task(task.user_task_key, answers, actor=actor)
-                note(task.variables.get("pepId", ""), task.name or task.element_id, names.get(actor, actor), _task_detail(task.element_id, answers))
-                await app.runtime.run_until_idle()
-            if working_days.is_working_day(day):
-                schools.work(day, note)
-            await app.runtime.run_until_idle()
-            if progress:
-                progress(day)
-            await app.runtime.advance(timedelta(days=1))
-            day = local_date(clock.now())
+        loop = YearLoop(
+            app, EVENTS, EveryoneOnTime(RolePlayer(app.store)), SimulatedSchools(app),
+            note=note, progress=progress, on_completion=completed,
+        )
+        await loop.run(until)
         _collect_records(app, result)
     result.timeline.sort(key=lambda e: e.at)
     return result
-
-
-def _event_detail(event: Event) -> str:
-    if event.kind == "looked-after":
-        return "emergency entry (1b)" if event.emergency else "planned entry (1a)"
-    if event.kind == "setting-changed":
-        return f"new setting {event.setting_id}: new PEP within 10 working days"
-    if event.kind == "left-care":
-        return event.reason or ""
-    return "already in care: the termly cycle starts"
 
 
 def _task_detail(element_id: str, answers: dict) -> str:

@@ -8,6 +8,7 @@ task's Camunda form, and they go through the engine's form check like any other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,9 +41,15 @@ class Completion:
 class RolePlayer:
     """Decides what each role enters in each form."""
 
-    def __init__(self, store: RecordsStore, *, return_pep_at_first_check: bool = True) -> None:
+    def __init__(
+        self, store: RecordsStore, *, return_pep_at_first_check: bool = True,
+        send_back: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``send_back(pep_id)``: whether the worker sends this PEP back at its first
+        check (default: every PEP when ``return_pep_at_first_check``)."""
         self.store = store
         self.return_pep_at_first_check = return_pep_at_first_check
+        self.send_back = send_back
         self._returned: set[str] = set()
 
     def actor_for(self, task: UserTask) -> str:
@@ -89,7 +96,9 @@ class RolePlayer:
         if task.element_id == "TypeUpPepTask":
             return {"typedUp": True}
         if task.element_id == "CheckAndFinalisePepTask":
-            if self.return_pep_at_first_check and pep_id not in self._returned:
+            first_check = pep_id not in self._returned
+            wanted = self.send_back(pep_id) if self.send_back is not None else self.return_pep_at_first_check
+            if wanted and first_check:
                 self._returned.add(pep_id)
                 return {"pepApproved": False, "returnReasonCode": "targets-not-smart"}
             return {"pepApproved": True}

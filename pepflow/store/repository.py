@@ -259,6 +259,9 @@ class RecordsStore:
         self._active: ContextVar[Session | None] = ContextVar(
             f"records-store-{id(self)}", default=None
         )
+        from pepflow.store.calendar_cache import CalendarCache
+
+        self._calendar_cache = CalendarCache()
 
     @property
     def events(self):
@@ -1039,21 +1042,25 @@ class RecordsStore:
 
     def school_calendar_for(self, setting_id: str | None = None) -> SchoolCalendar:
         """The school calendar of a setting: its own term dates where it has them for a
-        year, else the council's; its INSET days on top. ``None``: the council default."""
+        year, else the council's; its INSET days on top. ``None``: the council default.
+        Kept between calls while the term dates are unchanged (``calendar_cache.py``)."""
         with self._read() as s:
-            council = self._years(s, COUNCIL)
-            if setting_id is None:
-                return SchoolCalendar(council)
-            setting = s.get(SettingRow, setting_id)
-            if setting is None:
-                raise UnknownSetting(setting_id)
-            own = self._years(s, setting_id)
-            own_inset = s.scalars(
-                sa.select(InsetDayRow.day).where(InsetDayRow.scope == setting_id)
-            ).all()
-            return SchoolCalendar(
-                council, setting_years=own, setting_name=setting.name, extra_inset_days=own_inset
-            )
+            return self._calendar_cache.get(s, setting_id, lambda: self._build_calendar(s, setting_id))
+
+    def _build_calendar(self, s: Session, setting_id: str | None) -> SchoolCalendar:
+        council = self._years(s, COUNCIL)
+        if setting_id is None:
+            return SchoolCalendar(council)
+        setting = s.get(SettingRow, setting_id)
+        if setting is None:
+            raise UnknownSetting(setting_id)
+        own = self._years(s, setting_id)
+        own_inset = s.scalars(
+            sa.select(InsetDayRow.day).where(InsetDayRow.scope == setting_id)
+        ).all()
+        return SchoolCalendar(
+            council, setting_years=own, setting_name=setting.name, extra_inset_days=own_inset
+        )
 
     # -- PEPs ------------------------------------------------------------------------
 

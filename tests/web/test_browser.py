@@ -151,3 +151,27 @@ def test_operator_sees_the_diagram_and_retries_an_incident(live, browser):
         time.sleep(0.2)
     assert states[incident.incident_key] == "RESOLVED"
     context.close()
+
+
+def test_pep_coordinator_opens_the_workload_forecast(live, browser):
+    world, base = live  # a child's initial PEP meeting held, its record waiting
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _sign_in(page, base, "st-0020")
+    page.get_by_role("link", name="Workload forecast").click()
+    page.wait_for_url(f"{base}/forecast**")
+    assert page.get_by_role("heading", name="Workload forecast by school week, 2026/27").count() == 1
+    chart = page.get_by_role("img", name="Four charts by week")
+    chart.wait_for()
+    page.wait_for_function("document.querySelector('figure img').complete")
+    assert chart.evaluate("img => img.naturalWidth") == 1100
+    rows = page.locator("tbody tr")
+    assert rows.count() >= 45  # every week from September to July
+    forms = sum(int(t) for t in page.locator("tbody tr td:nth-child(3)").all_inner_texts())
+    assert forms >= 1  # the initial PEP form went to the school
+    page.screenshot(path=str(ARTIFACTS / "forecast.png"), full_page=True)
+    assert not errors, errors
+    context.close()

@@ -42,6 +42,7 @@ EXPECTED: dict[str, set[str] | str] = {
     "cancel_process_instance": OPS, "search_incidents": OPS, "resolve_incident": OPS,
     "operations_page": OPS, "instance_page": OPS,
     "get_dashboard": READ_ALL, "get_dashboard_csv": READ_ALL, "dashboard_page": READ_ALL,
+    "forecast_page": READ_ALL, "forecast_chart": READ_ALL, "forecast_csv": READ_ALL,
     "list_users": ADMIN, "create_user": ADMIN, "unlock_user": ADMIN, "users_page": ADMIN,
     "disable_user": ADMIN, "enable_user": ADMIN, "revoke_sessions": ADMIN, "issue_password_reset": ADMIN,
 }

@@ -1,0 +1,206 @@
+"""A council's whole year at three sizes: does the cost per child-year stay flat?
+
+Not a timed test: run it by hand, on a machine as quiet as you can get (the 2,000-child
+year takes a while; run it when you need the figure).
+
+    .venv/bin/python bench/simulate_bench.py                     # N = 100, 500, 2000 on SQLite
+    .venv/bin/python bench/simulate_bench.py --sizes 100,500
+    .venv/bin/python bench/simulate_bench.py --postgres          # a fresh PostgreSQL database per run
+
+Each size runs ``pep simulate`` (the real engine, workers, protected documents, final
+PDFs from the LibreOffice pool, every message through the local STARTTLS outbox) in a
+child process, whose process tree (LibreOffice included) is sampled for its peak
+memory. Before each run this process times a **floor**: a fixed piece of the same work
+(ten protected PEP forms and a thousand SQL statements on SQLite), so a run's time can
+be read as a number of floors whatever else the shared machine was doing. For each N:
+
+- ``sN_time``, ``sN_time_in_floors``, ``sN_peak_memory`` (process tree), ``sN_jobs_per_s``,
+  ``sN_documents_per_s``, ``sN_mail_per_s``, ``sN_final_pdf_mean``;
+- ``sN_cost_per_child_year`` (time / child-years simulated) and ``sN_cost_ratio`` to the
+  smallest N's (flat growth: close to 1.0), also in floors;
+- ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
+  the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
+
+Every figure is one ``name: value unit`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def floor_seconds() -> float:
+    """A fixed slice of the product's own work, timed in this process."""
+    import sqlalchemy as sa
+
+    from pepflow.documents import render_pep_form
+    from pepflow.documents.protection import protect
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from documents_bench import COUNCIL, FORM_SECRET, sample  # the benchmark's varied children and forms
+
+    began = time.perf_counter()
+    for i in range(10):
+        identity, content, _setting = sample(i)
+        protect(render_pep_form(identity, content, FORM_SECRET, council_name=COUNCIL), f"floor-password-{i}")
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table t (id integer primary key, v text)"))
+        for i in range(1000):
+            conn.execute(sa.text("insert into t (v) values (:v)"), {"v": str(i)})
+    engine.dispose()
+    return time.perf_counter() - began
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of ``pid`` and every descendant, in bytes (from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    total, wanted = 0, {pid}
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for p in wanted:
+        total += rss.get(p, 0)
+    return total
+
+
+def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str], float, int]:
+    """One simulation in a child process: its figures, wall time and peak tree memory."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"pep-simulate-{n}-"))
+    command = [sys.executable, __file__, "--one", str(n), "--data-dir", str(data_dir / "run"), "--seed", str(seed)]
+    if database_url:
+        command += ["--database-url", database_url]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(process.pid))
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, errors = process.communicate()
+    stop.set()
+    sampler.join()
+    elapsed = time.perf_counter() - began
+    if process.returncode not in (0, 3):
+        raise SystemExit(f"the {n}-child run failed ({process.returncode}):\n{errors[-4000:]}")
+    figures = {}
+    for line in out.splitlines():
+        name, _, value = line.partition(": ")
+        if value:
+            figures[name] = value.split()[0]
+    return figures, elapsed, peak
+
+
+def one(args) -> int:
+    """The child process: one ``pep simulate`` run with a statement counter."""
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    from pepflow.simulate.run import Options, run_simulation
+
+    statements = [0]
+
+    @event.listens_for(sa.engine.Engine, "before_cursor_execute")
+    def _count(*_args) -> None:
+        statements[0] += 1
+
+    result = asyncio.run(run_simulation(Options(
+        children=args.one, data_dir=Path(args.data_dir), database_url=args.database_url, seed=args.seed,
+    )))
+    for line in result.figures.lines():
+        print(line)
+    print(f"sql_statements: {statements[0]} statements")
+    print(f"sql_per_job: {statements[0] / max(result.figures.jobs, 1):.1f} statements")
+    for problem in result.figures.problems[:20]:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 3 if result.figures.problems else 0
+
+
+def postgres_url() -> str:
+    import psycopg
+
+    name = f"pep_simulate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,500,2000")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--postgres", action="store_true", help="each run on a new PostgreSQL database at 127.0.0.1")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        return one(args)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    base_cost = base_floors = None
+    print(f"date: {date.today().isoformat()} -")
+    print(f"cpus: {os.cpu_count()} cores")
+    for n in sizes:
+        floor = floor_seconds()
+        url = postgres_url() if args.postgres else None
+        figures, elapsed, peak = run_size(n, url, args.seed)
+        child_years = float(figures["child_years"])
+        cost = elapsed / child_years
+        floors = cost / floor
+        base_cost = base_cost or cost
+        base_floors = base_floors or floors
+        p = f"s{n}"
+        print(f"{p}_floor: {floor:.2f} s")
+        print(f"{p}_time: {elapsed:.1f} s")
+        print(f"{p}_time_in_floors: {elapsed / floor:.0f} floors")
+        print(f"{p}_child_years: {child_years:.1f} child-years")
+        print(f"{p}_peak_memory: {peak / 2**20:.0f} MiB")
+        print(f"{p}_peak_memory_python: {float(figures['peak_memory']):.0f} MiB")
+        for name, unit in (("jobs_per_second", "jobs/s"), ("documents_per_second", "documents/s"),
+                           ("mail_per_second", "messages/s"), ("final_pdf_mean", "ms"), ("sql_per_job", "statements"),
+                           ("jobs", "jobs"), ("documents", "documents"), ("mail_sent", "messages"), ("final_pdfs", "PDFs"),
+                           ("invariant_problems", "problems")):
+            print(f"{p}_{name}: {figures.get(name, '-')} {unit}")
+        print(f"{p}_cost_per_child_year: {1000 * cost:.0f} ms")
+        print(f"{p}_cost_ratio: {cost / base_cost:.2f} x")
+        print(f"{p}_cost_ratio_in_floors: {floors / base_floors:.2f} x")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""How a council's people behave in ``pep simulate``: not all on time, not all alike.
+
+- **Caseworkers** (:class:`CouncilCaseworkers`): social workers, leaving care workers
+  and personal advisers complete their tasks a few working days after they appear; a
+  few are late enough for the PEP co-ordinator to be told (``slow_share``). At the
+  check, a share of PEPs is sent back for changes (``send_back_share``).
+- **Business support** types up PEPs: each officer of a locality's team types up at
+  most ``typing_per_day`` a working day, oldest first, so a queue builds when many
+  meetings fall in the same weeks.
+- **Schools** (:class:`CouncilSchools`): most designated teachers return the Word form
+  a few days after it arrives; a share of settings (``late_share``, the what-if "what
+  if schools return late") return it only after the reminder, and a third of those not
+  at all (the meeting goes ahead without it). The health visitor of a young child with
+  no setting returns it within a week or two.
+
+Every decision is drawn from the run's seed and the record's id, so the same seed gives
+the same year, whatever order things happen in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from pepflow.app import App
+from pepflow.calendar import WorkingDays
+from pepflow.casework import local_date
+from pepflow.council_year import Completion, Note, return_school_form
+from pepflow.engine.views import UserTask
+from pepflow.meetings import MeetingDates
+from pepflow.roleplay import RolePlayer
+from pepflow.store.workload import WorkloadQueries
+
+TYPE_UP = "TypeUpPepTask"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """The knobs of a simulated council's people (defaults: an ordinary year)."""
+
+    typing_per_day: int = 4
+    send_back_share: float = 0.12
+    slow_share: float = 0.04
+    late_share: float = 0.15
+    never_share_of_late: float = 1 / 3
+
+
+class Draw:
+    """A number in [0, 1) from the seed and a name: the same for the same record."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def __call__(self, *parts: object) -> float:
+        digest = hashlib.blake2b(repr((self.seed, *parts)).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+
+class CouncilCaseworkers:
+    """Which open user tasks are done today, by whom, with what answers."""
+
+    DELAYS = {  # working days after the task appears: (usual, slow)
+        "ArrangeInitialMeetingTask": ((0, 1, 1, 2), 6),
+        "CompletePepFormTask": ((0, 1, 2, 3), 12),
+        "RecordMeetingTask": ((0, 0, 1), 4),
+        "CheckAndFinalisePepTask": ((0, 1, 2), 8),
+    }
+
+    def __init__(self, app: App, behaviour: Behaviour, seed: int) -> None:
+        self.app = app
+        self.behaviour = behaviour
+        self.draw = Draw(seed)
+        self.roles = RolePlayer(app.store, send_back=lambda pep_id: self.draw("send-back", pep_id) < behaviour.send_back_share)
+        self.working_days = WorkingDays()
+        self.teams: dict[str, list[str]] = defaultdict(list)
+        for staff in app.store.all_staff():
+            if staff.candidate_group:
+                self.teams[staff.candidate_group].append(staff.id)
+        self.typed: dict[tuple[str, date], int] = defaultdict(int)
+
+    def officer_for(self, task: UserTask) -> str:
+        """The business support officer of the PEP's locality who takes it (the same
+        one when a PEP comes back for changes)."""
+        group = task.candidate_groups[0] if task.candidate_groups else ""
+        team = self.teams.get(group)
+        if not team:
+            raise LookupError(f"nobody in candidate group {group!r} for task {task.user_task_key}")
+        return team[int(self.draw("officer", task.variables.get("pepId")) * len(team))]
+
+    def _due(self, task: UserTask, today: date) -> bool:
+        usual, slow = self.DELAYS.get(task.element_id, ((0,), 0))
+        key = (task.element_id, task.user_task_key)
+        if self.draw("slow", *key) < self.behaviour.slow_share:
+            delay = slow
+        else:
+            delay = usual[int(self.draw("delay", *key) * len(usual))]
+        appeared = local_date(task.created_at)
+        return self.working_days.working_days_between(appeared, today) >= delay
+
+    def work(self, today: date, now: datetime, tasks: Sequence[UserTask]) -> Iterable[Completion]:
+        typing: list[UserTask] = []
+        for task in tasks:
+            if task.element_id == TYPE_UP:
+                typing.append(task)
+            elif self._due(task, today):
+                answers = self.roles.variables_for(task, now)
+                if task.element_id == "RecordMeetingTask":
+                    answers = self._spread(task, answers, today)
+                yield Completion(task, self.roles.actor_for(task), answers)
+        for task in sorted(typing, key=lambda t: (t.created_at, t.user_task_key)):
+            officer = self.officer_for(task)
+            if self.typed[(officer, today)] >= self.behaviour.typing_per_day:
+                continue
+            self.typed[(officer, today)] += 1
+            yield Completion(task, officer, self.roles.variables_for(task, now))
+        for key in [k for k in self.typed if k[1] < today]:
+            del self.typed[key]
+
+    def _spread(self, task: UserTask, answers: dict, today: date) -> dict:
+        """Councils spread PEP meetings over the first half of term, not all in its
+        third week: each child's next meetings move 0-20 school days later (the same
+        for the child all year), to a day the setting is open."""
+        v = task.variables
+        shift = int(self.draw("meeting-week", v.get("childId")) * 21)
+        if not shift:
+            return answers
+        calendar = self.app.store.school_calendar_for(v.get("settingId"))
+        meetings = MeetingDates(self.app.store, self.app.clock)
+        place = meetings.place_for_pep(self.app.store.pep(v["pepId"]))
+        dates = []
+        keys = [k for k in ("nextPepDate1", "nextPepDate2") if answers.get(k)]
+        for value in (answers[k] for k in keys):
+            day = date.fromisoformat(value)  # the form's date fields
+            moved = calendar.add_school_days(day, shift) if calendar.is_school_day(day) else day
+            if calendar.term_of(moved) != calendar.term_of(day):
+                moved = day
+            dates.append(meetings.first_valid(place, moved).isoformat())
+        return {**answers, **dict(zip(keys, dates, strict=True))}
+
+
+class CouncilSchools:
+    """Designated teachers and health visitors returning the forms they were sent."""
+
+    def __init__(self, app: App, behaviour: Behaviour, seed: int) -> None:
+        self.app = app
+        self.behaviour = behaviour
+        self.draw = Draw(seed)
+        self.queries = WorkloadQueries(app.store)
+        self.returned = 0
+
+    def profile(self, setting_id: str | None) -> str:
+        """``on-time``, ``late`` (after the reminder) or ``never``."""
+        if setting_id is None:
+            return "on-time"  # the health visitor
+        r = self.draw("school", setting_id)
+        if r < self.behaviour.late_share * self.behaviour.never_share_of_late:
+            return "never"
+        if r < self.behaviour.late_share:
+            return "late"
+        return "on-time"
+
+    def ready_on(self, pep_id: str, setting_id: str | None, sent: date, meeting: date | None) -> date | None:
+        kind = self.profile(setting_id)
+        if kind == "never":
+            return None
+        if kind == "late" and meeting is not None:
+            return meeting - timedelta(days=2)  # after the reminder, just before the meeting
+        return sent + timedelta(days=2 + int(self.draw("days", pep_id) * (12 if setting_id is None else 7)))
+
+    def work(self, today: date, note: Note | None) -> None:
+        for pep in self.queries.awaiting_form():
+            meeting = local_date(pep.meeting_at) if pep.meeting_at else None
+            ready = self.ready_on(pep.pep_id, pep.setting_id, local_date(pep.form_sent_at), meeting)
+            if ready is None or ready > today or (meeting is not None and today >= meeting):
+                continue
+            return_school_form(self.app, pep.pep_id, today, note)
+            self.returned += 1
