@@ -40,6 +40,7 @@ from pepflow.documents._fields import (
     meeting_sections,
     school_sections_for,
 )
+from pepflow.documents.findings import ReadFinding
 from pepflow.documents.model import (
     SEN_STATUS_LABELS,
     VARIANTS,
@@ -128,6 +129,8 @@ class ReadBackResult(BaseModel):
     missing_fields: list[str]
     invalid_fields: dict[str, str]
     found_by: dict[str, Literal["tag", "alias", "label"]]
+    findings: list[ReadFinding] = []
+    """Everything that was not simply read into a field (see :mod:`pepflow.documents.findings`)."""
 
 
 # --------------------------------------------------------------------------- package
