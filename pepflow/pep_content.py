@@ -22,7 +22,8 @@ from .documents import (
     SettingDetails,
     SocialWorkerPart,
 )
-from .documents.view import role_words
+from .documents._fields import shape_of
+from .documents.view import SectionView, meeting_view, role_words, school_view
 from .domain.enums import OwnerRole, PepSection, PepStatus, Variant
 from .store import RecordsStore
 from .store import records as r
@@ -149,5 +150,20 @@ def finalised_by(store: RecordsStore, pep: r.Pep) -> str | None:
     return f"{owner.name}, {OWNER_LABELS[pep.owner_role].lower()}"
 
 
-__all__: list[str] = ["OWNER_LABELS", "TERM_CODES", "finalised_by", "form_content", "meeting_record",
+def answers_view(store: RecordsStore, pep: r.Pep, today: date) -> list[SectionView]:
+    """The PEP's answers section by section, as the final PEP shows them (the web PEP
+    page): the school's part once returned, then the meeting (as recorded, or as the
+    school filled it in before the meeting was recorded). Empty before anything came back."""
+    school = store.section(pep.id, PepSection.SCHOOL_RETURN)
+    meeting = store.section(pep.id, PepSection.MEETING_RECORD) or store.section(pep.id, PepSection.SCHOOL_MEETING)
+    if not school and not meeting:
+        return []
+    shape = shape_of(form_content(store, pep, today))
+    views = school_view(shape, SchoolReturn.model_validate(school)) if school else []
+    if meeting:
+        views += meeting_view(shape, MeetingRecord.model_validate(meeting))
+    return views
+
+
+__all__: list[str] = ["OWNER_LABELS", "TERM_CODES", "answers_view", "finalised_by", "form_content", "meeting_record",
                       "previous_return", "term_words"]
