@@ -34,14 +34,7 @@ from .documents import (
     render_final_pep,
     render_pep_form,
 )
-from .documents.model import (
-    Attendee,
-    ChildDetails,
-    MeetingArrangements,
-    SettingDetails,
-    SocialWorkerPart,
-)
-from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, VenueCode, Variant
+from .domain.enums import DocumentKind, PepSection, PepStatus, VenueCode, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .meetings import NO_PROBLEM, MeetingDates, Problem
 from .domain.meeting_dates import long_date

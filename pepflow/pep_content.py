@@ -89,6 +89,9 @@ def form_content(store: RecordsStore, pep: r.Pep, today: date) -> PepFormContent
     )
     episode = store.care_episode(pep.care_episode_id) if pep.care_episode_id else store.current_care_episode(pep.child_id)
     previous, previous_term = (None, None) if pep.is_initial else previous_return(store, pep)
+    school_moves = _count(social.get("school_moves"))
+    if school_moves is None and episode is not None:  # from the records: settings started since coming into care
+        school_moves = sum(1 for e in store.enrolments(pep.child_id) if episode.entered_care_on < e.starts_on <= today)
     return PepFormContent(
         variant=pep.variant.value,
         review="initial" if pep.is_initial else "termly",
@@ -111,7 +114,7 @@ def form_content(store: RecordsStore, pep: r.Pep, today: date) -> PepFormContent
             development_knowledge=social.get("development_knowledge"),
             date_into_care=episode.entered_care_on if episode else None,
             placement_moves=_count(social.get("placement_moves")),
-            school_moves=_count(social.get("school_moves")),
+            school_moves=school_moves,
             delegated_authority=social.get("delegated_authority"),
             health=social.get("health"),
         ),

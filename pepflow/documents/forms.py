@@ -204,9 +204,6 @@ def heading(text: str, level: int = 1) -> etree._Element:
     return ox.paragraph(None, text, style=f"Heading{level}", keep_next=True)
 
 
-def spacer() -> etree._Element:
-    return ox.paragraph(None, space_after=0)
-
 
 def identity_rows(t: ox.Table, identity: PepIdentity, ids: ox.IdSource) -> None:
     for tag, label, value in (

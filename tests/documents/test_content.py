@@ -34,7 +34,7 @@ from pepflow.documents import (
 from pepflow.documents._fields import FormShape, all_fields, grids, meeting_sections, school_sections, shape_of
 from pepflow.documents.view import role_words
 
-from .helpers import SECRET, W, fill_form, identity, w
+from .helpers import SECRET, fill_form, identity, w
 
 REF = "PEP-C-0001-2026-AUT"
 MEETING_DAY = date(2026, 10, 14)
