@@ -168,7 +168,10 @@ def inline_control(
     empty = value is None or value == ""
     pr = _sdt_pr(sdt, tag, alias, ids, lock, empty)
     if kind == "text":
-        el(pr, "w:text")
+        # a rich-text control, not plain text (``w:text``): LibreOffice turns a plain-text
+        # control into an input field whose placeholder reads like an answer, but keeps a
+        # rich-text one as a control showing its grey placeholder
+        pass
     elif kind == "date":
         d = el(pr, "w:date")
         if date_value is not None:

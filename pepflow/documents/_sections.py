@@ -41,7 +41,8 @@ def review_section() -> Section:
         (("target", "Target set last term", "text", ""), ("outcome", "Outcome", "choice", "outcome"),
          ("comment", "Evidence and comment", "text", "comment")),
         numbered=True, choices={"outcome": _choices(TARGET_OUTCOME_LABELS)},
-        note="Last term's targets are filled in from the last PEP: say how far each was met and how you know.",
+        note="Last term's targets, filled in from the last PEP where we hold it (otherwise please copy them): "
+             "say how far each was met and how you know.",
     )
 
 

@@ -84,11 +84,16 @@ def set_text(root: etree._Element, tag: str, text: str) -> None:
     block = content.find(w("p")) is not None
     for child in list(content):
         content.remove(child)
-    for line in text.split("\n") if block else [text]:
-        parent = etree.SubElement(content, w("p")) if block else content
-        r = etree.SubElement(parent, w("r"))
-        t = etree.SubElement(r, w("t"))
-        t.text = line
+    if block:
+        for line in text.split("\n"):
+            r = etree.SubElement(etree.SubElement(content, w("p")), w("r"))
+            etree.SubElement(r, w("t")).text = line
+        return
+    r = etree.SubElement(content, w("r"))  # an inline control: lines by breaks, as Shift+Enter types them
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            etree.SubElement(r, w("br"))
+        etree.SubElement(r, w("t")).text = line
 
 
 def set_date(root: etree._Element, tag: str, value: date) -> None:

@@ -292,9 +292,9 @@ def social_worker_part(content: PepFormContent, ids: ox.IdSource) -> list[etree.
 def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
     """The empty content control for one field in cell ``tc``."""
     common = {"tag": f.tag, "alias": f.alias, "ids": ids, "lock": "sdtLocked"}
-    if f.kind == "text":
-        ox.block_control(tc, placeholder=f.placeholder, **common)
-        return
+    # every field is an inline control in the cell's paragraph: LibreOffice keeps inline
+    # controls (with their placeholder) but turns cell-level ones into input fields; a
+    # longer answer's further paragraphs stay in the cell, and are read with it
     p = ox.paragraph(tc, space_after=0)
     if f.kind == "bool":
         ox.checkbox_control(p, tag=f"{f.tag}.yes", alias=f"{f.alias}: Yes", ids=ids, lock="sdtLocked")
