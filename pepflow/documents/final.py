@@ -17,6 +17,7 @@ from pepflow.documents._fields import shape_of
 from pepflow.documents.forms import (
     DEFAULT_COUNCIL_NAME,
     DETAIL_HEADERS,
+    QUESTION_HEADERS,
     GRID_COLS,
     TWO_COLS,
     VARIANT_TITLES,
@@ -61,7 +62,8 @@ def _section(view: SectionView) -> list[etree._Element]:
                 for line in (text or "").split("\n"):
                     ox.paragraph(tc, line, space_after=0)
     else:
-        t = table(view.title, TWO_COLS, DETAIL_HEADERS)
+        t = table(view.title, TWO_COLS, QUESTION_HEADERS,
+                  f"{view.title}: each row is a question followed by its answer.")
         for label, value in view.rows:
             t.text_row(label, value)
     out.append(t.tbl)
@@ -124,6 +126,7 @@ def render_final_pep(
     body.append(heading("Part 4: The PEP meeting"))
     for view in meeting_view(shape, meeting):
         body += _section(view)
+    body.append(ox.paragraph(None, space_after=0))
     body.append(ox.paragraph(
         None,
         "This is the final PEP. It is OFFICIAL-SENSITIVE: keep it secure and share it only with the "
