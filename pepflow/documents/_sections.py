@@ -41,6 +41,7 @@ def review_section() -> Section:
         (("target", "Target set last term", "text", ""), ("outcome", "Outcome", "choice", "outcome"),
          ("comment", "Evidence and comment", "text", "comment")),
         numbered=True, choices={"outcome": _choices(TARGET_OUTCOME_LABELS)},
+        widths=(1700, 3600, 1700, 2638),  # the evidence column is as wide as the target's
         note="Last term's targets, filled in from the last PEP where we hold it (otherwise please copy them): "
              "say how far each was met and how you know.",
     )

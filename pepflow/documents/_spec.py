@@ -94,6 +94,7 @@ class Section:
     key: str = ""
     grid: Grid | None = None
     description: str | None = None  # what the table holds, for people using a screen reader
+    widths: tuple[int, ...] = ()  # a grid's column widths (twips), when the default does not suit
 
     @property
     def alt_text(self) -> str:
@@ -111,7 +112,8 @@ def field(name: str, label: str, kind: Kind, hint: str | None = None, part: str 
 
 def grid_section(key: str, title: str, part: str, prefix: str, row_label: str, count: int,
                  cols: tuple[tuple[str, str, Kind, str], ...], *, numbered: bool = False,
-                 note: str | None = None, choices: dict[str, tuple[tuple[str, str], ...]] | None = None) -> Section:
+                 note: str | None = None, choices: dict[str, tuple[tuple[str, str], ...]] | None = None,
+                 widths: tuple[int, ...] = ()) -> Section:
     """A grid: ``cols`` are (field, column heading, kind, alias suffix); the first column
     is the required one and its alias has no suffix."""
     rows = tuple(
@@ -124,7 +126,7 @@ def grid_section(key: str, title: str, part: str, prefix: str, row_label: str, c
     )
     return Section(
         title, rows, columns=("",) + tuple(c[1] for c in cols), note=note, key=key,
-        grid=Grid(prefix, count, tuple(c[0] for c in cols), cols[0][0], numbered),
+        grid=Grid(prefix, count, tuple(c[0] for c in cols), cols[0][0], numbered), widths=widths,
     )
 
 

@@ -49,7 +49,7 @@ def _section(view: SectionView) -> list[etree._Element]:
     out = [heading(view.title, 2)]
     if view.is_grid:
         columns = ("",) + view.columns
-        t = table(view.title, GRID_COLS[len(columns)], columns,
+        t = table(view.title, view.widths or GRID_COLS[len(columns)], columns,
                   f"{view.title}: one row per item, with columns {', '.join(view.columns)}.")
         if not view.rows:
             tr = t.row()

@@ -318,7 +318,7 @@ def section_table(section: Section, ids: ox.IdSource) -> list[etree._Element]:
     out = [heading(section.title, 2)]
     if section.note:
         out.append(ox.paragraph(None, section.note, italic=True, space_after=60))
-    t = ox.Table(GRID_COLS[len(section.columns)] if section.columns else TWO_COLS,
+    t = ox.Table(section.widths or (GRID_COLS[len(section.columns)] if section.columns else TWO_COLS),
                  caption=section.title, description=section.alt_text)
     t.header_row(section.columns or QUESTION_HEADERS)
     out.append(t.tbl)

@@ -92,6 +92,7 @@ class SectionView:
     columns: tuple[str, ...] = ()  # a grid's column headings (without the row number)
     rows: list[tuple[str, ...]] = field(default_factory=list)  # (label, value) or a grid row's cells
     empty: str = ""  # what a grid with no rows says
+    widths: tuple[int, ...] = ()  # the grid's column widths, as on the form
 
     @property
     def is_grid(self) -> bool:
@@ -114,7 +115,8 @@ def _grid_view(section: Section, items: list[BaseModel], empty: str) -> SectionV
             else:
                 cells.append(shown(first[name], first[name].kind, value))
         rows.append(tuple(cells))
-    return SectionView(section.key, section.title, tuple(c for c in section.columns if c), rows, empty)
+    return SectionView(section.key, section.title, tuple(c for c in section.columns if c), rows, empty,
+                       section.widths)
 
 
 def _flat_view(section: Section, answers: BaseModel, used: set[str]) -> SectionView:

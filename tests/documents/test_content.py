@@ -258,6 +258,7 @@ def test_placeholders_are_grey_and_italic_by_direct_formatting_and_grid_labels_f
         assert r.find(f"{w('rPr')}/{w('i')}") is not None and r.find(f"{w('rPr')}/{w('color')}").get(w("val")) == "767676"
     for tbl in root.iter(w("tbl")):
         cols = [int(c.get(w("w"))) for c in tbl.find(w("tblGrid"))]
+        assert sum(cols) == 11906 - 2 * 1134  # every table spans the text width of the A4 page
         if len(cols) > 2:  # a grid: "Attendee 8", "Last term's target 5" fit without breaking a word
             assert cols[0] >= 1700
 
