@@ -34,14 +34,7 @@ from .documents import (
     render_final_pep,
     render_pep_form,
 )
-from .documents.model import (
-    Attendee,
-    ChildDetails,
-    MeetingArrangements,
-    SettingDetails,
-    SocialWorkerPart,
-)
-from .domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, VenueCode, Variant
+from .domain.enums import DocumentKind, PepSection, PepStatus, VenueCode, Variant
 from .domain.rules import aged_out, initial_meeting_due, setting_change_pep_due
 from .meetings import NO_PROBLEM, MeetingDates, Problem
 from .domain.meeting_dates import long_date
@@ -56,6 +49,7 @@ from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
 from .mail.transport import Mailer
 from .ownership import assignment_for, team_manager_group
+from .pep_content import OWNER_LABELS as _OWNER_LABELS, finalised_by, form_content, meeting_record
 from .store import RecordsStore
 from .store import records as r
 
@@ -64,11 +58,6 @@ log = logging.getLogger(__name__)
 LONDON = ZoneInfo("Europe/London")
 SYSTEM = "system"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_OWNER_LABELS = {
-    OwnerRole.SOCIAL_WORKER: "Social worker",
-    OwnerRole.LEAVING_CARE_WORKER: "Leaving Care Worker",
-    OwnerRole.PERSONAL_ADVISER: "Personal Adviser",
-}
 _TERM_CODES = {"autumn": "Autumn", "spring": "Spring", "summer": "Summer"}
 
 
@@ -256,48 +245,7 @@ class Casework:
         )
 
     def _content(self, pep: r.Pep) -> PepFormContent:
-        child = self.store.child(pep.child_id)
-        carer = self.store.contact(child.carer_contact_id) if child.carer_contact_id else None
-        owner = self.store.staff(pep.owner_staff_id) if pep.owner_staff_id else None
-        social = self.store.section(pep.id, PepSection.SOCIAL_WORKER) or {}
-        if pep.variant == Variant.EARLY_YEARS_NO_SETTING:
-            recipients = self.store.early_years_recipients(pep.child_id)
-            setting = SettingDetails(
-                health_visitor_name=", ".join(a.name for a in recipients if a.role == "health-visitor") or None,
-                carers_names=", ".join(a.name for a in recipients if a.role != "health-visitor") or None,
-            )
-        else:
-            record = self.store.setting(pep.setting_id) if pep.setting_id else None
-            setting = SettingDetails(
-                setting_name=record.name if record else None,
-                designated_teacher_name=record.designated_teacher_name if record else None,
-            )
-        meeting_at = pep.meeting_at
-        meeting = MeetingArrangements(
-            date=local_date(meeting_at) if meeting_at else self._today(),
-            time=meeting_at.astimezone(LONDON).time().replace(second=0, microsecond=0) if meeting_at else None,
-            venue=social.get("venue"),
-        )
-        return PepFormContent(
-            variant=pep.variant.value,
-            child=ChildDetails(
-                name=f"{child.given_name} {child.family_name}",
-                date_of_birth=child.date_of_birth,
-                legal_status=child.legal_status or "Not recorded",
-                carer_name=carer.name if carer else "Not recorded",
-                placement_type=(carer.role.value.replace("-", " ").capitalize() if carer else "Not recorded"),
-            ),
-            social_worker=SocialWorkerPart(
-                owner_role=_OWNER_LABELS[pep.owner_role],
-                owner_name=owner.name if owner else "Not allocated",
-                team=owner.team if owner else None,
-                strengths=social.get("strengths"),
-                needs=social.get("needs"),
-                development_knowledge=social.get("development_knowledge"),
-            ),
-            setting=setting,
-            meeting=meeting,
-        )
+        return form_content(self.store, pep, self._today())
 
     def _keep_document(self, pep: r.Pep, kind: DocumentKind, data: bytes, purpose: str | None = None) -> r.DocumentVersion:
         existing = self.store.documents(pep.id, kind)
@@ -840,6 +788,7 @@ class Casework:
                 content=data, actor=actor,
             )
             self.store.save_section(pep.id, PepSection.SCHOOL_RETURN, result.values.model_dump(mode="json"), actor=actor)
+            self.store.save_section(pep.id, PepSection.SCHOOL_MEETING, result.meeting.model_dump(mode="json"), actor=actor)
         return {"returnedDocumentId": document.id, "missingFields": result.missing_fields, "invalidFields": result.invalid_fields}
 
     def take_in_school_form(self, pep_id: str) -> dict[str, Any]:
@@ -868,15 +817,8 @@ class Casework:
         return dict(NO_PROBLEM)
 
     def _meeting_record(self, pep: r.Pep, attendee_ids: list[str] | None, next_meeting_dates: list[str] | None) -> MeetingRecord:
-        attendees = []
-        for attendee_id in attendee_ids or []:
-            address = self.store.address_for(attendee_id)
-            attendees.append(Attendee(name=address.name, role=address.role))
-        return MeetingRecord(
-            held_on=local_date(pep.meeting_at) if pep.meeting_at else self._today(),
-            attendees=attendees,
-            next_meeting_dates=[local_date(parse_instant(d)) for d in (next_meeting_dates or [])],
-        )
+        dates = [parse_instant(d) for d in (next_meeting_dates or [])]
+        return meeting_record(self.store, pep, attendee_ids, dates, self._today())
 
     def update_pep_status(self, pep_id: str, status: str, return_reason: str | None = None) -> dict[str, Any]:
         """Box 6: typed up, or sent back for changes (the status a caseworker sees; the
@@ -928,7 +870,7 @@ class Casework:
         version = len(self.store.documents(pep.id, DocumentKind.FINAL)) + 1
         data = render_final_pep(
             self._identity(pep), self._content(pep), SchoolReturn.model_validate(school), meeting, version,
-            council_name=self.config.council_name, finalised_on=self._today(),
+            council_name=self.config.council_name, finalised_on=self._today(), finalised_by=finalised_by(self.store, pep),
         )
         # the PDF first: a conversion that fails (the job is retried) keeps no half-made version
         pdf = self.pdf.convert(data, f"{pep.id}-final-v{version}") if self.config.final_pdf else None

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from .casework import SYSTEM, Casework, local_date
 from .documents import MeetingRecord, SchoolReturn, render_final_pep
+from .pep_content import finalised_by
 from .domain.enums import DocumentKind, PepSection, PepStatus
 from .domain.meeting_dates import long_date
 
@@ -66,7 +67,7 @@ async def correct_final_pep(
         casework._identity(pep), casework._content(pep), SchoolReturn.model_validate(school),  # noqa: SLF001
         MeetingRecord.model_validate(meeting), version, council_name=casework.config.council_name,
         finalised_on=local_date(pep.finalised_at) if pep.finalised_at else casework._today(),  # noqa: SLF001
-        correction_note=note,
+        correction_note=note, finalised_by=finalised_by(store, pep),
     )
     filename = f"{pep.id}-final-v{version}.docx"
     with store.atomic():

@@ -26,9 +26,12 @@ from pepflow.documents.model import (
     SettingDetails,
     SmartTarget,
     SocialWorkerPart,
+    SubjectAttainment,
+    TargetReview,
     Variant,
     check_value_matches,
     form_check_value,
+    target_id,
 )
 from pepflow.documents.readback import (
     DocumentRejected,
@@ -78,6 +81,8 @@ __all__ = [
     "SettingDetails",
     "SmartTarget",
     "SocialWorkerPart",
+    "SubjectAttainment",
+    "TargetReview",
     "TooLarge",
     "UnsafeXml",
     "Variant",
@@ -93,5 +98,6 @@ __all__ = [
     "render_final_pep",
     "render_pep_form",
     "spell_password",
+    "target_id",
     "unprotect",
 ]

@@ -25,6 +25,8 @@ LABEL_FILL = "E8EEF6"
 TITLE_FILL = "1F3864"
 HEADER_FILL = "D5DFEE"
 PLACEHOLDER_STYLE = "PlaceholderText"
+PLACEHOLDER_COLOR = "767676"  # grey with 4.5:1 contrast on white (WCAG AA)
+LANGUAGE = "en-GB"
 
 qn = lru_cache(maxsize=None)(_qn)
 
@@ -60,22 +62,28 @@ def run(
     style: str | None = None,
     font: str | None = None,
 ) -> etree._Element:
-    """Append a run; newlines in ``text`` become ``w:br``, tabs ``w:tab``."""
+    """Append a run (marked British English); newlines in ``text`` become ``w:br``, tabs ``w:tab``.
+
+    A placeholder (``style=PLACEHOLDER_STYLE``) is also grey and italic by direct
+    formatting: LibreOffice does not show Word's placeholder style, and a placeholder
+    must never look like an answer."""
     r = el(parent, "w:r")
-    if bold or italic or color or size_half_points or style or font:
-        rpr = el(r, "w:rPr")
-        if style:
-            el(rpr, "w:rStyle", {"w:val": style})
-        if font:
-            el(rpr, "w:rFonts", {"w:ascii": font, "w:eastAsia": font, "w:hAnsi": font, "w:hint": "eastAsia"})
-        if bold:
-            el(rpr, "w:b")
-        if italic:
-            el(rpr, "w:i")
-        if color:
-            el(rpr, "w:color", {"w:val": color})
-        if size_half_points:
-            el(rpr, "w:sz", {"w:val": str(size_half_points)})
+    rpr = el(r, "w:rPr")
+    if style:
+        el(rpr, "w:rStyle", {"w:val": style})
+        if style == PLACEHOLDER_STYLE:
+            italic, color = True, color or PLACEHOLDER_COLOR
+    if font:
+        el(rpr, "w:rFonts", {"w:ascii": font, "w:eastAsia": font, "w:hAnsi": font, "w:hint": "eastAsia"})
+    if bold:
+        el(rpr, "w:b")
+    if italic:
+        el(rpr, "w:i")
+    if color:
+        el(rpr, "w:color", {"w:val": color})
+    if size_half_points:
+        el(rpr, "w:sz", {"w:val": str(size_half_points)})
+    el(rpr, "w:lang", {"w:val": LANGUAGE, "w:eastAsia": LANGUAGE, "w:bidi": "ar-SA"})
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if i:
@@ -160,7 +168,10 @@ def inline_control(
     empty = value is None or value == ""
     pr = _sdt_pr(sdt, tag, alias, ids, lock, empty)
     if kind == "text":
-        el(pr, "w:text")
+        # a rich-text control, not plain text (``w:text``): LibreOffice turns a plain-text
+        # control into an input field whose placeholder reads like an answer, but keeps a
+        # rich-text one as a control showing its grey placeholder
+        pass
     elif kind == "date":
         d = el(pr, "w:date")
         if date_value is not None:
@@ -226,7 +237,9 @@ def checkbox_control(
 class Table:
     """A fixed-layout table built row by row in O(rows)."""
 
-    def __init__(self, widths: tuple[int, ...]) -> None:
+    def __init__(self, widths: tuple[int, ...], *, caption: str | None = None, description: str | None = None) -> None:
+        """``caption`` and ``description`` are the table's alt text (title and summary),
+        read out by screen readers and carried into the tagged PDF."""
         self.widths = widths
         self.tbl = new("w:tbl")
         pr = el(self.tbl, "w:tblPr")
@@ -238,6 +251,10 @@ class Table:
             el(mar, f"w:{side}", {"w:w": "57" if side in ("top", "bottom") else "85", "w:type": "dxa"})
         el(pr, "w:tblLook", {"w:val": "04A0", "w:firstRow": "1", "w:lastRow": "0", "w:firstColumn": "1",
                              "w:lastColumn": "0", "w:noHBand": "0", "w:noVBand": "1"})
+        if caption:
+            el(pr, "w:tblCaption", {"w:val": caption[:255]})
+        if description:
+            el(pr, "w:tblDescription", {"w:val": description[:4000]})
         grid = el(self.tbl, "w:tblGrid")
         for w in widths:
             el(grid, "w:gridCol", {"w:w": str(w)})
@@ -261,6 +278,12 @@ class Table:
         if fill:
             el(pr, "w:shd", {"w:val": "clear", "w:color": "auto", "w:fill": fill})
         return tc
+
+    def header_row(self, names: tuple[str, ...]) -> None:
+        """The column headings, repeated on each page and read as headers (``w:tblHeader``)."""
+        tr = self.row(header=True)
+        for i, name in enumerate(names):
+            paragraph(self.cell(tr, i, fill=HEADER_FILL), name, bold=True, space_after=0)
 
     def title_row(self, title: str) -> None:
         tr = self.row(header=True)

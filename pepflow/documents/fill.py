@@ -14,7 +14,22 @@ from datetime import date
 
 from lxml import etree
 
-from .model import SEN_STATUS_LABELS, MeetingRecord, SchoolReturn
+from .model import (
+    ATTENDANCE_LABELS,
+    PRIMARY_NEED_LABELS,
+    SEN_STATUS_LABELS,
+    TARGET_OUTCOME_LABELS,
+    MeetingRecord,
+    SchoolReturn,
+)
+
+#: Drop-downs show words, not the stored value: what a person picks, by field name.
+_CHOICE_WORDS = {
+    "sen_status": SEN_STATUS_LABELS,
+    "sen_primary_need": PRIMARY_NEED_LABELS,
+    "outcome": TARGET_OUTCOME_LABELS,
+    "attendance": ATTENDANCE_LABELS,
+}
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
@@ -69,11 +84,16 @@ def set_text(root: etree._Element, tag: str, text: str) -> None:
     block = content.find(w("p")) is not None
     for child in list(content):
         content.remove(child)
-    for line in text.split("\n") if block else [text]:
-        parent = etree.SubElement(content, w("p")) if block else content
-        r = etree.SubElement(parent, w("r"))
-        t = etree.SubElement(r, w("t"))
-        t.text = line
+    if block:
+        for line in text.split("\n"):
+            r = etree.SubElement(etree.SubElement(content, w("p")), w("r"))
+            etree.SubElement(r, w("t")).text = line
+        return
+    r = etree.SubElement(content, w("r"))  # an inline control: lines by breaks, as Shift+Enter types them
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            etree.SubElement(r, w("br"))
+        etree.SubElement(r, w("t")).text = line
 
 
 def set_date(root: etree._Element, tag: str, value: date) -> None:
@@ -90,39 +110,38 @@ def tick(root: etree._Element, tag: str, checked: bool = True) -> None:
 def fill_value(root: etree._Element, tag: str, value: object) -> None:
     if value is None:
         return
+    words = _CHOICE_WORDS.get(tag.rsplit(".", 1)[-1])
     if isinstance(value, bool):
         tick(root, f"{tag}.{'yes' if value else 'no'}")
     elif isinstance(value, date):
         set_date(root, tag, value)
-    elif tag == "school.sen_status":
-        set_text(root, tag, SEN_STATUS_LABELS[value])  # the drop-down shows the display text
+    elif words is not None:
+        set_text(root, tag, words[value])  # the drop-down shows the display text
     else:
         set_text(root, tag, str(value))
+
+
+def _fill_part(root: etree._Element, part: str, values: SchoolReturn | MeetingRecord) -> None:
+    for name, value in values:
+        if name == "next_meeting_dates":
+            for i, d in enumerate(value, start=1):
+                fill_value(root, f"{part}.{name}.{i}", d)
+        elif isinstance(value, list):  # a grid: row n, or the item's own number
+            for i, item in enumerate(value, start=1):
+                row = getattr(item, "number", None) or i
+                for column, cell in item:
+                    if column != "number":
+                        fill_value(root, f"{part}.{name}.{row}.{column}", cell)
+        else:
+            fill_value(root, f"{part}.{name}", value)
 
 
 def fill_form(docx: bytes, values: SchoolReturn, meeting: MeetingRecord | None = None) -> bytes:
     """Fill the designated teacher's part (and the meeting part) as a school would."""
 
     def fill(root: etree._Element) -> None:
-        for name, value in values:
-            if name == "targets":
-                for i, t in enumerate(value, start=1):
-                    fill_value(root, f"school.targets.{i}.target", t.target)
-                    fill_value(root, f"school.targets.{i}.who", t.who)
-                    fill_value(root, f"school.targets.{i}.by_when", t.by_when)
-            else:
-                fill_value(root, f"school.{name}", value)
+        _fill_part(root, "school", values)
         if meeting is not None:
-            fill_value(root, "meeting.held_on", meeting.held_on)
-            fill_value(root, "meeting.updates_agreed", meeting.updates_agreed)
-            for i, a in enumerate(meeting.attendees, start=1):
-                fill_value(root, f"meeting.attendees.{i}.name", a.name)
-                fill_value(root, f"meeting.attendees.{i}.role", a.role)
-            for i, a in enumerate(meeting.actions, start=1):
-                fill_value(root, f"meeting.actions.{i}.action", a.action)
-                fill_value(root, f"meeting.actions.{i}.who", a.who)
-                fill_value(root, f"meeting.actions.{i}.by_when", a.by_when)
-            for i, d in enumerate(meeting.next_meeting_dates, start=1):
-                fill_value(root, f"meeting.next_meeting_dates.{i}", d)
+            _fill_part(root, "meeting", meeting)
 
     return edit_document(docx, fill)

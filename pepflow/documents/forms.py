@@ -20,12 +20,13 @@ from docx.shared import Pt, RGBColor, Twips
 from lxml import etree
 
 from pepflow.documents import _ooxml as ox
-from pepflow.documents._fields import FieldSpec, Section, meeting_sections, school_sections_for, transition_applies
+from pepflow.documents._fields import FieldSpec, FormShape, Section, meeting_sections, school_sections, shape_of, year_group
 from pepflow.documents._package import FastDocument, split_template
+from pepflow.documents.carry import carried_note, carried_values, prefill
 from pepflow.documents.model import SEN_STATUS_LABELS, PepFormContent, PepIdentity, form_check_value
+from pepflow.documents.view import format_date
 
 DEFAULT_COUNCIL_NAME = "[Council name]"
-FORM_LAYOUT_VERSION = "v1"
 
 VARIANT_TITLES = {
     "early-years": "Early years",
@@ -37,8 +38,6 @@ VARIANT_TITLES = {
 NOT_RECORDED = "Not recorded"
 
 
-def format_date(d: date | None) -> str:
-    return f"{d.day} {d:%B %Y}" if d else ""
 
 
 # --------------------------------------------------------------------------- template
@@ -72,6 +71,7 @@ def base_template(council_name: str) -> bytes:
     ph.font.color.rgb = RGBColor(0x80, 0x80, 0x80)
     if ph.style_id != ox.PLACEHOLDER_STYLE:  # pragma: no cover - python-docx naming changed
         raise RuntimeError(f"unexpected style id {ph.style_id!r} for Placeholder Text")
+    _british_english(doc)
     # python-docx's template carries a preview picture of another document: drop it
     rels = doc.part.package.rels
     for rid in [rid for rid, rel in rels.items() if rel.reltype.endswith("/thumbnail")]:
@@ -98,6 +98,19 @@ def base_template(council_name: str) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+def _british_english(doc) -> None:
+    """en-GB in the document defaults, every style and the theme's font language, so
+    spelling, hyphenation and screen readers work in British English throughout."""
+    styles = doc.styles.element
+    for lang in styles.iter(ox.qn("w:lang")):
+        lang.set(ox.qn("w:val"), ox.LANGUAGE)
+        lang.set(ox.qn("w:eastAsia"), ox.LANGUAGE)
+    theme_lang = doc.settings.element.find(ox.qn("w:themeFontLang"))
+    if theme_lang is not None:
+        theme_lang.set(ox.qn("w:val"), ox.LANGUAGE)
+        theme_lang.set(ox.qn("w:eastAsia"), ox.LANGUAGE)
 
 
 def _marking(p: etree._Element) -> None:
@@ -162,18 +175,34 @@ def set_core_properties(doc, identity: PepIdentity, *, title: str, status: str, 
 # --------------------------------------------------------------------------- builders
 
 TWO_COLS = (3300, ox.CONTENT_WIDTH - 3300)
+#: Grids: the row label column is wide enough for its longest word ("Attendee 8",
+#: "Last term's target 5") so no label breaks mid-word.
+LABEL_COL = 1700
 GRID_COLS = {
-    4: (1150, ox.CONTENT_WIDTH - 1150 - 1900 - 1600, 1900, 1600),
-    3: (1150, ox.CONTENT_WIDTH - 1150 - 3400, 3400),
+    5: (LABEL_COL, ox.CONTENT_WIDTH - LABEL_COL - 3 * 1750, 1750, 1750, 1750),
+    4: (LABEL_COL, ox.CONTENT_WIDTH - LABEL_COL - 1900 - 1600, 1900, 1600),
+    3: (LABEL_COL, ox.CONTENT_WIDTH - LABEL_COL - 3400, 3400),
 }
+DETAIL_HEADERS = ("Item", "Details")
+QUESTION_HEADERS = ("Question", "Answer")
+
+
+def table(title: str, widths: tuple[int, ...], headers: tuple[str, ...], description: str | None = None) -> ox.Table:
+    """A table with its alt text and a header row (repeated on each page)."""
+    t = ox.Table(widths, caption=title,
+                 description=description or f"{title}: each row is an item followed by its details.")
+    t.header_row(headers)
+    return t
+
+
+def titled(title: str, t: ox.Table, level: int = 2) -> list[etree._Element]:
+    """A section: a real heading (navigable, in the PDF's structure), then its table."""
+    return [heading(title, level), t.tbl]
 
 
 def heading(text: str, level: int = 1) -> etree._Element:
     return ox.paragraph(None, text, style=f"Heading{level}", keep_next=True)
 
-
-def spacer() -> etree._Element:
-    return ox.paragraph(None, space_after=0)
 
 
 def identity_rows(t: ox.Table, identity: PepIdentity, ids: ox.IdSource) -> None:
@@ -201,40 +230,45 @@ def locked_row(t: ox.Table, tag: str, label: str, value: str | None, ids: ox.IdS
 
 def child_and_placement(content: PepFormContent, ids: ox.IdSource) -> list[etree._Element]:
     c, s, m = content.child, content.setting, content.meeting
-    t = ox.Table(TWO_COLS)
-    t.title_row("Child and placement details")
+    t = table("Child and placement details", TWO_COLS, DETAIL_HEADERS)
     rows = [
         ("child.name", "Child's name", c.name),
         ("child.date_of_birth", "Date of birth", format_date(c.date_of_birth)),
         ("child.upn", "Unique pupil number (UPN)", c.upn),
-        ("child.year_group", "Year group", c.year_group),
+        ("child.year_group", "Year group", year_group(content).words(c.year_group)),
         ("child.legal_status", "Legal status", c.legal_status),
         ("child.carer_name", "Carer", c.carer_name),
         ("child.placement_type", "Placement type", c.placement_type),
     ]
     for tag, label, value in rows:
         locked_row(t, tag, label, value, ids)
-    t2 = ox.Table(TWO_COLS)
     if content.variant == "early-years-no-setting":
-        t2.title_row("Health Visitor and carers (no early years setting)")
+        title2 = "Health Visitor and carers (no early years setting)"
+        t2 = table(title2, TWO_COLS, DETAIL_HEADERS)
         locked_row(t2, "setting.health_visitor_name", "Health Visitor", s.health_visitor_name, ids)
         locked_row(t2, "setting.carers_names", "Carers (and parents if appropriate)", s.carers_names, ids)
+    elif content.not_on_roll:
+        title2 = "Education (not on a school or college roll)"
+        t2 = table(title2, TWO_COLS, DETAIL_HEADERS)
+        locked_row(t2, "setting.setting_name", "Education provider", s.setting_name, ids)
+        locked_row(t2, "setting.designated_teacher_name", "Education lead", s.designated_teacher_name, ids)
     else:
-        t2.title_row("Education setting")
+        title2 = "Education setting"
+        t2 = table(title2, TWO_COLS, DETAIL_HEADERS)
         locked_row(t2, "setting.setting_name", "Education setting", s.setting_name, ids)
         locked_row(t2, "setting.designated_teacher_name", "Designated teacher", s.designated_teacher_name, ids)
-    t3 = ox.Table(TWO_COLS)
-    t3.title_row("PEP meeting arrangements")
+    t3 = table("PEP meeting arrangements", TWO_COLS, DETAIL_HEADERS)
     locked_row(t3, "arrangements.date", "Meeting date", format_date(m.date), ids)
     locked_row(t3, "arrangements.time", "Meeting time", m.time.strftime("%H:%M") if m.time else None, ids)
     locked_row(t3, "arrangements.venue", "Venue", m.venue, ids)
-    return [t.tbl, spacer(), t2.tbl, spacer(), t3.tbl]
+    return (titled("Child and placement details", t) + titled(title2, t2)
+            + titled("PEP meeting arrangements", t3))
 
 
 def social_worker_part(content: PepFormContent, ids: ox.IdSource) -> list[etree._Element]:
     sw = content.social_worker
-    t = ox.Table(TWO_COLS)
-    t.title_row(f"Filled in by the {sw.owner_role.lower()}")
+    title = f"Filled in by the {sw.owner_role.lower()}"
+    t = table(title, TWO_COLS, DETAIL_HEADERS)
     locked_row(t, "sw.owner_role", "Lead professional role", sw.owner_role, ids)
     locked_row(t, "sw.owner_name", "Lead professional", sw.owner_name, ids)
     locked_row(t, "sw.team", "Team", sw.team, ids)
@@ -243,15 +277,24 @@ def social_worker_part(content: PepFormContent, ids: ox.IdSource) -> list[etree.
                    sw.development_knowledge, ids, multiline=True)
     locked_row(t, "sw.strengths", "Current strengths", sw.strengths, ids, multiline=True)
     locked_row(t, "sw.needs", "Current needs", sw.needs, ids, multiline=True)
-    return [t.tbl]
+    c = table("The care context", TWO_COLS, DETAIL_HEADERS)
+    locked_row(c, "sw.date_into_care", "Date into care", format_date(sw.date_into_care) or None, ids)
+    locked_row(c, "sw.placement_moves", "Placement moves in the last 12 months",
+               None if sw.placement_moves is None else str(sw.placement_moves), ids)
+    locked_row(c, "sw.school_moves", "School moves since coming into care",
+               None if sw.school_moves is None else str(sw.school_moves), ids)
+    locked_row(c, "sw.delegated_authority", "Delegated authority (what the carers may agree to)",
+               sw.delegated_authority, ids, multiline=True)
+    locked_row(c, "sw.health", "Health (needs, latest health assessment)", sw.health, ids, multiline=True)
+    return titled(title, t) + titled("The care context", c)
 
 
 def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
     """The empty content control for one field in cell ``tc``."""
     common = {"tag": f.tag, "alias": f.alias, "ids": ids, "lock": "sdtLocked"}
-    if f.kind == "text":
-        ox.block_control(tc, placeholder=f.placeholder, **common)
-        return
+    # every field is an inline control in the cell's paragraph: LibreOffice keeps inline
+    # controls (with their placeholder) but turns cell-level ones into input fields; a
+    # longer answer's further paragraphs stay in the cell, and are read with it
     p = ox.paragraph(tc, space_after=0)
     if f.kind == "bool":
         ox.checkbox_control(p, tag=f"{f.tag}.yes", alias=f"{f.alias}: Yes", ids=ids, lock="sdtLocked")
@@ -263,21 +306,22 @@ def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
     elif f.kind == "sen":
         ox.inline_control(p, kind="dropdown", placeholder=f.placeholder,
                           choices=[(label, key) for key, label in SEN_STATUS_LABELS.items()], **common)
+    elif f.kind == "choice":
+        ox.inline_control(p, kind="dropdown", placeholder=f.placeholder,
+                          choices=[(label, key) for key, label in f.choices], **common)
     else:
         ox.inline_control(p, placeholder=f.placeholder, **common)
 
 
-def section_table(section: Section, ids: ox.IdSource) -> etree._Element:
-    ncols = len(section.columns) if section.columns else 2
-    t = ox.Table(GRID_COLS[ncols] if section.columns else TWO_COLS)
-    t.title_row(section.title)
+def section_table(section: Section, ids: ox.IdSource) -> list[etree._Element]:
+    """A section of parts 3 and 4: its heading, its note, and its table of fields."""
+    out = [heading(section.title, 2)]
     if section.note:
-        tr = t.row()
-        ox.paragraph(t.cell(tr, 0, span=ncols), section.note, italic=True, space_after=0)
-    if section.columns:
-        tr = t.row(header=True)
-        for i, name in enumerate(section.columns):
-            ox.paragraph(t.cell(tr, i, fill=ox.HEADER_FILL), name, bold=True, space_after=0)
+        out.append(ox.paragraph(None, section.note, italic=True, space_after=60))
+    t = ox.Table(section.widths or (GRID_COLS[len(section.columns)] if section.columns else TWO_COLS),
+                 caption=section.title, description=section.alt_text)
+    t.header_row(section.columns or QUESTION_HEADERS)
+    out.append(t.tbl)
     for row in section.rows:
         tr = t.row()
         t.label_cell(tr, row.label, row.hint)
@@ -286,15 +330,14 @@ def section_table(section: Section, ids: ox.IdSource) -> etree._Element:
                 field_control(t.cell(tr, i), f, ids)
         else:
             field_control(t.cell(tr, 1), row.fields[0], ids)
-    return t.tbl
+    return out
 
 
 def document_control(rows: list[tuple[str, str, str]], ids: ox.IdSource) -> list[etree._Element]:
-    t = ox.Table(TWO_COLS)
-    t.title_row("Document control (do not change)")
+    t = table("Document control (do not change)", TWO_COLS, DETAIL_HEADERS)
     for tag, label, value in rows:
         locked_row(t, tag, label, value, ids)
-    return [heading("Document control", 2), t.tbl]
+    return [heading("Document control (do not change)", 2), t.tbl]
 
 
 # --------------------------------------------------------------------------- the form
@@ -304,32 +347,40 @@ def document_control(rows: list[tuple[str, str, str]], ids: ox.IdSource) -> list
 STATIC_ID_START = 1000
 
 
-@lru_cache(maxsize=16)
-def _parts_3_and_4(variant: str, transition: bool) -> tuple[etree._Element, ...]:
-    """Parts 3 and 4: the same for every form of a variant, so built once and copied.
+def part_3_title(shape: FormShape) -> str:
+    if shape.variant == "early-years-no-setting":
+        return "Part 3: Health Visitor's and carers' part"
+    if shape.not_on_roll:
+        return "Part 3: Education provider's part"
+    return "Part 3: Designated teacher's part"
+
+
+def part_3_author(shape: FormShape) -> str:
+    if shape.variant == "early-years-no-setting":
+        return "the Health Visitor and carers"
+    return "the education provider" if shape.not_on_roll else "the designated teacher"
+
+
+@lru_cache(maxsize=64)
+def _parts_3_and_4(shape: FormShape) -> tuple[etree._Element, ...]:
+    """Parts 3 and 4: the same for every form of a shape, so built once and copied.
 
     They hold nothing about the child (empty controls, labels, hints), and copying the
     finished XML (``deepcopy`` is one C call) is ~10 times faster than building it again.
+    What is carried forward from the last PEP is filled into the copy (``carry``).
     """
-    no_setting = variant == "early-years-no-setting"
-    who = "the Health Visitor and carers" if no_setting else "the designated teacher"
+    who = part_3_author(shape)
     ids = ox.IdSource(STATIC_ID_START)
-    body: list[etree._Element] = []
-    part3 = "Part 3: Health Visitor's and carers' part" if no_setting else "Part 3: Designated teacher's part"
-    body.append(heading(part3))
+    body: list[etree._Element] = [heading(part_3_title(shape))]
     body.append(ox.paragraph(None, f"To be completed by {who} before the PEP meeting.", italic=True))
-    for i, section in enumerate(school_sections_for(variant, transition)):  # type: ignore[arg-type]
-        if i:
-            body.append(spacer())
-        body.append(section_table(section, ids))
+    for section in school_sections(shape):
+        body += section_table(section, ids)
 
     body.append(heading("Part 4: The PEP meeting"))
-    body.append(ox.paragraph(None, "Completed at the meeting by the social worker with the "
-                             f"{'Health Visitor and carers' if no_setting else 'designated teacher'}.", italic=True))
-    for i, section in enumerate(meeting_sections()):
-        if i:
-            body.append(spacer())
-        body.append(section_table(section, ids))
+    body.append(ox.paragraph(None, "Completed at the meeting by the social worker with "
+                             f"{who}.", italic=True))
+    for section in meeting_sections(shape):
+        body += section_table(section, ids)
     return tuple(body)
 
 
@@ -343,21 +394,19 @@ def render_pep_form(
 ) -> bytes:
     """The Word form sent to the designated teacher (or Health Visitor and carers)."""
     check = form_check_value(identity.pep_reference, secret)
-    no_setting = content.variant == "early-years-no-setting"
-    transition = transition_applies(content)
+    shape = shape_of(content)
     doc = new_fast_document(council_name)
     ids = ox.IdSource()
-    who = "the Health Visitor and carers" if no_setting else "the designated teacher"
+    who = part_3_author(shape)
 
     body: list[etree._Element] = [
         ox.paragraph(None, "Personal Education Plan", style="Title", space_after=60),
         ox.paragraph(None, f"{council_name} · Virtual School · {VARIANT_TITLES[content.variant]} PEP",
                      color="404040", size_half_points=22, space_after=120),
     ]
-    t = ox.Table(TWO_COLS)
-    t.title_row("PEP details")
+    t = table("PEP details", TWO_COLS, DETAIL_HEADERS)
     identity_rows(t, identity, ids)
-    body += [t.tbl, spacer()]
+    body += [heading("PEP details"), t.tbl]
     intro = (
         f"Parts 1 and 2 were filled in by the {content.social_worker.owner_role.lower()} and are locked. "
         f"Part 3 is for {who} to complete before the PEP meeting: type into the grey boxes, "
@@ -371,13 +420,18 @@ def render_pep_form(
     body.append(heading(f"Part 2: {content.social_worker.owner_role}'s part"))
     body += social_worker_part(content, ids)
 
-    body += [copy.deepcopy(e) for e in _parts_3_and_4(content.variant, transition)]
+    parts = [copy.deepcopy(e) for e in _parts_3_and_4(shape)]
+    carried = carried_values(content, shape)
+    if carried:
+        prefill(parts, carried)
+        parts.insert(2, ox.paragraph(None, carried_note(content), italic=True, space_after=120))
+    body += parts
 
     body += document_control(
         [
             ("pep.check", "Check value", check),
             ("pep.variant", "Form type", content.variant),
-            ("pep.layout", "Form layout", f"{FORM_LAYOUT_VERSION}{'+transition' if transition else ''}"),
+            ("pep.layout", "Form layout", shape.layout()),
             ("pep.issued_on", "Issued on", format_date(issued_on) or None),
         ],
         ids,

@@ -30,15 +30,16 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pepflow.documents._fields import (
-    ACTION_ROWS,
-    ATTENDEE_ROWS,
     NEXT_MEETING_ROWS,
     NO_GLYPHS,
-    TARGET_ROWS,
     YES_GLYPHS,
     FieldSpec,
+    FormShape,
+    Grid,
+    all_fields,
+    grids,
     meeting_sections,
-    school_sections_for,
+    school_sections,
 )
 from pepflow.documents.findings import ReadFinding
 from pepflow.documents.model import (
@@ -470,6 +471,14 @@ def _parse_sen(text: str) -> str:
     raise _Invalid(text)
 
 
+def _parse_choice(f: FieldSpec, text: str) -> str:
+    t = " ".join(text.split()).casefold()
+    for value, label in f.choices:
+        if t in (value.casefold(), label.casefold()):
+            return value
+    raise _Invalid(text)
+
+
 def _checkbox_state(sdt: etree._Element) -> bool | None:
     """Ticked or not; ``None`` when the control does not say (e.g. a re-save merged controls)."""
     pr = sdt.find(_W_SDTPR)
@@ -554,6 +563,8 @@ class _Reader:
                 return _parse_number(text)
             if f.kind == "sen":
                 return _parse_sen(text)
+            if f.kind == "choice":
+                return _parse_choice(f, text)
         except _Invalid:
             self.invalid[f.tag] = text or ""
             return None
@@ -591,20 +602,36 @@ class _Reader:
         return None
 
 
-def _rows(values: dict[str, Any], prefix: str, count: int, columns: tuple[str, ...],
-          required: str, invalid: dict[str, str], part: str) -> tuple[list[dict[str, Any]], list[int]]:
-    """Collect the non-empty rows of a grid (targets, attendees, actions) and their numbers."""
+def _rows(values: dict[str, Any], grid: Grid, invalid: dict[str, str], part: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """Collect the non-empty rows of a grid (targets, attendees, actions) and their numbers;
+    a numbered grid's rows keep their number as their id."""
     rows, numbers = [], []
-    for i in range(1, count + 1):
-        row = {c: values.pop(f"{prefix}.{i}.{c}", None) for c in columns}
+    for i in range(1, grid.count + 1):
+        row = {c: values.pop(f"{grid.prefix}.{i}.{c}", None) for c in grid.columns}
         if all(v is None for v in row.values()):
             continue
-        if row[required] is None:
-            invalid[f"{part}.{prefix}.{i}.{required}"] = f"other columns given without a {required}"
+        if row[grid.required] is None:
+            invalid[f"{part}.{grid.prefix}.{i}.{grid.required}"] = f"other columns given without a {grid.required}"
             continue
+        if grid.numbered:
+            row["number"] = i
         rows.append(row)
         numbers.append(i)
     return rows, numbers
+
+
+def _read_part(reader: _Reader, sections: tuple, model: type[BaseModel], part: str) -> Any:
+    raw = {f.name: reader.read(f) for f in all_fields(sections)}
+    lists: dict[str, list[dict[str, Any]]] = {}
+    numbers: dict[str, list[int]] = {}
+    for grid in grids(sections):
+        lists[grid.prefix], numbers[grid.prefix] = _rows(raw, grid, reader.invalid, part)
+    if part == "meeting":
+        dates = [raw.pop(f"next_meeting_dates.{i}", None) for i in range(1, NEXT_MEETING_ROWS + 1)]
+        lists["next_meeting_dates"] = [d for d in dates if d]  # type: ignore[misc]
+    data = {k: v for k, v in raw.items() if v is not None}
+    data.update(lists)
+    return _validated(model, data, numbers, reader.invalid, part)
 
 
 def _validated(model: type[BaseModel], data: dict[str, Any], row_numbers: dict[str, list[int]],
@@ -643,7 +670,7 @@ def _core_value(core: etree._Element | None, ns: str, name: str) -> str | None:
     return (node.text or "").strip() or None if node is not None else None
 
 
-def _read_identity(index: _Index, core: etree._Element | None, expected: str, secret: bytes) -> tuple[PepIdentity, Variant, bool]:
+def _read_identity(index: _Index, core: etree._Element | None, expected: str, secret: bytes) -> tuple[PepIdentity, Variant, str]:
     def control(tag: str, alias: str) -> str | None:
         loc = index.find(tag, alias, alias)
         return _clean(_content_text(loc)) if loc is not None else None
@@ -683,7 +710,7 @@ def _read_identity(index: _Index, core: etree._Element | None, expected: str, se
         )
     except ValidationError:
         raise NotAPepForm(f"The PEP details in the file for PEP {reference} are damaged.") from None
-    return identity, variant, "+transition" in layout  # type: ignore[return-value]
+    return identity, variant, layout  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -712,28 +739,12 @@ def read_school_return(
         docx_bytes = unprotect(docx_bytes, password, limits=limits)
     document, core = open_word_document(docx_bytes, limits)
     index = _Index(document)
-    identity, variant, transition = _read_identity(index, core, expected_reference, secret)
+    identity, variant, layout = _read_identity(index, core, expected_reference, secret)
+    shape = FormShape.from_layout(variant, layout)
 
     reader = _Reader(index)
-    school_fields = [f for s in school_sections_for(variant, transition) for r in s.rows for f in r.fields]
-    raw = {f.name: reader.read(f) for f in school_fields}
-    targets, target_numbers = _rows(raw, "targets", TARGET_ROWS, ("target", "who", "by_when"), "target",
-                                    reader.invalid, "school")
-    data = {k: v for k, v in raw.items() if v is not None}
-    data["targets"] = targets
-    values = _validated(SchoolReturn, data, {"targets": target_numbers}, reader.invalid, "school")
-
-    meeting_fields = [f for s in meeting_sections() for r in s.rows for f in r.fields]
-    mraw = {f.name: reader.read(f) for f in meeting_fields}
-    attendees, attendee_numbers = _rows(mraw, "attendees", ATTENDEE_ROWS, ("name", "role"), "name",
-                                        reader.invalid, "meeting")
-    actions, action_numbers = _rows(mraw, "actions", ACTION_ROWS, ("action", "who", "by_when"), "action",
-                                    reader.invalid, "meeting")
-    next_dates = [mraw.pop(f"next_meeting_dates.{i}", None) for i in range(1, NEXT_MEETING_ROWS + 1)]
-    mdata = {k: v for k, v in mraw.items() if v is not None}
-    mdata.update(attendees=attendees, actions=actions, next_meeting_dates=[d for d in next_dates if d])
-    meeting = _validated(MeetingRecord, mdata, {"attendees": attendee_numbers, "actions": action_numbers},
-                         reader.invalid, "meeting")
+    values = _read_part(reader, school_sections(shape), SchoolReturn, "school")
+    meeting = _read_part(reader, meeting_sections(shape), MeetingRecord, "meeting")
 
     def short(name: str) -> str:
         return name.split(".", 1)[1] if name.startswith("school.") else name

@@ -111,6 +111,9 @@ class PepSection(StrEnum):
     SOCIAL_WORKER = "social-worker"
     SCHOOL_RETURN = "school-return"
     MEETING_RECORD = "meeting-record"
+    #: the meeting part (part 4) as the school filled it in the returned form: actions
+    #: agreed, apologies, sign-off; merged into the meeting record for the final PEP
+    SCHOOL_MEETING = "school-meeting"
     CHECK_NOTES = "check-notes"  # what the worker asked business support to change, in words
 
 

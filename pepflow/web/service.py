@@ -19,6 +19,7 @@ from fastapi import HTTPException
 
 from pepflow.calendar import MissingTermDates, WorkingDays, academic_year_of
 from pepflow.casework import at_local, local_date
+from pepflow.pep_content import answers_view
 from pepflow.domain.enums import PepSection, PepStatus, TermName
 from pepflow.engine.errors import NotFound
 from pepflow.engine.views import UserTask
@@ -230,6 +231,7 @@ class WebBackend:
             "child": child,
             "documents": self.store.documents(pep.id),
             "schoolReturn": self.store.section(pep.id, PepSection.SCHOOL_RETURN),
+            "answers": answers_view(self.store, pep, self.access.today()),
             "mail": self.store.mail_log(pep.id),
             "history": self.store.audit_entries("pep", pep.id),
             "openTasks": tasks,

@@ -64,3 +64,18 @@ def test_real_word_97_doc_is_refused(tmp_path):
         read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET)
     with pytest.raises(NotAWordFile, match="97-2003"):
         read_school_return(doc, "PEP-C-0001-2026-AUT", SECRET, password="k7mq-2xfp-9rtc-4hwn")
+
+
+@needs_lo
+def test_libreoffice_shows_every_empty_field_as_a_placeholder_not_as_an_answer(tmp_path):
+    """Opened in LibreOffice, an empty field is a content control showing its (grey,
+    italic) placeholder, never an input field whose placeholder text reads like an answer."""
+    import re
+
+    fodt = _convert(tmp_path, render_pep_form(identity(), content("school-age"), SECRET), "fodt").decode()
+    placeholders = ("Enter text.", "Click or tap here to enter text.", "Enter a date.", "Choose an item.")
+    inputs = [re.sub(r"<[^>]+>|&#x0d;", "", i) for i in re.findall(r"<text:text-input[^>]*>(.*?)</text:text-input>", fodt)]
+    assert not [i for i in inputs if i.strip() in placeholders]  # input fields hold only part 1 and 2's values
+    shown = re.findall(r'<loext:content-control loext:showing-place-holder="true"[^>]*>(.*?)</loext:content-control>', fodt)
+    assert len(shown) > 100
+    assert all(re.sub(r"<[^>]+>", "", s) in placeholders for s in shown)

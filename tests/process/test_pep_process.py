@@ -335,7 +335,7 @@ async def test_a_returned_school_form_is_taken_in_and_the_meeting_is_then_awaite
     school = world.store.section(pep_id, PepSection.SCHOOL_RETURN)
     assert (school["attendance_percent"], school["sdq_score"], school["sen_status"]) == ("96.2", 14, "sen-support")
     assert {a.action for a in world.store.audit_entries("pep", pep_id) if a.actor_id == "ES-0001 designated teacher"} == {
-        "record-document", "save-section:school-return",
+        "record-document", "save-section:school-return", "save-section:school-meeting",  # part 4 as the school filled it
     }
     assert "AwaitSchoolFormSubProcess" in active(world, key)  # not until the message
 

@@ -110,6 +110,9 @@ def test_pep_page_data_and_audit(world, session_for):
     assert "view" in actions and "download-document" in actions
     page = sw.get(f"/peps/{pep_id}")
     assert page.status_code == 200 and "What the school returned" in page.text
+    # the answers by the content model's sections, as the final PEP shows them, in words
+    assert "<h3>Health and well-being</h3>" in page.text and "<dt>Latest SDQ score (0–40)</dt>" in page.text
+    assert "<h3>SMART targets</h3>" in page.text and "sdq_score" not in page.text
 
 
 def test_upload_rejects_a_file_that_is_not_the_form(world, session_for):
