@@ -19,6 +19,8 @@ be read as a number of floors whatever else the shared machine was doing. For ea
   ``sN_documents_per_s``, ``sN_mail_per_s``, ``sN_final_pdf_mean``;
 - ``sN_cost_per_child_year`` (time / child-years simulated) and ``sN_cost_ratio`` to the
   smallest N's (flat growth: close to 1.0), also in floors;
+- ``sN_cpu_time`` and ``sN_cpu_per_child_year``: CPU seconds of the run's process tree
+  (LibreOffice included), steadier than the wall time on a shared machine;
 - ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
   the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -104,6 +107,7 @@ def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str
     if database_url:
         command += ["--database-url", database_url]
     began = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
     stop = threading.Event()
@@ -120,6 +124,8 @@ def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str
     stop.set()
     sampler.join()
     elapsed = time.perf_counter() - began
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     if process.returncode not in (0, 3):
         raise SystemExit(f"the {n}-child run failed ({process.returncode}):\n{errors[-4000:]}")
     figures = {}
@@ -127,6 +133,7 @@ def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str
         name, _, value = line.partition(": ")
         if value:
             figures[name] = value.split()[0]
+    figures["cpu_seconds"] = f"{cpu:.1f}"
     return figures, elapsed, peak
 
 
@@ -215,6 +222,11 @@ def main() -> int:
         print(f"{p}_floor: {floor:.2f} s")
         print(f"{p}_time: {elapsed:.1f} s")
         print(f"{p}_time_in_floors: {elapsed / floor:.0f} floors")
+        # CPU seconds of the run's process tree (LibreOffice included): on a shared machine
+        # the steadier measure of work done than the wall time
+        cpu = float(figures["cpu_seconds"])
+        print(f"{p}_cpu_time: {cpu:.1f} s")
+        print(f"{p}_cpu_per_child_year: {1000 * cpu / child_years:.0f} ms")
         print(f"{p}_child_years: {child_years:.1f} child-years")
         print(f"{p}_peak_memory: {peak / 2**20:.0f} MiB")
         print(f"{p}_peak_memory_python: {float(figures['peak_memory']):.0f} MiB")
@@ -231,6 +243,8 @@ def main() -> int:
             print(f"{p}_time_vs_baseline: {elapsed / baseline[f'{p}_time']:.2f} x")
             before_floors = baseline[f"{p}_time_in_floors"] / baseline[f"{p}_child_years"]
             print(f"{p}_cost_in_floors_vs_baseline: {(elapsed / floor / child_years) / before_floors:.2f} x")
+            if f"{p}_cpu_time" in baseline:
+                print(f"{p}_cpu_time_vs_baseline: {cpu / baseline[f'{p}_cpu_time']:.2f} x")
             if f"{p}_sql_per_job" in baseline and figures.get("sql_per_job"):
                 print(f"{p}_sql_per_job_vs_baseline: {float(figures['sql_per_job']) / baseline[f'{p}_sql_per_job']:.2f} x")
         sys.stdout.flush()
