@@ -9,7 +9,7 @@ simulated year; one ``UNION ALL`` answers the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -61,3 +61,23 @@ def read_waits(conn: Connection, instance_key: int) -> Waits:
         else:
             waits.subscriptions.add((row.task_id, row.element_id))
     return waits
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """The next instant the engine has work: a timer, a job back from its backoff, or an
+    activation timing out. One statement for what ``next_timer_due`` and
+    ``next_job_due`` read in three: the simulation clock asks it at every stop."""
+    j = t.jobs
+    row = conn.execute(sa.select(
+        sa.select(sa.func.min(t.timers.c.due_at)).scalar_subquery().label("timer"),
+        sa.select(sa.func.min(j.c.retry_at)).where(j.c.state == "ACTIVATABLE").scalar_subquery().label("retry"),
+        sa.select(sa.func.min(j.c.deadline)).where(j.c.state == "ACTIVATED").scalar_subquery().label("deadline"),
+    )).one()
+    timer, retry, deadline = (_aware(v) for v in row)
+    if deadline is not None:
+        # an activation is taken back only once its deadline has passed (deadline < now,
+        # as activate_jobs reads it): the clock must stop after it, not on it, or a
+        # simulation waiting for a timed-out job would stop on the same instant forever
+        deadline += timedelta(microseconds=1)
+    values = [v for v in (timer, retry, deadline) if v is not None]
+    return min(values) if values else None
