@@ -4,8 +4,9 @@ Not a timed test: run it by hand, on a machine as quiet as you can get (the 2,00
 year takes a while; run it when you need the figure).
 
     .venv/bin/python bench/simulate_bench.py                     # N = 100, 500, 2000 on SQLite
-    .venv/bin/python bench/simulate_bench.py --sizes 100,500
+    .venv/bin/python bench/simulate_bench.py 100 500             # (or --sizes 100,500)
     .venv/bin/python bench/simulate_bench.py --postgres          # a fresh PostgreSQL database per run
+    .venv/bin/python bench/simulate_bench.py 100 --baseline before.txt   # ratios to an earlier run's output
 
 Each size runs ``pep simulate`` (the real engine, workers, protected documents, final
 PDFs from the LibreOffice pool, every message through the local STARTTLS outbox) in a
@@ -18,8 +19,14 @@ be read as a number of floors whatever else the shared machine was doing. For ea
   ``sN_documents_per_s``, ``sN_mail_per_s``, ``sN_final_pdf_mean``;
 - ``sN_cost_per_child_year`` (time / child-years simulated) and ``sN_cost_ratio`` to the
   smallest N's (flat growth: close to 1.0), also in floors;
+- ``sN_cpu_time`` and ``sN_cpu_per_child_year``: CPU seconds of the run's process tree
+  (LibreOffice included), steadier than the wall time on a shared machine;
 - ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
   the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
+
+With ``--baseline FILE`` (the saved output of an earlier run, say before a change, on
+the same machine), each size also prints ``sN_time_vs_baseline`` and
+``sN_cost_in_floors_vs_baseline`` (this run / that run; below 1.0 is faster).
 
 Every figure is one ``name: value unit`` line.
 """
@@ -29,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -99,6 +107,7 @@ def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str
     if database_url:
         command += ["--database-url", database_url]
     began = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
     stop = threading.Event()
@@ -115,6 +124,8 @@ def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str
     stop.set()
     sampler.join()
     elapsed = time.perf_counter() - began
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     if process.returncode not in (0, 3):
         raise SystemExit(f"the {n}-child run failed ({process.returncode}):\n{errors[-4000:]}")
     figures = {}
@@ -122,6 +133,7 @@ def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str
         name, _, value = line.partition(": ")
         if value:
             figures[name] = value.split()[0]
+    figures["cpu_seconds"] = f"{cpu:.1f}"
     return figures, elapsed, peak
 
 
@@ -150,33 +162,56 @@ def one(args) -> int:
     return 3 if result.figures.problems else 0
 
 
-def postgres_url() -> str:
+def postgres_url(server: str) -> str:
+    """A new, empty database on the server ``server`` (a libpq URL), as a SQLAlchemy URL."""
     import psycopg
+    from sqlalchemy.engine import make_url
 
     name = f"pep_simulate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+    url = make_url(server)
+    admin = url.set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    return url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+
+
+def read_baseline(path: Path) -> dict[str, float]:
+    """``name: value unit`` lines of an earlier run's output."""
+    figures = {}
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition(": ")
+        try:
+            figures[name.strip()] = float(value.split()[0])
+        except (ValueError, IndexError):
+            continue
+    return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,500,2000")
+    parser.add_argument("sizes_list", nargs="*", type=int, metavar="N", help="children in care at the start (default 100 500 2000)")
+    parser.add_argument("--sizes", default=None, help="the same as a comma-separated list")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--postgres", action="store_true", help="each run on a new PostgreSQL database at 127.0.0.1")
+    parser.add_argument("--postgres", action="store_true", help="each run on a new PostgreSQL database (see --server)")
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="the PostgreSQL server the --postgres runs create their databases on")
+    parser.add_argument("--baseline", type=Path, help="an earlier run's output: print this run's ratios to it")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         return one(args)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = args.sizes_list or [int(s) for s in (args.sizes or "100,500,2000").split(",") if s.strip()]
+    if any(n < 1 for n in sizes):
+        parser.error("every N must be at least 1")
+    baseline = read_baseline(args.baseline) if args.baseline else {}
     base_cost = base_floors = None
     print(f"date: {date.today().isoformat()} -")
     print(f"cpus: {os.cpu_count()} cores")
     for n in sizes:
         floor = floor_seconds()
-        url = postgres_url() if args.postgres else None
+        url = postgres_url(args.server) if args.postgres else None
         figures, elapsed, peak = run_size(n, url, args.seed)
         child_years = float(figures["child_years"])
         cost = elapsed / child_years
@@ -187,6 +222,11 @@ def main() -> int:
         print(f"{p}_floor: {floor:.2f} s")
         print(f"{p}_time: {elapsed:.1f} s")
         print(f"{p}_time_in_floors: {elapsed / floor:.0f} floors")
+        # CPU seconds of the run's process tree (LibreOffice included): on a shared machine
+        # the steadier measure of work done than the wall time
+        cpu = float(figures["cpu_seconds"])
+        print(f"{p}_cpu_time: {cpu:.1f} s")
+        print(f"{p}_cpu_per_child_year: {1000 * cpu / child_years:.0f} ms")
         print(f"{p}_child_years: {child_years:.1f} child-years")
         print(f"{p}_peak_memory: {peak / 2**20:.0f} MiB")
         print(f"{p}_peak_memory_python: {float(figures['peak_memory']):.0f} MiB")
@@ -198,6 +238,15 @@ def main() -> int:
         print(f"{p}_cost_per_child_year: {1000 * cost:.0f} ms")
         print(f"{p}_cost_ratio: {cost / base_cost:.2f} x")
         print(f"{p}_cost_ratio_in_floors: {floors / base_floors:.2f} x")
+        print(f"{p}_database: {'postgresql' if url else 'sqlite'} -")
+        if f"{p}_time" in baseline:
+            print(f"{p}_time_vs_baseline: {elapsed / baseline[f'{p}_time']:.2f} x")
+            before_floors = baseline[f"{p}_time_in_floors"] / baseline[f"{p}_child_years"]
+            print(f"{p}_cost_in_floors_vs_baseline: {(elapsed / floor / child_years) / before_floors:.2f} x")
+            if f"{p}_cpu_time" in baseline:
+                print(f"{p}_cpu_time_vs_baseline: {cpu / baseline[f'{p}_cpu_time']:.2f} x")
+            if f"{p}_sql_per_job" in baseline and figures.get("sql_per_job"):
+                print(f"{p}_sql_per_job_vs_baseline: {float(figures['sql_per_job']) / baseline[f'{p}_sql_per_job']:.2f} x")
         sys.stdout.flush()
     return 0
 

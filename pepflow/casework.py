@@ -44,6 +44,7 @@ from .domain.settings import Settings
 from .meeting_options import contact_options
 from .documents import Encrypted, document_password, protect, spell_password
 from .documents.pdf import PdfConverter, default_converter
+from .documents.protected_copies import ProtectedCopies
 from .mail.message import Attachment, OutgoingMail
 from .mail.outbox import OutboxSender, bounded_key, enqueue
 from .mail.templates import render
@@ -156,6 +157,8 @@ class Casework:
         self.pdf = pdf if pdf is not None else default_converter()
         self.working_days = WorkingDays()
         self.meetings = MeetingDates(store, clock, self.working_days)
+        # a version's protected copy, made once for all its recipients
+        self.protected = ProtectedCopies()
         # Steps only queue mail (``_send``); a sender delivers it. The composition root
         # runs its own sender alongside the workers and passes it in. Without one (a
         # bare worker, the process tests), the mail workers ask this sender to deliver
@@ -315,7 +318,7 @@ class Casework:
         if document is None:
             raise LookupError(f"{pep.id} has no {kind.value} document to send")
         password, _ = self.document_password(pep.id, kind, document.version)
-        data = protect(self.store.document_content(document.id), password)
+        data = self.protected.get(document.id, password, lambda: protect(self.store.document_content(document.id), password))
         return Attachment(filename=document.filename, content_type=DOCX, data=data), password
 
     async def _send_protected(self, pep: r.Pep, template: str, kind: str, document_kind: DocumentKind, recipients: list[r.Address], context: dict[str, Any]) -> None:

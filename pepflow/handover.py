@@ -17,6 +17,7 @@ the children an import or an allocation changed.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from .domain.enums import PepStatus
 from .meeting_options import contact_options
 from .ownership import OWNER_ASSIGNEE, OWNER_ROLE, Assignment, assignment_for, owner_elements
 from .store import RecordsStore
+from .store.day_records import DayRecords
 from .store.allocations import ROLE_LABELS
 from .store.errors import RecordsError, UnknownRecord
 
@@ -85,13 +87,24 @@ class Handover:
         today = self.today()
         wanted = set(child_ids) if child_ids is not None else None
         moves: list[Move] = []
-        for key, definition_key, variables in self.engine.active_instance_variables(PEP_PROCESS):
-            child_id = variables.get("childId")
-            if not isinstance(child_id, str) or (wanted is not None and child_id not in wanted):
-                continue
+        instances = [
+            (key, definition_key, variables)
+            for key, definition_key, variables in self.engine.active_instance_variables(PEP_PROCESS)
+            if isinstance(variables.get("childId"), str) and (wanted is None or variables["childId"] in wanted)
+        ]
+        if wanted is None:
+            # every child: the records and the open tasks in a few queries, not ten a child
+            records: Any = DayRecords(self.store, (v.get("pepId") for _k, _d, v in instances))
+            open_tasks: dict[int, list] | None = defaultdict(list)
+            for task in self.engine.user_tasks():
+                open_tasks[task.process_instance_key].append(task)
+        else:
+            records, open_tasks = self.store, None
+        for key, definition_key, variables in instances:
+            child_id = variables["childId"]
             instance = _Instance(key, definition_key, variables)
             try:
-                assignment = assignment_for(self.store, child_id, today)
+                assignment = assignment_for(records, child_id, today)
             except UnknownRecord:
                 continue  # an instance for a child the records do not have: its own incident says so
             except RecordsError as exc:
@@ -100,10 +113,13 @@ class Handover:
                                         details={"reason": reason, "problem": str(exc)})
                 log.error("tasks of %s cannot follow the allocation: %s", child_id, exc)
                 continue
-            moves += self._follow_instance(instance, assignment, actor=actor, reason=reason)
+            tasks = open_tasks.get(key, []) if open_tasks is not None else None
+            moves += self._follow_instance(instance, assignment, actor=actor, reason=reason, records=records, tasks=tasks)
         return moves
 
-    def _follow_instance(self, instance, assignment: Assignment, *, actor: str, reason: str) -> list[Move]:
+    def _follow_instance(self, instance, assignment: Assignment, *, actor: str, reason: str,
+                         records: Any = None, tasks: list | None = None) -> list[Move]:
+        records = records if records is not None else self.store
         variables = instance.variables
         why = reason
         previous_role = variables.get(OWNER_ROLE)
@@ -112,14 +128,16 @@ class Handover:
                    f"{assignment.day.isoformat()}): handover from the {previous_role.replace('-', ' ')}")
         wanted = dict(assignment.variables())
         # the meeting forms' option list names the workers allocated now
-        wanted["contactOptions"] = contact_options(self.store, assignment.child_id, variables.get("settingId"))
+        wanted["contactOptions"] = contact_options(records, assignment.child_id, variables.get("settingId"))
         if any(variables.get(k) != v for k, v in wanted.items()):
             self.engine.set_variables(instance.process_instance_key, wanted)
         pep_id = variables.get("pepId")
-        self._record_owner(pep_id, assignment, actor, why)
+        self._record_owner(pep_id, assignment, actor, why, records)
         elements = self._elements(instance.process_definition_key)
         moves = []
-        for task in self.engine.user_tasks(process_instance_key=instance.process_instance_key):
+        if tasks is None:
+            tasks = self.engine.user_tasks(process_instance_key=instance.process_instance_key)
+        for task in tasks:
             if task.element_id not in elements:
                 continue
             assignee = assignment.assignee or None
@@ -139,11 +157,11 @@ class Handover:
             moves.append(move)
         return moves
 
-    def _record_owner(self, pep_id: str | None, assignment: Assignment, actor: str, reason: str) -> None:
+    def _record_owner(self, pep_id: str | None, assignment: Assignment, actor: str, reason: str, records: Any = None) -> None:
         if not isinstance(pep_id, str):
             return
         try:
-            pep = self.store.pep(pep_id)
+            pep = (records if records is not None else self.store).pep(pep_id)
         except RecordsError:
             return
         if pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):

@@ -57,6 +57,7 @@ from .expressions import ZeebeScriptEngine, clock_scope, evaluate
 from .forms import FormSchema, parse_form
 from .parser import ParsedProcess, parse_bpmn
 from .store import EngineStore, KeyAllocator
+from .waits import read_waits
 from .views import (
     ActivatedJob,
     DeployedForm,
@@ -1421,11 +1422,10 @@ class Engine:
                         ):
                             subs_wanted[(tid, branch_spec.bpmn_id)] = (branch_definition.name, task, branch_config)
 
+        # what the store holds for the instance now, in one statement (pepflow/engine/waits.py)
+        waits = read_waits(conn, key)
         # jobs
-        existing_jobs = {
-            row.task_id: row.key
-            for row in conn.execute(sa.select(t.jobs.c.task_id, t.jobs.c.key).where(t.jobs.c.instance_key == key))
-        }
+        existing_jobs = waits.jobs
         for tid, task in jobs_wanted.items():
             if tid not in existing_jobs:
                 self._create_job(op, live, task)
@@ -1438,14 +1438,7 @@ class Engine:
             )
 
         # user tasks
-        existing_tasks = {
-            row.task_id: row.key
-            for row in conn.execute(
-                sa.select(t.user_tasks.c.task_id, t.user_tasks.c.key).where(
-                    t.user_tasks.c.instance_key == key, t.user_tasks.c.state == "CREATED"
-                )
-            )
-        }
+        existing_tasks = waits.user_tasks
         for tid, task in user_tasks_wanted.items():
             if tid not in existing_tasks:
                 self._create_user_task(op, live, task)
@@ -1454,10 +1447,7 @@ class Engine:
             conn.execute(t.user_tasks.update().where(t.user_tasks.c.key.in_(gone_tasks)).values(state="CANCELED"))
 
         # timers
-        existing_timers = {
-            row.task_id: _aware(row.due_at)
-            for row in conn.execute(sa.select(t.timers.c.task_id, t.timers.c.due_at).where(t.timers.c.instance_key == key))
-        }
+        existing_timers = waits.timers
         for tid, (element_id, due) in timers_wanted.items():
             if existing_timers.get(tid) != due:
                 if tid in existing_timers:
@@ -1471,12 +1461,7 @@ class Engine:
             op.timers_changed = True
 
         # message subscriptions (catch events, and event subprocess starts)
-        existing_subs = {
-            (row.task_id, row.element_id)
-            for row in conn.execute(
-                sa.select(t.subscriptions.c.task_id, t.subscriptions.c.element_id).where(t.subscriptions.c.instance_key == key)
-            )
-        }
+        existing_subs = waits.subscriptions
         new_subs: list[tuple[str, str, str, str]] = []
         for (tid, element_id), (name, task, config) in subs_wanted.items():
             if (tid, element_id) in existing_subs:

@@ -25,6 +25,7 @@ from ..redact import safe_text
 from .errors import InvalidState, NotFound
 from .runtime import Engine
 from .views import ActivatedJob
+from .waits import next_due
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,8 @@ class EmbeddedRuntime:
         target = clock.now() + delta
         await self.run_until_idle()
         while True:
-            dues = [d for d in (self.engine.next_timer_due(), self.engine.next_job_due()) if d is not None]
-            due = min(dues) if dues else None
+            with self.engine.store.read() as conn:
+                due = next_due(conn)
             if due is None or due > target:
                 break
             if due > clock.now():

@@ -48,6 +48,7 @@ from pepflow.domain.rules import (
     variant_for,
 )
 from pepflow.store import records as r
+from pepflow.store.mail_due import any_mail_due
 from pepflow.store.errors import (
     ClosedPep,
     DuplicateRecord,
@@ -1713,6 +1714,8 @@ class RecordsStore:
         claimed again once ``lease`` has passed.
         """
         now = self.clock.now()
+        if not any_mail_due(self._engine, now):  # the usual answer, without a write transaction
+            return []
         until = now + lease
         due = sa.and_(
             MailOutboxRow.state == MailStatus.QUEUED.value,

@@ -9,7 +9,7 @@ import pytest
 from pyzeebe import Job, ZeebeTaskRouter
 from pyzeebe.errors import BusinessError
 
-from pepflow.engine.errors import DeploymentError, InvalidState, InvalidVariables
+from pepflow.engine.errors import DeploymentError, InvalidState, InvalidVariables, NotFound
 from pepflow.engine.worker import EmbeddedWorker
 
 from .conftest import DIAGRAMS, T0
@@ -149,6 +149,35 @@ def test_pyzeebe_handler_gets_variables_by_parameter_name_and_job(harness):
     assert seen == {"pepId": "P7", "documentName": "DOC-P7", "element": "PrepareDocumentTask", "headers": {"template": "pep-form"}}
     [incident] = harness.engine.incidents(process_instance_key=key)
     assert incident.error_type == "UNHANDLED_ERROR_EVENT" and incident.element_id == "SendDocumentTask"
+
+
+def test_simulated_time_moves_past_a_job_that_timed_out_and_hands_it_out_again(harness):
+    """A handler that ran past its timeout (on a loaded machine, in real time) leaves its
+    job activated until its deadline has passed: advancing the simulation clock must stop
+    just after that deadline, hand the job out again and go on, never stop on it forever."""
+    import asyncio
+
+    from pepflow.engine.worker import EmbeddedRuntime
+
+    harness.deploy("jobs.bpmn")
+    key = harness.engine.create_instance("jobs", {"pepId": "P8", "sendRetries": 1})
+    stuck = harness.one_job("prepare-document", timeout=timedelta(seconds=10))  # its worker never answers
+    router = ZeebeTaskRouter()
+
+    @router.task(task_type="prepare-document")
+    async def prepare_document(pepId: str) -> dict:
+        return {"documentId": f"D-{pepId}"}
+
+    @router.task(task_type="send-document")
+    async def send_document(formDocumentId: str) -> None:
+        return None
+
+    runtime = EmbeddedRuntime(harness.engine, [router])
+    asyncio.run(asyncio.wait_for(runtime.advance(timedelta(hours=1)), timeout=60))
+    assert harness.clock.now() == T0 + timedelta(hours=1)
+    assert harness.engine.instance(key).variables["formDocumentId"] == "D-P8"
+    with pytest.raises(NotFound):  # the late answer: the job was handed out again and completed
+        harness.engine.complete_job(stuck.key, {"documentId": "late"}, activation=stuck.activation)
 
 
 # ------------------------------------------------------------------- user tasks

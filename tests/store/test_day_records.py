@@ -1,0 +1,40 @@
+"""The daily check of allocations reads every child's records in a few queries
+(:class:`pepflow.store.day_records.DayRecords`): it must answer exactly what the store
+answers one child at a time, or a birthday handover would go to the wrong person."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pepflow.meeting_options import contact_options
+from pepflow.ownership import assignment_for
+from pepflow.sample_data import load_sample_data
+from pepflow.store.day_records import DayRecords
+from pepflow.store.errors import UnknownChild, UnknownPep
+
+
+@pytest.fixture
+def sample(store):
+    load_sample_data(store, actor="test")
+    return store
+
+
+def test_the_day_records_answer_as_the_store_does(sample):
+    # a planned handover and an ended role, so the dates matter
+    sample.allocations.allocate("C-0001", "ST-0002", "social-worker", starts_on=date(2026, 10, 1), actor="TM")
+    pep = sample.create_pep("C-0001", 2026, "autumn", actor="test")
+    children = [c.id for c in sample.children()]
+    records = DayRecords(sample, [pep.id])
+    for day in (date(2026, 9, 30), date(2026, 10, 1), date(2028, 6, 1)):
+        for child_id in children:
+            assert assignment_for(records, child_id, day) == assignment_for(sample, child_id, day)
+            setting = sample.setting_for(child_id, day)
+            for setting_id in {None, setting.id if setting else None}:
+                assert contact_options(records, child_id, setting_id) == contact_options(sample, child_id, setting_id)
+    assert records.pep(pep.id) == sample.pep(pep.id)
+    with pytest.raises(UnknownChild):
+        records.child("C-9999")
+    with pytest.raises(UnknownPep):
+        records.pep("PEP-NONE")
