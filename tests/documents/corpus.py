@@ -128,28 +128,29 @@ def in_label_cell(tag: str, text: str) -> Callable[[etree._Element], None]:
     return edit
 
 
+def _table(root: etree._Element, title: str) -> etree._Element:
+    """A section's table, by its title (the table's caption, which is the section heading)."""
+    for tbl in root.iter(w("tbl")):
+        caption = tbl.find(f"{w('tblPr')}/{w('tblCaption')}")
+        if caption is not None and caption.get(w("val")) == title:
+            return tbl
+    raise LookupError(title)
+
+
 def between_sections(title: str, text: str) -> Callable[[etree._Element], None]:
     """Typed on the empty line after the table titled ``title``."""
     def edit(root):
-        for tbl in root.iter(w("tbl")):
-            if "".join(t.text or "" for t in tbl.find(w("tr")).iter(w("t"))) == title:
-                tbl.addnext(_para(text))
-                return
-        raise LookupError(title)
+        _table(root, title).addnext(_para(text))
     return edit
 
 
 def added_row(title: str, cells: list[str]) -> Callable[[etree._Element], None]:
     """Word's Insert Row Below at the end of a table: new cells without controls, typed into."""
     def edit(root):
-        for tbl in root.iter(w("tbl")):
-            if "".join(t.text or "" for t in tbl.find(w("tr")).iter(w("t"))) == title:
-                tr = etree.SubElement(tbl, w("tr"))
-                for text in cells:
-                    tc = etree.SubElement(tr, w("tc"))
-                    tc.append(_para(text) if text else etree.Element(w("p")))
-                return
-        raise LookupError(title)
+        tr = etree.SubElement(_table(root, title), w("tr"))
+        for text in cells:
+            tc = etree.SubElement(tr, w("tc"))
+            tc.append(_para(text) if text else etree.Element(w("p")))
     return edit
 
 
@@ -208,11 +209,7 @@ def text_box_between_sections(title: str, text: str) -> Callable[[etree._Element
             <wps:txbx>{box}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>
             <mc:Fallback><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox>{box}</v:textbox>
             </v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>""")
-        between_sections(title, "")(root)
-        for tbl in root.iter(w("tbl")):
-            if "".join(t.text or "" for t in tbl.find(w("tr")).iter(w("t"))) == title:
-                tbl.getnext().addnext(p)
-                return
+        _table(root, title).addnext(p)
     return edit
 
 
