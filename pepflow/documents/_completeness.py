@@ -65,12 +65,11 @@ def table_title(tbl: etree._Element) -> str:
     if caption is not None and caption.get(_VAL):
         return _norm(caption.get(_VAL))
     prev = tbl.getprevious()
-    while prev is not None and prev.tag == _P and not _norm(node_text(prev)):
-        prev = prev.getprevious()
-    if prev is not None and prev.tag == _P:
+    while prev is not None and prev.tag == _P:  # over the section's guidance and note
         style = prev.find(f"{{{W}}}pPr/{{{W}}}pStyle")
         if style is not None and (style.get(_VAL) or "").lower().startswith("heading"):
             return _norm(node_text(prev))
+        prev = prev.getprevious()
     first = tbl.find(_TR)
     return _cell_text(first.find(_TC)) if first is not None and first.find(_TC) is not None else ""
 
@@ -94,6 +93,10 @@ class OurText:
     patterns: dict[Key, tuple[re.Pattern[str], ...]]
     prefilled: frozenset[str]  # tags and aliases of the locked, prefilled controls
     multiline: frozenset[str] = frozenset()  # those holding paragraphs (LibreOffice splits them in the cell)
+    prefilled_places: frozenset[Key] = frozenset()  # the cells holding them (LibreOffice drops their names)
+
+    def prefilled_place(self, key: Key) -> bool:
+        return self._resolve(key) in self.prefilled_places
 
     def has(self, text: str, key: Key, council: str | None = None) -> bool:
         """``text`` is printed by us at ``key``; a line that is only the council's name must be
@@ -187,18 +190,22 @@ def our_text(shape: FormShape) -> OurText:
                 texts.setdefault(("page",), set()).add(_norm(node_text(p)))
     prefilled: set[str] = set()
     multiline: set[str] = set()
+    places: set[Key] = set()
     for sdt in opened.document.iter(_SDT):
         lock = sdt.find(f"{{{W}}}sdtPr/{_LOCK}")
         if lock is not None and lock.get(_VAL) == "sdtContentLocked":
             names = {norm_label(n) for n in sdt_names(sdt) if n}
             prefilled |= names
+            cell = next(sdt.iterancestors(_TC), None)
+            if cell is not None:
+                places.add(place(cell.find(_P)) if cell.find(_P) is not None else place(sdt))
             if sdt.getparent().tag == _TC:
                 multiline |= names
     page = {("page",): texts.pop(("page",), set())}
     exact, patterns = _compile(texts, digits=False)
     page_exact, page_patterns = _compile(page, digits=True)
     return OurText({**exact, **page_exact}, {**patterns, **page_patterns}, frozenset(prefilled),
-                   frozenset(multiline))
+                   frozenset(multiline), frozenset(places))
 
 
 def residual(p: etree._Element, excluded: set[etree._Element] | None, skip: set[etree._Element] | None = None) -> str:
@@ -361,6 +368,8 @@ class Completeness:
         return self.findings
 
     def _read_or_prefilled(self, p: etree._Element) -> bool:
+        if self._prefilled_cell(p):
+            return True
         for a in p.iterancestors():
             if a in self.read:
                 return True
@@ -373,6 +382,15 @@ class Completeness:
                 if any(n and norm_label(n) in self.ours.multiline for s in a.iter(_SDT) for n in sdt_names(s)):
                     return True
         return False
+
+    def _prefilled_cell(self, p: etree._Element) -> bool:
+        """A cell we filled and locked (parts 1 and 2, PEP details) whose controls lost their names:
+        LibreOffice drops them when it saves, and then the value cannot be told apart from
+        anything typed beside it (with the names, only the controls' content is ours)."""
+        tc = next(p.iterancestors(_TC), None)
+        if tc is None or not self.ours.prefilled_place(place(p)):
+            return False
+        return not any(any(sdt_names(s)) for s in tc.iter(_SDT))
 
     def _pages(self) -> None:
         for kind, where in (("header", "in the page header"), ("footer", "in the page footer")):

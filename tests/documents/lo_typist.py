@@ -6,11 +6,11 @@ it starts one headless ``soffice`` on a private pipe and profile, then answers r
 standard input, one JSON line each, ``{"docx": <base64>, "edits": [...]}``, with one JSON
 line ``{"docx": <base64 of the re-saved .docx>}`` or ``{"error": "..."}``.
 
-An edit is what a person does in LibreOffice Writer (7.4 imports our plain-text controls as
-input fields, the drop-down and check boxes as content controls):
+An edit is what a person does in LibreOffice Writer (7.4 shows our answers, drop-downs and
+check boxes as content controls; a plain-text control would be an input field):
 
 - ``{"op": "type", "label": L, "col": 1, "text": T}``: fill the answer right of label L
-  (``col`` cells to the right); a newline in T is Enter pressed in the answer.
+  (``col`` cells to the right); a newline in T is Enter pressed inside the answer.
 - ``{"op": "choose", "label": L, "text": T}``: pick T in the drop-down right of L.
 - ``{"op": "tick", "label": L, "box": "Yes"|"No"}``: tick a check box right of L.
 - ``{"op": "below", "label": L, "col": 1, "text": T}``: press Enter after the answer and type T
@@ -120,6 +120,26 @@ def _portions(cell):
             yield portions.nextElement()
 
 
+def _set_control(cc, shown: str) -> None:
+    """Replace what a content control shows (its placeholder) with ``shown``."""
+    portions = cc.createEnumeration()
+    while portions.hasMoreElements():
+        portions.nextElement().setString(shown)
+        shown = ""
+    cc.ShowingPlaceHolder = False
+
+
+def _fill(cell, typed: str) -> None:
+    """Type an answer into the control in ``cell``; a newline is Enter pressed inside it."""
+    portions = list(_portions(cell))
+    field = next((p.TextField for p in portions if p.TextPortionType == "TextField"), None)
+    if field is not None:  # a plain-text control, which LibreOffice 7.4 shows as an input field
+        field.Content = typed
+        return
+    cc = next(p.ContentControl for p in portions if p.TextPortionType == "ContentControl")
+    _set_control(cc, typed)  # Writer turns a newline typed into text into a new paragraph
+
+
 def ctx_dispatcher(doc):
     import uno
 
@@ -127,11 +147,27 @@ def ctx_dispatcher(doc):
     return ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.DispatchHelper", ctx)
 
 
+def _sections(doc):
+    """(title, table, the element after it) for each table, its title the heading before it."""
+    enum = doc.getText().createEnumeration()
+    heading, pending = None, None
+    while enum.hasMoreElements():
+        el = enum.nextElement()
+        if pending is not None:
+            yield pending[0], pending[1], el
+            pending = None
+        if el.supportsService("com.sun.star.text.TextTable"):
+            pending = (heading, el)
+        elif (el.ParaStyleName or "").lower().startswith("heading"):
+            heading = el.getString().strip()
+    if pending is not None:
+        yield pending[0], pending[1], None
+
+
 def _table(doc, title: str):
-    tables = doc.getTextTables()
-    for i in range(tables.getCount()):
-        if _title(tables.getByIndex(i)) == title:
-            return tables.getByIndex(i)
+    for name, table, _after in _sections(doc):
+        if name == title:
+            return table
     raise LookupError(f"no table titled {title!r}")
 
 
@@ -156,36 +192,27 @@ def _edit(desktop, prop, profile: str, data: bytes, edits: list[dict]) -> bytes:
             if op in ("type", "choose", "tick", "below"):
                 cell = _right_of(doc, e["label"], e.get("col", 1))
             if op == "type":
-                field = next(p for p in _portions(cell) if p.TextPortionType == "TextField").TextField
-                field.Content = e["text"]
+                _fill(cell, e["text"])
             elif op in ("choose", "tick"):
                 controls = [p.ContentControl for p in _portions(cell) if p.TextPortionType == "ContentControl"]
                 cc = controls[0] if op == "choose" else controls[0 if e["box"] == "Yes" else 1]
                 if op == "tick":
                     cc.Checked = True
-                shown = e["text"] if op == "choose" else cc.CheckedState
-                portions = cc.createEnumeration()  # what LibreOffice shows in the control, replaced
-                while portions.hasMoreElements():
-                    portions.nextElement().setString(shown)
-                    shown = ""
-                cc.ShowingPlaceHolder = False
+                _set_control(cc, e["text"] if op == "choose" else cc.CheckedState)
             elif op == "below":
                 text = cell.getText()
                 cursor = text.createTextCursorByRange(text.getEnd())
                 text.insertControlCharacter(cursor, PARAGRAPH_BREAK, False)
                 text.insertString(cursor, e["text"], False)
             elif op == "between":
-                # type on the empty line after the table (a click below it puts the cursor there)
-                enum = doc.getText().createEnumeration()
-                seen = False
-                while enum.hasMoreElements():
-                    el = enum.nextElement()
-                    if seen:
-                        if not el.supportsService("com.sun.star.text.Paragraph"):
-                            raise LookupError(f"no line after the table titled {e['title']!r}")
-                        el.getText().insertString(el.getEnd(), e["text"], False)
-                        break
-                    seen = el.supportsService("com.sun.star.text.TextTable") and _title(el) == e["title"]
+                # a click below the table and typing: a new paragraph before the next section's heading
+                after = next((a for name, _t, a in _sections(doc) if name == e["title"]), None)
+                if after is None or not after.supportsService("com.sun.star.text.Paragraph"):
+                    raise LookupError(f"no line after the table titled {e['title']!r}")
+                text = after.getText()
+                cursor = text.createTextCursorByRange(after.getStart())
+                text.insertString(cursor, e["text"], False)
+                text.insertControlCharacter(cursor, PARAGRAPH_BREAK, False)
             elif op == "add_row":
                 # as a person does: cursor in the last row, Table > Insert > Rows Below, type
                 table = _table(doc, e["title"])
