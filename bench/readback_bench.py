@@ -47,7 +47,7 @@ def main() -> None:
                        school_return("school-age"), MEETING)
     edited = comment("school.sessions_missed", "Figure from SIMS")(compose(
         para_below("school.attendance_percent", "was 88% last term"),
-        between_sections("Attendance and exclusions", "Alex moved school in September."),
+        between_sections("Attendance", "Alex moved school in September."),
         picture("school.child_views", "Alex's drawing"))(filled))
     assert len(read_school_return(edited, REF, SECRET).findings) == 4
     for name, data in (("filled", filled), ("filled_with_findings", edited)):
