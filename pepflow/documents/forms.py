@@ -44,8 +44,16 @@ NOT_RECORDED = "Not recorded"
 
 
 @lru_cache(maxsize=32)
-def base_template(council_name: str) -> bytes:
-    """An empty A4 document with our styles, header and footer, built once per council."""
+def base_template(council_name: str, editable_answers_only: bool = False) -> bytes:
+    """An empty A4 document with our styles, header and footer, built once per council.
+
+    ``editable_answers_only``: Word's "restrict editing" (``w:documentProtection
+    w:edit="readOnly"`` without a password) with the answers marked as editable ranges
+    (``w:permStart``/``w:permEnd`` for everyone, see :func:`field_control`), so in Word a
+    school can type only in the answers. LibreOffice (7.4) opens such a file read-only
+    with an "Edit Document" button that then allows editing everywhere, and keeps the
+    protection and ranges when it saves; the read-back reads everything either way.
+    """
     doc = Document()
     sec = doc.sections[0]
     sec.page_width, sec.page_height = Twips(ox.PAGE_WIDTH), Twips(ox.PAGE_HEIGHT)
@@ -91,6 +99,17 @@ def base_template(council_name: str) -> bytes:
     ox.run(pages, " of ", size_half_points=16)
     _field(pages, "NUMPAGES")
 
+    if editable_answers_only:
+        settings = doc.settings.element
+        protection = etree.Element(ox.qn("w:documentProtection"))
+        protection.set(ox.qn("w:edit"), "readOnly")
+        protection.set(ox.qn("w:enforcement"), "1")
+        anchor = settings.find(ox.qn("w:defaultTabStop"))
+        if anchor is not None:
+            anchor.addprevious(protection)
+        else:
+            settings.append(protection)
+
     body = doc.element.body
     for child in list(body):
         if child.tag != ox.qn("w:sectPr"):
@@ -131,9 +150,9 @@ def new_document(council_name: str):
     return Document(io.BytesIO(base_template(council_name)))
 
 
-def new_fast_document(council_name: str) -> FastDocument:
+def new_fast_document(council_name: str, editable_answers_only: bool = False) -> FastDocument:
     """The council's template for a form: constant parts pre-compressed (see ``_package``)."""
-    return FastDocument(split_template(base_template(council_name)))
+    return FastDocument(split_template(base_template(council_name, editable_answers_only)))
 
 
 def save(doc) -> bytes:
@@ -290,12 +309,28 @@ def social_worker_part(content: PepFormContent, ids: ox.IdSource) -> list[etree.
 
 
 def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
-    """The empty content control for one field in cell ``tc``."""
+    """The empty content control for one field in cell ``tc``, an editable range in a protected form."""
     common = {"tag": f.tag, "alias": f.alias, "ids": ids, "lock": "sdtLocked"}
     # every field is an inline control in the cell's paragraph: LibreOffice keeps inline
     # controls (with their placeholder) but turns cell-level ones into input fields; a
     # longer answer's further paragraphs stay in the cell, and are read with it
     p = ox.paragraph(tc, space_after=0)
+    _field_control_inline(p, f, ids, common)
+    _editable(p, p, ids)
+
+
+def _editable(first: etree._Element, last: etree._Element, ids: ox.IdSource) -> None:
+    """Mark ``first``..``last`` as a range everyone may edit when the form is protected."""
+    perm = ids()
+    start = etree.Element(ox.qn("w:permStart"))
+    start.set(ox.qn("w:id"), perm)
+    start.set(ox.qn("w:edGrp"), "everyone")
+    ppr = first.find(ox.qn("w:pPr"))
+    first.insert(first.index(ppr) + 1 if ppr is not None else 0, start)
+    ox.el(last, "w:permEnd", {"w:id": perm})
+
+
+def _field_control_inline(p: etree._Element, f: FieldSpec, ids: ox.IdSource, common: dict) -> None:
     if f.kind == "bool":
         ox.checkbox_control(p, tag=f"{f.tag}.yes", alias=f"{f.alias}: Yes", ids=ids, lock="sdtLocked")
         ox.run(p, " Yes\t")
@@ -313,9 +348,20 @@ def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
         ox.inline_control(p, placeholder=f.placeholder, **common)
 
 
+def _guidance(section: Section) -> str:
+    """Where to type in this section, and that text elsewhere is queried (issue 12)."""
+    if section.columns:
+        return (f"Type in the boxes of rows 1 to {len(section.rows)}, one per row. Text typed outside the "
+                "boxes or in rows you add is not read into the PEP and will be queried with you.")
+    return ("Type each answer in the box on the right of its question. Text typed anywhere else is not "
+            "read into the PEP and will be queried with you.")
+
+
 def section_table(section: Section, ids: ox.IdSource) -> list[etree._Element]:
     """A section of parts 3 and 4: its heading, its note, and its table of fields."""
     out = [heading(section.title, 2)]
+    out.append(ox.paragraph(None, _guidance(section), italic=True, color="404040", size_half_points=17,
+                            space_after=60))
     if section.note:
         out.append(ox.paragraph(None, section.note, italic=True, space_after=60))
     t = ox.Table(section.widths or (GRID_COLS[len(section.columns)] if section.columns else TWO_COLS),
@@ -395,7 +441,7 @@ def render_pep_form(
     """The Word form sent to the designated teacher (or Health Visitor and carers)."""
     check = form_check_value(identity.pep_reference, secret)
     shape = shape_of(content)
-    doc = new_fast_document(council_name)
+    doc = new_fast_document(council_name, editable_answers_only=True)
     ids = ox.IdSource()
     who = part_3_author(shape)
 
@@ -409,8 +455,13 @@ def render_pep_form(
     body += [heading("PEP details"), t.tbl]
     intro = (
         f"Parts 1 and 2 were filled in by the {content.social_worker.owner_role.lower()} and are locked. "
-        f"Part 3 is for {who} to complete before the PEP meeting: type into the grey boxes, "
-        "tick the check boxes and pick dates from the calendars. Part 4 is completed at the meeting. "
+        f"Part 3 is for {who} to complete before the PEP meeting. Type each answer in the box to the "
+        "right of its question, where it says \u201cClick or tap here to enter text.\u201d or \u201cEnter "
+        "text.\u201d (press Enter for a new paragraph), tick Yes or No, and pick dates from the calendar or "
+        "type them as 14/10/2026. Only the answer boxes can be edited in Word; if your word processor opens "
+        "the form read-only (LibreOffice does), choose Edit Document. Anything written elsewhere (below a "
+        "box, between sections, in added rows, in comments or pictures) is not read into the PEP: it will "
+        "be queried with you before the form is accepted. Part 4 is completed at the meeting. "
         "Please keep this document secure and return it by the same secure route."
     )
     body.append(ox.paragraph(None, intro, space_after=120))

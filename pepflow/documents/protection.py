@@ -41,7 +41,7 @@ from struct import unpack_from
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from pepflow.documents.readback import (
+from pepflow.documents._docxpkg import (
     DEFAULT_LIMITS,
     OLE_MAGIC,
     DocumentRejected,
