@@ -118,8 +118,11 @@ class QualityRecords:
         if not CRITERION_CODE.match(code):
             raise QualityRefused(f"a criterion's code is 2 to 40 lower-case letters, digits and hyphens, "
                                  f"starting with a letter (e.g. smart-targets), not {code!r}")
-        title = check_words(title, "the criterion's title", limit=200)
-        guidance = check_words(guidance, "the criterion's guidance", limit=MAX_COMMENT)
+        try:
+            title = check_words(title, "the criterion's title", limit=200)
+            guidance = check_words(guidance, "the criterion's guidance", limit=MAX_COMMENT)
+        except ValueError as exc:
+            raise QualityRefused(str(exc)) from None
         with self.store._tx() as s:  # noqa: SLF001
             row = s.scalar(sa.select(QualityCriterionRow).where(QualityCriterionRow.code == code))
             now = self.store.clock.now()
