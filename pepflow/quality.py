@@ -105,6 +105,7 @@ class QualityService:
 
     # -- the steps (workers) ----------------------------------------------------------
     def open_review(self, pep_id: str) -> dict[str, Any]:
+        self.records.seed_criteria(actor="system")  # the seed list, until the Virtual School has its own
         review = self.records.open_round(pep_id, actor="system")
         pep = self.store.pep(pep_id)
         return {"qualityReviewId": review.id, "qualityReviewerGroups": [REVIEWER_GROUP],
