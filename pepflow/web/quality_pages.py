@@ -100,8 +100,6 @@ async def rate_pep_quality(request: Request, pep_id: str, principal: Principal =
                            actor=principal.staff_id, login=principal.login)
     except (RecordsError, EngineError) as exc:
         return _page(request, principal, pep.id, error=str(exc), status_code=400)
-    if web.runtime is not None:
-        await web.runtime.run_until_idle()
     return _done(pep.id)
 
 
@@ -120,8 +118,6 @@ async def improve_pep(request: Request, pep_id: str, principal: Principal = allo
                               reason=values.get("reason", ""), actor=principal.staff_id, login=principal.login)
     except (CorrectionRefused, RecordsError, EngineError) as exc:
         return _page(request, principal, pep.id, error=str(exc), status_code=400)
-    if web.runtime is not None:
-        await web.runtime.run_until_idle()
     return _done(pep.id)
 
 
