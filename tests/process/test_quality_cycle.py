@@ -61,6 +61,17 @@ async def test_rate_red_return_improve_by_correction_and_rate_green(make_world):
     [improve] = quality_tasks(world, IMPROVE_TASK)
     assert improve.assignee == LOGIN_ST_0001  # the PEP's owner today
 
+    # the improvement task follows the allocation like every owner task: a new worker
+    # takes the child, then the first worker comes back
+    today = world.clock.now().date()
+    world.store.allocations.allocate("C-0001", "ST-0002", "social-worker", starts_on=today, actor="ST-0040")
+    world.handover.follow(["C-0001"], actor="ST-0040", reason="new worker")
+    assert quality_tasks(world, IMPROVE_TASK)[0].assignee == "bartholomew.nettleby@council.example.org"
+    world.store.allocations.allocate("C-0001", "ST-0001", "social-worker", starts_on=today, actor="ST-0040")
+    world.handover.follow(["C-0001"], actor="ST-0040", reason="worker back")
+    [improve] = quality_tasks(world, IMPROVE_TASK)
+    assert improve.assignee == LOGIN_ST_0001
+
     # the improvement is a corrected final PEP: confirming without one is refused
     with pytest.raises(InvalidVariables, match="no corrected final PEP since it was returned"):
         world.engine.complete_user_task(improve.user_task_key, {"pepImproved": True}, actor=LOGIN_ST_0001)
