@@ -15,6 +15,7 @@ import pytest
 
 from pepflow.domain.enums import DocumentKind, PepSection
 from pepflow.domain.quality import SEED_CRITERIA
+from pepflow.domain.variables import QUALITY_VARIABLES
 from pepflow.quality import IMPROVE_TASK, RATE_TASK, QualityService
 from pepflow.store.ppp import PppRecords
 
@@ -108,6 +109,17 @@ def test_a_qa_cycle_and_pupil_premium_plus_in_the_pages(world, session_for):
     rows = list(csv.DictReader(io.StringIO(coordinator.get("/ppp.csv?year=2026").text)))
     assert [r["amount"] for r in rows if r["status"] == "total"] == ["450.25"]
     assert any(e.action == "export-csv" for e in world.store.audit_entries("report", "ppp-ledger"))
+
+    # an operator sees the quality process's identifiers and codes, never a page of child data
+    world.accounts.add("ops-only", password=PASSWORD, extra_roles=("operator",))
+    ops = session_for("ops-only")
+    assert ops.get(f"/peps/{PEP}/quality").status_code == 403
+    assert ops.get("/dashboard/quality").status_code == 403 and ops.get("/ppp.csv").status_code == 403
+    [instance] = world.engine.instances(bpmn_process_id="pep-quality")
+    shown = ops.get(f"/api/v1/process-instances/{instance.process_instance_key}").json()["variables"]
+    assert shown["qualityRating"] == "green" and shown["pepId"] == PEP
+    assert set(shown) <= set(QUALITY_VARIABLES)
+    assert "Make the targets SMART" not in str(shown) and "Poppy" not in str(shown)
 
 
 @pytest.mark.browser
