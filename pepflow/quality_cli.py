@@ -29,18 +29,17 @@ def _fail(exc: Exception) -> None:
 @quality_app.command("request-due")
 def request_due() -> None:
     """Start the quality review of every final PEP nobody has asked about yet."""
+    from . import cli
     from .app import open_records
-    from .cli import USER_ERRORS, _engine, _settings
-    from .clock import SystemClock
     from .quality import QualityService
 
     try:
-        store = open_records(_settings(), SystemClock())
+        store = open_records(cli._settings(), cli.SystemClock())  # noqa: SLF001 - the CLI's own settings
         try:
-            asked = QualityService(store, _engine(), SystemClock()).request_due()
+            asked = QualityService(store, cli._engine(), cli.SystemClock()).request_due()  # noqa: SLF001
         finally:
             store.close()
-    except USER_ERRORS as exc:
+    except cli.USER_ERRORS as exc:
         _fail(exc)
     console.print(f"quality review requested for {len(asked)} final PEP(s)" + (f": {', '.join(asked)}" if asked else ""))
 
@@ -51,20 +50,19 @@ def ppp_ledger(
     csv_file: Annotated[Path | None, typer.Option("--csv", help="write the ledger as CSV to this file")] = None,
 ) -> None:
     """The Pupil Premium Plus approved in a financial year, by school."""
+    from . import cli
     from .app import open_records
-    from .cli import USER_ERRORS, _settings
-    from .clock import SystemClock
     from .ppp import ledger, ledger_csv
 
     try:
-        store = open_records(_settings(), SystemClock())
+        store = open_records(cli._settings(), cli.SystemClock())  # noqa: SLF001
         try:
             book = ledger(store, year)
             if csv_file is not None:
                 csv_file.write_text(ledger_csv(store, year), encoding="utf-8")
         finally:
             store.close()
-    except USER_ERRORS as exc:
+    except cli.USER_ERRORS as exc:
         _fail(exc)
     table = Table("school", "approved", "requests approved", "refused", title=f"Pupil Premium Plus {book.label}")
     for _key, line in sorted(book.by_school.items()):

@@ -67,13 +67,20 @@ def _page(request: Request, principal: Principal, pep_id: str, *, error: str | N
         request, "pep_quality.html", principal, status_code=status_code, pep=pep, child=child, error=error,
         reviews=service.records.reviews_for(pep.id), criteria=service.records.criteria(),
         can_rate=rate_task is not None and principal.can("quality:rate"),
-        can_improve=improve_task is not None and web.access.may_work_task(principal, improve_task),
+        can_improve=improve_task is not None and principal.can("pep:write") and _owns(web, principal, child),
         improving=improve_task is not None, correctable=sorted(s.value for s in CORRECTABLE),
         requests=ppp.for_pep(pep.id), last_terms=ppp.last_terms_spend(pep.id),
         targets=list(enumerate(school.get("targets") or [], start=1)),
         can_request=principal.can("ppp:request") and web.access.may_see_child(principal, child),
         can_decide=principal.can("ppp:decide"),
     )
+
+
+def _owns(web, principal: Principal, child) -> bool:
+    """The PEP's owner by today's allocation, or the team manager of the child's locality."""
+    assignment = web.allocation_state(child.id)
+    return (assignment is not None and assignment.staff_id == principal.staff_id) or \
+        (principal.is_team_manager and child.locality == principal.team)
 
 
 @router.get("/peps/{pep_id}/quality", response_class=HTMLResponse)
@@ -106,11 +113,14 @@ async def rate_pep_quality(request: Request, pep_id: str, principal: Principal =
 @router.post("/peps/{pep_id}/quality/improvement")
 async def improve_pep(request: Request, pep_id: str, principal: Principal = allow("pep:write")) -> Response:
     web = request.app.state.web.backend
-    pep, _child = web.pep_for(principal, pep_id)
+    pep, child = web.pep_for(principal, pep_id)
+    assignment = web.allocation_state(child.id)
+    owner = assignment is not None and assignment.staff_id == principal.staff_id
+    manager = principal.is_team_manager and child.locality == principal.team
+    if not (owner or manager):
+        raise HTTPException(403, "only the PEP's owner (by today's allocation) or the team manager improves a PEP "
+                                 "returned by the Virtual School")
     service = _service(web)
-    task = service.open_task(pep.id, IMPROVE_TASK)
-    if task is None or not web.access.may_work_task(principal, task):
-        raise HTTPException(403, "only the PEP's owner today improves a PEP returned by the Virtual School")
     values = await _form(request)
     field = values.get("field", "")
     try:
