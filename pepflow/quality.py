@@ -32,7 +32,7 @@ from .casework import Casework
 from .corrections import correct_final_pep
 from .domain.enums import PepStatus
 from .domain.quality import Rag, ReviewStatus
-from .engine.errors import InvalidVariables
+from .engine.errors import InvalidState, InvalidVariables
 from .mail.wording import designated_role
 from .ownership import assignment_for
 from .store import RecordsStore
@@ -75,8 +75,8 @@ class QualityService:
         try:
             self.engine.publish_message(REVIEW_MESSAGE, pep_id, {"pepId": pep_id, "childId": pep.child_id},
                                         message_id=f"{REVIEW_MESSAGE}-{pep_id}")
-        except Exception as exc:  # noqa: BLE001 - a duplicate message id: already asked
-            if "already" in str(exc).lower() or "duplicate" in str(exc).lower():
+        except InvalidState as exc:  # the same message id again: the review was asked for already
+            if "already published" in str(exc):
                 return False
             raise
         return True

@@ -225,10 +225,12 @@ def quality_figures(web) -> dict[str, Any]:
         rag = review.rating.value
         by["school"][schools.get(pep.setting_id, "(no school)")][rag] += 1
         by["worker"][staff.get(pep.owner_staff_id, "(nobody allocated)")][rag] += 1
-        by["term"][(pep.academic_year, pep.term.index, f"{pep.term.value.title()} {pep.academic_year}/{(pep.academic_year + 1) % 100:02d}")][rag] += 1
-    terms = sorted(by["term"])
-    trend = [(label, counts, round(100 * counts["green"] / max(1, sum(counts.values())))) for (_y, _i, label), counts
-             in ((t, by["term"][t]) for t in terms)]
+        term = f"{pep.term.value.title()} {pep.academic_year}/{(pep.academic_year + 1) % 100:02d}"
+        by["term"][(pep.academic_year, pep.term.index, term)][rag] += 1
+    trend = []  # term by term, oldest first: the counts and the share rated green
+    for key in sorted(by["term"]):
+        counts = by["term"][key]
+        trend.append((key[2], counts, round(100 * counts["green"] / max(1, sum(counts.values())))))
     return {"by_school": sorted(by["school"].items()), "by_worker": sorted(by["worker"].items()), "trend": trend,
             "rags": [r.value for r in Rag], "rated": len(latest)}
 
