@@ -84,3 +84,41 @@ def test_a_criterion_renamed_later_keeps_its_old_title_in_old_ratings(sample_sto
     qa.save_criterion("childs-voice", "Child's views in their own words", "As before", actor=VS)
     titles = {c.code: c.title for c in qa.review(review.id).criteria}
     assert titles["childs-voice"] == "The child's voice is heard"
+
+
+def test_the_dashboard_counts_each_pep_at_its_latest_rating_by_school_worker_and_term(sample_store, clock):
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from pepflow.web.quality_pages import quality_figures
+
+    qa = QualityRecords(sample_store)
+    qa.seed_criteria(actor=VS)
+
+    def rated(child, year, term, *overall):
+        pep = _pep(sample_store, child, year, term)
+        finalise(sample_store, pep.id, document=True)
+        for n, rag in enumerate(overall, start=1):
+            review = qa.open_round(pep.id, actor="system")
+            ratings = {c.code: ("green", None) for c in SEED_CRITERIA}
+            if rag != "green":
+                ratings["smart-targets"] = (rag, "Targets need dates")
+            qa.rate(review.id, ratings, rag, "Make the targets SMART" if rag == "red" else None, actor=VS)
+            if rag == "red":
+                sample_store.record_document(pep.id, "final", f"{pep.id}-final-v{n + 1}.docx", content=b"v",
+                                             actor="ST-0001", correction="improved")
+                qa.mark_improved(review.id, actor="ST-0001")
+
+    rated("C-0001", 2026, "autumn", "red", "green")  # counted green: its latest rating
+    rated("C-0002", 2026, "autumn", "amber")
+    clock.set(datetime(2027, 1, 11, 9, tzinfo=timezone.utc))
+    rated("C-0001", 2026, "spring", "green")
+    rated("C-0002", 2026, "spring", "green")
+    q = quality_figures(SimpleNamespace(store=sample_store))
+    assert q["rated"] == 4
+    schools = dict(q["by_school"])
+    assert dict(schools["Oakridge Primary School (fictional)"]) == {"green": 2}
+    assert dict(schools["Fernhollow Academy (fictional)"]) == {"amber": 1, "green": 1}
+    workers = dict(q["by_worker"])
+    assert dict(workers["Bartholomew Nettleby"]) == {"amber": 1, "green": 1}
+    assert [(label, green) for label, _counts, green in q["trend"]] == [("Autumn 2026/27", 50), ("Spring 2026/27", 100)]
