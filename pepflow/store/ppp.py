@@ -79,10 +79,18 @@ def _record(row: PppRequestRow) -> PppRequest:
     )
 
 
-def target_count(content: dict | None) -> int:
-    """How many targets a PEP's school return records (targets are numbered 1..n)."""
+def target_numbers(content: dict | None) -> list[tuple[int, str]]:
+    """(number, words) of the targets a PEP's school return records: each target's own
+    number (its row on the form, its id in the PEP), else its place in the list."""
     targets = (content or {}).get("targets") or []
-    return len(targets) if isinstance(targets, list) else 0
+    if not isinstance(targets, list):
+        return []
+    found = []
+    for place, target in enumerate(targets, start=1):
+        if isinstance(target, dict):
+            number = target.get("number") if isinstance(target.get("number"), int) else place
+            found.append((number, str(target.get("target") or "")))
+    return sorted(found)
 
 
 class PppRecords:
@@ -107,12 +115,13 @@ class PppRecords:
             if pep.status == PepStatus.CANCELLED.value:
                 raise PppRefused(f"{pep_id} was cancelled: request Pupil Premium Plus on the child's current PEP")
             section = s.get(PepSectionRow, (pep_id, PepSection.SCHOOL_RETURN.value))
-            count = target_count(section.content if section else None)
-            if count == 0:
+            numbers = [n for n, _words in target_numbers(section.content if section else None)]
+            if not numbers:
                 raise PppRefused(f"{pep_id} has no targets recorded yet: Pupil Premium Plus is requested for a "
                                  "target, so record the PEP's targets first")
-            if not 1 <= number <= count:
-                raise PppRefused(f"{pep_id} has {count} target(s), numbered 1 to {count}: there is no target {number}")
+            if number not in numbers:
+                raise PppRefused(f"{pep_id} has {len(numbers)} target(s), numbered {', '.join(map(str, numbers))}: "
+                                 f"there is no target {number}")
             row = PppRequestRow(
                 pep_id=pep_id, child_id=pep.child_id, setting_id=pep.setting_id, target_number=number,
                 amount_pence=to_pence(amount_value), purpose=purpose_text, status=PppStatus.REQUESTED.value,

@@ -27,7 +27,7 @@ from pepflow.engine.errors import EngineError
 from pepflow.ppp import ledger, ledger_csv
 from pepflow.quality import IMPROVE_TASK, RATE_TASK, QualityService
 from pepflow.store.errors import RecordsError, UnknownRecord
-from pepflow.store.ppp import PppRecords
+from pepflow.store.ppp import PppRecords, target_numbers
 from pepflow.store.quality import QualityRecords
 
 from .pages import render
@@ -70,7 +70,7 @@ def _page(request: Request, principal: Principal, pep_id: str, *, error: str | N
         can_improve=improve_task is not None and principal.can("pep:write") and _owns(web, principal, child),
         improving=improve_task is not None, correctable=sorted(s.value for s in CORRECTABLE),
         requests=ppp.for_pep(pep.id), last_terms=ppp.last_terms_spend(pep.id),
-        targets=list(enumerate(school.get("targets") or [], start=1)),
+        targets=target_numbers(school),
         can_request=principal.can("ppp:request") and web.access.may_see_child(principal, child),
         can_decide=principal.can("ppp:decide"),
     )

@@ -47,7 +47,7 @@ def test_a_request_is_for_a_target_the_pep_has_and_an_amount_in_pounds_and_pence
     made = ppp.request(pep.id, 2, "£1,250.50", "Maths tutor, one hour a week for the term", actor=SW)
     assert made.amount == Decimal("1250.50") and made.target_number == 2 and made.setting_id == "ES-0001"
     for target, amount, words in [
-        (4, "100", r"3 target\(s\), numbered 1 to 3: there is no target 4"),
+        (4, "100", r"3 target\(s\), numbered 1, 2, 3: there is no target 4"),
         (0, "100", "there is no target 0"),
         ("two", "100", "whole number"),
         (1, "-50", "cannot be negative"),
@@ -66,6 +66,16 @@ def test_a_request_is_for_a_target_the_pep_has_and_an_amount_in_pounds_and_pence
     assert [x.id for x in ppp.for_pep(pep.id)] == [made.id]  # nothing refused was kept
     audit = [e for e in sample_store.audit_entries("pep", pep.id) if e.action == "ppp-requested"]
     assert len(audit) == 1 and audit[0].diff["amount"] == [None, "1250.50"]
+
+
+def test_a_request_names_a_target_by_its_own_number(sample_store):
+    pep = sample_store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    sample_store.save_section(pep.id, PepSection.SCHOOL_RETURN, {"targets": [
+        {"target": "Reading", "number": 2}, {"target": "Maths", "number": 5}]}, actor=SW)
+    ppp = PppRecords(sample_store)
+    assert ppp.request(pep.id, 5, "120", "Maths tutor", actor=SW).target_number == 5
+    with pytest.raises(PppRefused, match="numbered 2, 5: there is no target 1"):
+        ppp.request(pep.id, 1, "120", "Maths tutor", actor=SW)
 
 
 def test_a_pep_without_targets_gets_no_request(sample_store):
