@@ -34,6 +34,7 @@ from .mail.dkim import dkim_signer_from_env
 from .mail.local_outbox import LocalOutboxServer
 from .mail.outbox import FlushResult, OutboxSender
 from .mail.transport import Mailer, SmtpMailer, SmtpSettings
+from .quality import QualityService
 from .safety import check_deployment, secure_data_dir
 from .store import RecordsStore
 from .store.migrate import migrate
@@ -187,6 +188,9 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         runtime = OutboxRuntime(engine, build_routers(casework), sender)
         handover = Handover(store, engine, clock)
         runtime.tickers.append(handover.tick)  # once a day: tasks follow birthdays and dated allocations
+        quality = QualityService(store, engine, clock, casework)
+        engine.add_completion_check(quality.check_task)  # a quality task needs the records behind it
+        runtime.tickers.append(quality.tick)  # once a day: final PEPs go to the Virtual School for rating
         yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender, handover)
     finally:
         await asyncio.to_thread(pdf.close)

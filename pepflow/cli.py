@@ -744,3 +744,8 @@ def password(
         _fail(exc)
     console.print(f"{pep_id} {kind} v{found}: [bold]{secret}[/bold]")
     console.print(spelled)
+
+from .quality_cli import ppp_app, quality_app  # noqa: E402 - their own module (cli.py is full)
+
+app.add_typer(quality_app, name="quality")
+app.add_typer(ppp_app, name="ppp")

@@ -34,6 +34,9 @@ from .store.errors import RecordsError, UnknownRecord
 log = logging.getLogger(__name__)
 LONDON = ZoneInfo("Europe/London")
 PEP_PROCESS = "pep"
+#: processes with PEP-owner tasks: the PEP itself, and the Virtual School's quality
+#: review (its improvement task goes to the owner: bpmn/pep-quality.bpmn)
+OWNER_PROCESSES = (PEP_PROCESS, "pep-quality")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class _Instance:
     process_instance_key: int
     process_definition_key: int
     variables: dict[str, Any]
+    bpmn_process_id: str = PEP_PROCESS
 
 
 @dataclass(frozen=True)
@@ -88,21 +92,22 @@ class Handover:
         wanted = set(child_ids) if child_ids is not None else None
         moves: list[Move] = []
         instances = [
-            (key, definition_key, variables)
-            for key, definition_key, variables in self.engine.active_instance_variables(PEP_PROCESS)
+            (process, key, definition_key, variables)
+            for process in OWNER_PROCESSES
+            for key, definition_key, variables in self.engine.active_instance_variables(process)
             if isinstance(variables.get("childId"), str) and (wanted is None or variables["childId"] in wanted)
         ]
         if wanted is None:
             # every child: the records and the open tasks in a few queries, not ten a child
-            records: Any = DayRecords(self.store, (v.get("pepId") for _k, _d, v in instances))
+            records: Any = DayRecords(self.store, (v.get("pepId") for _p, _k, _d, v in instances))
             open_tasks: dict[int, list] | None = defaultdict(list)
             for task in self.engine.user_tasks():
                 open_tasks[task.process_instance_key].append(task)
         else:
             records, open_tasks = self.store, None
-        for key, definition_key, variables in instances:
+        for process, key, definition_key, variables in instances:
             child_id = variables["childId"]
-            instance = _Instance(key, definition_key, variables)
+            instance = _Instance(key, definition_key, variables, process)
             try:
                 assignment = assignment_for(records, child_id, today)
             except UnknownRecord:
@@ -127,8 +132,9 @@ class Handover:
             why = (f"{assignment.child_id} now needs a {ROLE_LABELS[assignment.role]} (their age on "
                    f"{assignment.day.isoformat()}): handover from the {previous_role.replace('-', ' ')}")
         wanted = dict(assignment.variables())
-        # the meeting forms' option list names the workers allocated now
-        wanted["contactOptions"] = contact_options(records, assignment.child_id, variables.get("settingId"))
+        if instance.bpmn_process_id == PEP_PROCESS:
+            # the meeting forms' option list names the workers allocated now
+            wanted["contactOptions"] = contact_options(records, assignment.child_id, variables.get("settingId"))
         if any(variables.get(k) != v for k, v in wanted.items()):
             self.engine.set_variables(instance.process_instance_key, wanted)
         pep_id = variables.get("pepId")

@@ -18,6 +18,9 @@ from .engine.views import UserTask
 from .meetings import MeetingDates
 from .store import RecordsStore
 from .store.allocations import owner_on
+from .store.quality import QualityRecords
+from .domain.enums import StaffRole
+from .quality import RATE_TASK, REVIEWER_GROUP
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class RolePlayer:
         for staff in self.store.all_staff():
             if staff.candidate_group == group:
                 return staff.id
+        if group == REVIEWER_GROUP:  # the Virtual School's quality reviewers: its staff
+            for staff in self.store.staff_with_role(StaffRole.VIRTUAL_SCHOOL):
+                return staff.id
         raise LookupError(f"nobody in candidate group {group!r} for task {task.user_task_key}")
 
     def variables_for(self, task: UserTask, now: datetime) -> dict[str, Any]:
@@ -102,7 +108,26 @@ class RolePlayer:
                 self._returned.add(pep_id)
                 return {"pepApproved": False, "returnReasonCode": "targets-not-smart"}
             return {"pepApproved": True}
+        if task.element_id == RATE_TASK:
+            return self._rate_quality(task)
         raise LookupError(f"no role knows how to complete {task.element_id}")
+
+    def _rate_quality(self, task: UserTask) -> dict[str, Any]:
+        """The Virtual School rates the PEP on its quality page (the records), then gives
+        the same overall rating in the task: green, or amber for one PEP in three (its
+        targets need dates). Red, and the improvement it asks for, are played by
+        tests/process/test_quality_cycle.py."""
+        records = QualityRecords(self.store)
+        pep_id = task.variables["pepId"]
+        amber = sum(map(ord, pep_id)) % 3 == 0
+        ratings = {c.code: ("green", None) for c in records.criteria()}
+        if amber and "smart-targets" in ratings:
+            ratings["smart-targets"] = ("amber", "Give each target a date by which it is met")
+        overall = "amber" if amber else "green"
+        review = records.review(int(task.variables["qualityReviewId"]))
+        if review.rating is None:
+            records.rate(review.id, ratings, overall, None, actor=self.actor_for(task))
+        return {"qualityRating": records.review(review.id).rating.value}
 
     def _invitees(self, v: dict[str, Any], now: datetime) -> list[str]:
         child = self.store.child(v["childId"])

@@ -17,15 +17,16 @@ from pyzeebe import ZeebeTaskRouter
 from pyzeebe.task.task_builder import build_job_handler
 
 from pepflow.casework import Casework
-from pepflow.domain.variables import PEP_VARIABLES, check_variables
+from pepflow.domain.variables import CONTRACTS, check_variables
 
-from . import documents, mail, records
+from . import documents, mail, quality, records
 
 #: every task type the diagram uses, declared once
 TASK_TYPES = (
     *records.TASK_TYPES,
     *documents.TASK_TYPES,
     *mail.TASK_TYPES,
+    *quality.TASK_TYPES,
 )
 
 
@@ -33,11 +34,13 @@ class ContractViolation(ValueError):
     """A handler returned variables the process contract does not allow."""
 
 
-def _contract_checked(task_type: str, function):
+def _contract_checked(task_type: str, function, process: str = "pep"):
+    contract = CONTRACTS[process]
+
     @functools.wraps(function)
     async def checked(*args: Any, **kwargs: Any) -> Any:
         result = await function(*args, **kwargs)
-        problems = check_variables(PEP_VARIABLES, result or {})
+        problems = check_variables(contract, result or {})
         if problems:
             raise ContractViolation(f"{task_type} returned variables the process contract refuses: {'; '.join(problems)}")
         return result
@@ -47,8 +50,11 @@ def _contract_checked(task_type: str, function):
 
 def build_routers(casework: Casework) -> list[ZeebeTaskRouter]:
     routers = [records.build_router(casework), documents.build_router(casework), mail.build_router(casework)]
-    for router in routers:
+    processes = ["pep"] * len(routers)
+    routers.append(quality.build_router(casework))  # the Virtual School's quality review
+    processes.append(quality.PROCESS)
+    for router, process in zip(routers, processes):
         for task in router.tasks:
-            task.original_function = _contract_checked(task.type, task.original_function)
+            task.original_function = _contract_checked(task.type, task.original_function, process)
             task.job_handler = build_job_handler(task.original_function, task.config)
     return routers

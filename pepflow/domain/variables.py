@@ -96,8 +96,23 @@ PEP_VARIABLES: dict[str, Kind] = {
     "contactOptions": Kind.OPTIONS,
 }
 
+#: the Virtual School's quality review of a final PEP (bpmn/pep-quality.bpmn)
+QUALITY_VARIABLES: dict[str, Kind] = {
+    "pepId": Kind.IDENTIFIER,
+    "childId": Kind.IDENTIFIER,
+    "qualityReviewId": Kind.INTEGER,
+    "qualityReviewerGroups": Kind.GROUPS,
+    "qualityRating": Kind.CODE,  # red / amber / green
+    "qualityRatingProblem": Kind.CODE,  # why the rating step sent the task back
+    "pepImproved": Kind.BOOLEAN,
+    "improvementProblem": Kind.CODE,
+    "ownerRole": Kind.CODE,
+    "ownerAssignee": Kind.LOGIN,
+    "ownerCandidateGroups": Kind.GROUPS,
+}
+
 #: process id -> its contract; processes without one (tests' small diagrams) are free
-CONTRACTS: dict[str, dict[str, Kind]] = {"pep": PEP_VARIABLES}
+CONTRACTS: dict[str, dict[str, Kind]] = {"pep": PEP_VARIABLES, "pep-quality": QUALITY_VARIABLES}
 
 _IDENTIFIER = re.compile(r"^(?=[^\s]*\d)[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")

@@ -44,6 +44,7 @@ KINDS: tuple[str, ...] = (
     "form-password",
     "pep-escalation",
     "final-pep-corrected",
+    "pep-quality-returned",  # the Virtual School rated a final PEP red (pepflow/quality.py)
 )
 
 PEP_REFERENCE = re.compile(r"^PEP-[A-Z0-9]+(-[A-Z0-9]+)*$")

@@ -378,3 +378,7 @@ class EscalationRow(Base):
     raised_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+# The Virtual School's quality assurance and Pupil Premium Plus tables, on this metadata.
+from pepflow.store import quality_models  # noqa: E402,F401

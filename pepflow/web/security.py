@@ -41,6 +41,12 @@ PERMISSIONS: dict[str, frozenset[StaffRole]] = {
     # allocate a worker to a child of the locality
     "allocations:write": TEAM_MANAGER,
     "dashboard": READ_ALL_ROLES,
+    # the Virtual School's quality review and Pupil Premium Plus (issue 15): the
+    # Virtual School rates, edits criteria and decides; the child's worker and
+    # business support (who type up the school's requests) request PP+ and record its impact
+    "quality:rate": frozenset({StaffRole.VIRTUAL_SCHOOL}),
+    "ppp:request": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT},
+    "ppp:decide": frozenset({StaffRole.VIRTUAL_SCHOOL}),
     "operations:read": frozenset({StaffRole.OPERATOR}),
     "operations:write": frozenset({StaffRole.OPERATOR}),
     "accounts": frozenset({StaffRole.ADMINISTRATOR}),

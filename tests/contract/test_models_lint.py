@@ -18,6 +18,8 @@ from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAM = ROOT / "bpmn" / "pep.bpmn"
+#: every diagram of the product (the PEP process and the Virtual School's quality review)
+DIAGRAMS = sorted((ROOT / "bpmn").glob("*.bpmn"))
 FORMS = ROOT / "forms"
 CONTRACT = ROOT / "docs" / "process-contract.md"
 
@@ -31,9 +33,9 @@ GENERATED_ID = re.compile(r"(Activity|Gateway|Event|Flow|StartEvent|EndEvent)_[0
 CONTRACT_ELEMENT_ID = re.compile(r"[A-Z][A-Za-z0-9]*(Task|Event|Gateway|SubProcess)")
 
 
-def _diagram() -> etree._ElementTree:
+def _diagram(path: Path = DIAGRAM) -> etree._ElementTree:
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    return etree.parse(str(DIAGRAM), parser)
+    return etree.parse(str(path), parser)
 
 
 def _semantic_ids() -> set[str]:
@@ -76,10 +78,11 @@ def test_models_lint() -> None:
     assert result.returncode == 0, f"lint-models failed:\n{result.stdout}\n{result.stderr}"
 
 
-def test_every_form_id_has_a_form_file_with_that_id() -> None:
+@pytest.mark.parametrize("path", DIAGRAMS, ids=lambda p: p.name)
+def test_every_form_id_has_a_form_file_with_that_id(path: Path) -> None:
     form_ids = {
         definition.get("formId")
-        for definition in _diagram().iterfind(".//zeebe:formDefinition", NS)
+        for definition in _diagram(path).iterfind(".//zeebe:formDefinition", NS)
     }
     assert form_ids, "the diagram links no forms"
     for form_id in sorted(form_ids):
@@ -89,8 +92,9 @@ def test_every_form_id_has_a_form_file_with_that_id() -> None:
         assert schema.get("id") == form_id, f"{path.name}: id {schema.get('id')!r} != {form_id!r}"
 
 
-def test_every_user_task_links_a_form() -> None:
-    for task in _diagram().iterfind(".//bpmn:userTask", NS):
+@pytest.mark.parametrize("path", DIAGRAMS, ids=lambda p: p.name)
+def test_every_user_task_links_a_form(path: Path) -> None:
+    for task in _diagram(path).iterfind(".//bpmn:userTask", NS):
         assert task.find(".//zeebe:userTask", NS) is not None, f"{task.get('id')}: not a Camunda user task"
         assert task.find(".//zeebe:formDefinition", NS) is not None, f"{task.get('id')}: no form"
 
@@ -118,10 +122,11 @@ def test_contract_element_ids_exist_in_the_diagram() -> None:
     assert not missing, f"contract element ids missing from the diagram: {sorted(missing)}"
 
 
-def test_no_generated_or_reserved_element_ids() -> None:
+@pytest.mark.parametrize("path", DIAGRAMS, ids=lambda p: p.name)
+def test_no_generated_or_reserved_element_ids(path: Path) -> None:
     ids = {
         element.get("id")
-        for element in _diagram().iter()
+        for element in _diagram(path).iter()
         if isinstance(element.tag, str) and element.get("id") is not None
     }
     bad = sorted(
@@ -133,3 +138,15 @@ def test_no_generated_or_reserved_element_ids() -> None:
 def test_process_is_the_executable_pep_process() -> None:
     processes = _diagram().findall("bpmn:process", NS)
     assert [(p.get("id"), p.get("isExecutable")) for p in processes] == [("pep", "true")]
+
+
+def test_the_quality_review_is_its_own_executable_process_started_by_a_message() -> None:
+    tree = _diagram(ROOT / "bpmn" / "pep-quality.bpmn")
+    processes = tree.findall("bpmn:process", NS)
+    assert [(p.get("id"), p.get("isExecutable")) for p in processes] == [("pep-quality", "true")]
+    starts = processes[0].findall("bpmn:startEvent", NS)
+    assert len(starts) == 1 and starts[0].find("bpmn:messageEventDefinition", NS) is not None
+    names = {m.get("name") for m in tree.findall("bpmn:message", NS)}
+    assert names == {"pep-quality-review"}
+    ids = {e.get("id") for e in tree.iter() if isinstance(e.tag, str) and e.get("id")}
+    assert not ids & _semantic_ids(), "the two diagrams share element ids"

@@ -22,8 +22,23 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "zeebe": "http://ca
 CONFIRMATIONS = {"swSectionComplete", "developmentInfoRecorded", "typedUp", "returnReasonCode"}
 
 
-def _diagram():
-    return etree.parse(str(ROOT / "bpmn" / "pep.bpmn"), etree.XMLParser(resolve_entities=False, no_network=True))
+DIAGRAMS = sorted((ROOT / "bpmn").glob("*.bpmn"))
+
+
+def _parse(path):
+    return etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def _process_of(path) -> str:
+    return _parse(path).find("bpmn:process", NS).get("id")
+
+
+def _forms_of(path) -> set[str]:
+    return {d.get("formId") for d in _parse(path).iter("{%s}formDefinition" % NS["zeebe"])}
+
+
+def _types_of(path) -> set[str]:
+    return {el.get("type") for el in _parse(path).iter("{%s}taskDefinition" % NS["zeebe"])}
 
 
 def _routers():
@@ -31,7 +46,7 @@ def _routers():
 
 
 def test_every_task_type_in_the_diagram_has_exactly_one_handler():
-    in_diagram = {el.get("type") for el in _diagram().iter("{%s}taskDefinition" % NS["zeebe"])}
+    in_diagram = set().union(*(_types_of(p) for p in DIAGRAMS))
     handled = [task.type for router in _routers() for task in router.tasks]
     assert sorted(handled) == sorted(set(handled)), "a task type has two handlers"
     assert in_diagram == set(handled) == set(TASK_TYPES)
@@ -65,7 +80,7 @@ def test_every_form_field_has_a_consumer():
         name for router in _routers() for task in router.tasks
         for name in inspect.signature(task.original_function).parameters
     }
-    diagram_text = (ROOT / "bpmn" / "pep.bpmn").read_text()
+    diagram_text = " ".join(p.read_text() for p in DIAGRAMS)
     feel = " ".join(re.findall(r'="(=[^"]*)"', diagram_text) + re.findall(r">(=[^<]*)<", diagram_text))
     for form_id, keys in _form_keys().items():
         for key in keys - CONFIRMATIONS - {"contactOptions"}:
@@ -84,6 +99,8 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
         "formSendAt", "formReminderAt", "agedOut", "formDocumentId", "finalDocumentId",
         "swPartDueAt", "swPartEscalateAt", "meetingRecordDueAt", "finaliseDueAt", "formAlreadyReturned",
         "meetingDateProblem", "meetingDateRefusedOn", "meetingDateNextValid",
+        # the quality review (bpmn/pep-quality.bpmn): its start message and its steps
+        "pepId", "qualityReviewId", "qualityReviewerGroups", "qualityRatingProblem", "improvementProblem",
     }
     for router in _routers():
         for task in router.tasks:
@@ -94,12 +111,24 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
 def test_every_form_field_and_every_variable_a_handler_reads_is_in_the_process_contract():
     """The variable contract (pepflow/domain/variables.py) names everything the process
     holds; the engine refuses the rest at deploy and at run time."""
-    from pepflow.domain.variables import PEP_VARIABLES
+    from pepflow.domain.variables import CONTRACTS
 
-    for form_id, keys in _form_keys().items():
-        assert keys <= PEP_VARIABLES.keys(), f"form {form_id}: {keys - PEP_VARIABLES.keys()} not in the contract"
-    for router in _routers():
-        for task in router.tasks:
-            for name in inspect.signature(task.original_function).parameters:
-                assert name == "job" or name in PEP_VARIABLES, f"{task.type} reads {name}, not in the contract"
+    keys_of = _form_keys()
+    for path in DIAGRAMS:
+        contract = CONTRACTS[_process_of(path)]
+        for form_id in _forms_of(path):
+            keys = keys_of[form_id]
+            assert keys <= contract.keys(), f"form {form_id}: {keys - contract.keys()} not in the contract"
+        types = _types_of(path)
+        for router in _routers():
+            for task in router.tasks:
+                if task.type not in types:
+                    continue
+                for name in inspect.signature(task.original_function).parameters:
+                    assert name == "job" or name in contract, f"{task.type} reads {name}, not in the contract"
+
+
+def test_every_form_belongs_to_exactly_one_diagram():
+    owners = [form for path in DIAGRAMS for form in _forms_of(path)]
+    assert sorted(owners) == sorted(set(owners)) == sorted(_form_keys()), "a form is unused or shared by two diagrams"
 

@@ -35,6 +35,7 @@ FULL_CONTEXT = {
     "owner_name": "Amira Quillfeather",
     "next_step": "Please contact the worker.",
     "version": 2,
+    "rated_on": date(2026, 10, 20),
 }
 
 ALLOWED_VARIABLES = set(FULL_CONTEXT)
@@ -46,7 +47,7 @@ def test_every_kind_the_process_sends_has_templates():
         "initial-pep", "virtual-school-notice", "initial-meeting-arranged",
         "initial-meeting-reminder", "initial-meeting-overdue", "pep-form",
         "pep-form-health-visitor", "pep-form-reminder", "final-pep", "form-password", "pep-escalation",
-        "final-pep-corrected",
+        "final-pep-corrected", "pep-quality-returned",
     }
 
 

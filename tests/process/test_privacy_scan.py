@@ -20,7 +20,7 @@ import re
 import sqlalchemy as sa
 
 from pepflow.demo import run_demo
-from pepflow.domain.variables import PEP_VARIABLES, check_variables
+from pepflow.domain.variables import check_variables, contract_for
 from pepflow.sample_data import sample_file
 
 
@@ -67,20 +67,27 @@ async def test_a_demo_year_leaves_no_child_data_where_many_can_read(tmp_path, ca
     births = _birth_patterns()
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo' / 'pep.sqlite3'}")
     problems: list[str] = []
+    processes: set[str] = set()
     try:
         meta = sa.MetaData()
         meta.reflect(engine)
         with engine.connect() as conn:
-            # 1. process variables: of their kind in the contract, nothing else
+            # 1. process variables: of their kind in their process's contract (the PEP,
+            #    or the Virtual School's quality review), nothing else
+            instances, tasks, messages = (meta.tables[f"engine_{t}"] for t in ("instance", "user_task", "message"))
+            started_by = {"pep-quality-review": "pep-quality"}  # the quality review's start message
             for column_owner, query in (
-                ("instance", sa.select(meta.tables["engine_instance"].c.key, meta.tables["engine_instance"].c.variables)),
-                ("user task", sa.select(meta.tables["engine_user_task"].c.key, meta.tables["engine_user_task"].c.variables)),
-                ("message", sa.select(meta.tables["engine_message"].c.key, meta.tables["engine_message"].c.variables)),
+                ("instance", sa.select(instances.c.key, instances.c.variables, instances.c.bpmn_process_id)),
+                ("user task", sa.select(tasks.c.key, tasks.c.variables, tasks.c.bpmn_process_id)),
+                ("message", sa.select(messages.c.key, messages.c.variables, messages.c.name)),
             ):
-                for key, raw in conn.execute(query):
+                for key, raw, owner in conn.execute(query):
+                    contract = contract_for(started_by.get(owner, owner)) or contract_for("pep")
                     variables = {k: v for k, v in json.loads(raw or "{}").items() if k != "data_objects"}
-                    for problem in check_variables(PEP_VARIABLES, variables):
+                    for problem in check_variables(contract, variables):
                         problems.append(f"{column_owner} {key}: {problem}")
+                    if column_owner == "instance":
+                        processes.add(owner)
             # 2. no name or date of birth anywhere in the engine's tables (variables,
             #    snapshots, jobs, incidents, history)
             for name, table in meta.tables.items():
@@ -102,4 +109,5 @@ async def test_a_demo_year_leaves_no_child_data_where_many_can_read(tmp_path, ca
         for leak in _leaks(record.getMessage(), names, births):
             problems.append(f"log {record.name}: {leak}")
     assert subjects > 50 and len(caplog.records) > 50
+    assert processes == {"pep", "pep-quality"}  # the quality reviews were scanned too
     assert not problems, "\n".join(problems[:50])

@@ -29,6 +29,9 @@ SCOPE = {
     "get_pep": "see-child", "pep_page": "see-child", "download_document": "see-child",
     "upload_school_form": "upload", "allocate": "manage-child", "put_meeting_venue": "pep-write",
     "put_return_comments": "pep-write",
+    # the Virtual School's quality review and Pupil Premium Plus (pepflow/web/quality_pages.py)
+    "pep_quality_page": "see-child", "rate_pep_quality": "quality-rate", "improve_pep": "pep-write",
+    "request_ppp": "upload",
     "get_user_task": "see-task", "task_page": "see-task", "get_user_task_form": "see-task",
     "get_draft": "work-task", "save_draft": "work-task", "delete_draft": "work-task",
     "claim_user_task": "work-task", "complete_user_task": "complete", "unclaim_user_task": "unclaim",
@@ -112,6 +115,8 @@ class Oracle:
         if scope == "upload":
             return p.has("social-worker", "leaving-care-worker", "personal-adviser", "business-support") \
                 and self.sees_child(p, target["child"])
+        if scope == "quality-rate":  # the Virtual School rates every PEP (it reads all)
+            return p.has("virtual-school")
         if scope == "manage-child":
             return p.has("team-manager") and p.team == LOCALITY[target["child"]]
         if scope == "pep-write":

@@ -43,6 +43,11 @@ EXPECTED: dict[str, set[str] | str] = {
     "operations_page": OPS, "instance_page": OPS,
     "get_dashboard": READ_ALL, "get_dashboard_csv": READ_ALL, "dashboard_page": READ_ALL,
     "forecast_page": READ_ALL, "forecast_chart": READ_ALL, "forecast_csv": READ_ALL,
+    # the Virtual School's quality review and Pupil Premium Plus (issue 15)
+    "pep_quality_page": CASE | BS | TM | READ_ALL, "rate_pep_quality": {"virtual-school"},
+    "improve_pep": CASE | TM, "request_ppp": CASE | BS, "decide_ppp": {"virtual-school"},
+    "record_ppp_impact": CASE | BS, "quality_criteria_page": READ_ALL, "save_quality_criterion": {"virtual-school"},
+    "quality_dashboard_page": READ_ALL, "ppp_ledger_page": READ_ALL, "ppp_ledger_csv": READ_ALL,
     "list_users": ADMIN, "create_user": ADMIN, "unlock_user": ADMIN, "users_page": ADMIN,
     "disable_user": ADMIN, "enable_user": ADMIN, "revoke_sessions": ADMIN, "issue_password_reset": ADMIN,
 }
@@ -54,7 +59,8 @@ ROLE_USERS = {
     "operator": "ops-only", "administrator": "admin-only",
 }
 PARAMS = {"user_task_key": "1", "pep_id": "PEP-NONE", "document_id": "1", "child_id": "C-NONE",
-          "process_instance_key": "1", "incident_key": "1", "user_id": "999999"}
+          "process_instance_key": "1", "incident_key": "1", "user_id": "999999",
+          "request_id": "999999"}
 ROLE_DENIED = "your role does not allow"
 
 

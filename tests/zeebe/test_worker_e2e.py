@@ -275,7 +275,7 @@ async def run_over_grpc(tmp: Path) -> tuple[dict, str, int]:
             # `pep deploy --zeebe bpmn forms`
             with ZeebeEngine(zeebe) as client:
                 deployment = await asyncio.to_thread(client.deploy, sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((ROOT / "forms").glob("*.form")))
-            assert {p.bpmn_process_id for p in deployment.processes} == {"pep"}
+            assert {p.bpmn_process_id for p in deployment.processes} == {"pep", "pep-quality"}
             assert len(deployment.forms) == len(list((ROOT / "forms").glob("*.form")))
 
             clock_file.write_text(clock.now().isoformat(), encoding="ascii")
