@@ -101,6 +101,13 @@ def search_process_instances(
                         items=[instance_out(web, i, incidents.get(i.process_instance_key, 0)) for i in rows])
 
 
+def _form_fields(web: WebBackend, form_id: str) -> tuple[str, ...]:
+    try:
+        return tuple(f.key for f in web.engine.form(form_id).fields)
+    except Exception:  # noqa: BLE001 - a form no longer deployed: the mappings still count
+        return ()
+
+
 def instance_details(web: WebBackend, process_instance_key: int) -> dict[str, Any]:
     inst = engine_call(web.engine.instance, process_instance_key)
     history = web.engine.history(process_instance_key)
@@ -112,7 +119,7 @@ def instance_details(web: WebBackend, process_instance_key: int) -> dict[str, An
         completedElements=completed,
         incidentElements=sorted({i.element_id for i in inst.incidents}),
         visits=visit_counts(history),
-        elementVariables={e: diagram.variables_used(e, inst.variables) for e in diagram.names},
+        elementVariables={e: diagram.variables_used(e, inst.variables, lambda f: _form_fields(web, f)) for e in diagram.names},
         elementNames={e: diagram.name(e) for e in {h.element_id for h in history} | set(inst.active_elements)},
         history=[{"elementId": h.element_id, "elementName": diagram.name(h.element_id), "elementType": h.element_type,
                   "event": h.event, "at": h.at.isoformat()} for h in history],

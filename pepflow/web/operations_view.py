@@ -68,6 +68,7 @@ class DiagramIndex:
         self.parent: dict[str, str | None] = {}
         self.types: dict[str, str] = {}
         self.text: dict[str, str] = {}
+        self.form_ids: dict[str, str] = {}
         if not xml:
             return
         try:
@@ -86,19 +87,26 @@ class DiagramIndex:
                 self.parent[ident] = parent
                 self.types[ident] = tag
                 self.text[ident] = " ".join(v for node in child.iter() for v in node.attrib.values())
+                form = next((n.get("formId") for n in child.iter() if n.tag.endswith("formDefinition") and n.get("formId")), None)
+                if form:
+                    self.form_ids[ident] = form
                 if tag in CONTAINERS:
                     self._walk(child, ident)
 
     def name(self, element_id: str) -> str:
         return self.names.get(element_id, element_id)
 
-    def variables_used(self, element_id: str, names) -> list[str]:
-        """The variables (of ``names``) that an element's definition mentions: its
-        input/output mappings, assignment, schedule and conditions."""
+    def variables_used(self, element_id: str, names, form_fields=lambda form_id: ()) -> list[str]:
+        """The variables (of ``names``) that an element uses: those its definition
+        mentions (mappings, assignment, schedule, conditions) and, for a user task,
+        the fields of its form (``form_fields(form_id)``)."""
         import re
 
         text = self.text.get(element_id, "")
-        return sorted(n for n in names if re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])", text))
+        used = {n for n in names if re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])", text)}
+        if element_id in self.form_ids:
+            used |= set(form_fields(self.form_ids[element_id])) & set(names)
+        return sorted(used)
 
     def ids_named(self, text: str) -> tuple[str, ...]:
         """Element ids whose name or id contains ``text`` (case-insensitive)."""
