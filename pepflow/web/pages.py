@@ -10,8 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from pepflow.casework import local_date
-
 from .api import task_out
 from .security import Principal, allow, check_csrf, load_principal
 

@@ -3,9 +3,6 @@ records store; every check of scope (own caseload, locality team) happens here."
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -17,13 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import HTTPException
 
-from pepflow.calendar import MissingTermDates, WorkingDays, academic_year_of
-from pepflow.casework import at_local, local_date
+from pepflow.casework import at_local
+from pepflow.domain.enums import PepSection
 from pepflow.pep_content import answers_view
-from pepflow.domain.enums import PepSection, PepStatus, TermName
 from pepflow.engine.errors import NotFound
 from pepflow.engine.views import UserTask
-from pepflow.store.models import CareEpisodeRow, ChildRow, EscalationRow, PepRow
+from pepflow.store.models import ChildRow
 from pepflow.store.repository import create_store_engine
 
 from pepflow.domain.variables import contract_for, value_fits
@@ -49,7 +45,6 @@ def operator_view(variables: dict[str, Any], bpmn_process_id: str = "pep") -> di
 
 
 DASHBOARD_TTL = 15.0
-_WORKING_DAYS = WorkingDays()  # England bank holidays, built once
 
 
 @dataclass
@@ -66,8 +61,8 @@ class WebBackend:
     runtime: Any = None
     _names: dict[str, str] = field(default_factory=dict)
     _names_at: float = 0.0
-    # the dashboard's figures: recomputed at most every DASHBOARD_TTL seconds
-    _dashboard: tuple[float, dict[str, Any]] | None = None
+    # the dashboard's records (dashboard_view.Dashboard): read at most every DASHBOARD_TTL seconds
+    _dashboard: tuple[float, Any] | None = None
     _element_names: dict[int, dict[str, str]] = field(default_factory=dict)
     _reads: sa.Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pepflow.calendar import academic_year_label
 from pepflow.domain.enums import (
-    ContactRole, DocumentKind, MailStatus, OwnerRole, PepStatus, StaffRole, TermName, Variant,
+    ContactRole, DocumentKind, MailStatus, OwnerRole, StaffRole, TermName, Variant,
 )
 from pepflow.domain.words import LONDON, STATUS_WORDS
 
