@@ -30,12 +30,28 @@ def _filters(locality: str, school: str, worker: str, term: str) -> dv.Filters:
     return dv.Filters(locality=locality.strip(), school=school.strip(), worker=worker.strip(), term=term.strip())
 
 
+# the page takes anything and says in words what it refused; the API documents the shapes
 FILTER_PARAMS = dict(
     locality=Query("", max_length=60, description="a locality (e.g. north)"),
     school=Query("", max_length=60, description="an education setting id (ES-0001)"),
     worker=Query("", max_length=60, description="the PEP owner's staff id (ST-0001)"),
     term=Query("", max_length=20, description="a term, `2026-autumn`; empty: the current term"),
 )
+API_FILTERS = dict(
+    locality=Query("", max_length=60, pattern=r"^[a-z0-9-]*$", description="a locality (e.g. north)"),
+    school=Query("", max_length=60, pattern=r"^[A-Za-z0-9-]*$", description="an education setting id (ES-0001)"),
+    worker=Query("", max_length=60, pattern=r"^[A-Za-z0-9-]*$", description="the PEP owner's staff id (ST-0001)"),
+    term=Query("", max_length=20, pattern=r"^([0-9]{4}-(autumn|spring|summer))?$",
+               description="a term, `2026-autumn`; empty: the current term"),
+)
+
+
+def _checked(web, f: dv.Filters) -> None:
+    """A filter that names no locality, school or worker is answered 404 (nothing by
+    that name), saying which."""
+    dv.check(f, dv.filter_options(web.dashboard_reader()))
+    if f.problems:
+        raise HTTPException(404, "; ".join(f.problems))
 
 
 @pages.get("/dashboard", response_class=HTMLResponse)
@@ -67,33 +83,27 @@ def dashboard_page(request: Request, card: str = Query("", max_length=20), local
 
 
 @api.get("/dashboard", tags=["Virtual School"])
-def get_dashboard(request: Request, locality: str = FILTER_PARAMS["locality"], school: str = FILTER_PARAMS["school"],
-                  worker: str = FILTER_PARAMS["worker"], term: str = FILTER_PARAMS["term"],
+def get_dashboard(request: Request, locality: str = API_FILTERS["locality"], school: str = API_FILTERS["school"],
+                  worker: str = API_FILTERS["worker"], term: str = API_FILTERS["term"],
                   principal: Principal = allow("dashboard")) -> dict[str, Any]:
     """Every card's figure; filters narrow the children first."""
     f = _filters(locality, school, worker, term)
     web = backend(request)
-    dv.check(f, dv.filter_options(web.dashboard_reader()))
-    out = web.dashboard(f)
-    out["problems"] = f.problems
-    return out
+    _checked(web, f)
+    return web.dashboard(f)
 
 
 @api.get("/dashboard.csv", tags=["Virtual School"], response_class=PlainTextResponse, responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": "One table: a row per child in care (after filters), a yes/no column per card and the reasons"},
 })
-def get_dashboard_csv(request: Request, locality: str = FILTER_PARAMS["locality"], school: str = FILTER_PARAMS["school"],
-                      worker: str = FILTER_PARAMS["worker"], term: str = FILTER_PARAMS["term"],
+def get_dashboard_csv(request: Request, locality: str = API_FILTERS["locality"], school: str = API_FILTERS["school"],
+                      worker: str = API_FILTERS["worker"], term: str = API_FILTERS["term"],
                       principal: Principal = allow("dashboard")) -> PlainTextResponse:
     web = backend(request)
     f = _filters(locality, school, worker, term)
-    dv.check(f, dv.filter_options(web.dashboard_reader()))
-    if f.problems:
-        raise HTTPException(422, "; ".join(f.problems))
+    _checked(web, f)
     result = web.dashboard_reader().compute(f)
-    if f.problems:
-        raise HTTPException(422, "; ".join(f.problems))
     web.audit(principal.staff_id, "report", "virtual-school-dashboard", "export-csv", {"filters": f.query()})
     return PlainTextResponse(dv.csv_rows(result), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="pep-dashboard-{result["asOf"]}.csv"'})

@@ -49,12 +49,12 @@ def test_the_pep_page_speaks_in_words(site):
     assert page.status_code == 200
     text = _text(page.text)
     assert "Form returned by the setting" in text and "School age" in text and "Autumn term 2026/27" in text
-    assert "£600" in text and "SEN support" in text
+    assert "£600" in text and "sen support" in text.lower()
     assert "21 September 2026" in text  # the form came back that day; no ISO dates
     for code in ("form-returned", "school-age", "sen-support", "ppp amount", "2026-09-21"):
         assert code not in text, code
     # targets are a table with a row per target
-    targets = re.search(r"<th scope=\"col\">Target</th><th scope=\"col\">Who</th><th scope=\"col\">By when</th>.*?</table>",
+    targets = re.search(r"SMART targets</h3>.*?<th scope=\"col\">Who</th><th scope=\"col\">By when</th>.*?</table>",
                         page.text, re.S)
     assert targets and "Read 10 minutes daily with carer" in targets.group(0) and "2 November 2026" in targets.group(0)
     # people by name, not staff ids
@@ -211,7 +211,8 @@ def test_dashboard_filters_narrow_every_card_and_the_csv(world, session_for):
     assert rows and {r["school"] for r in rows} == {"Oakridge Primary School (fictional)"}
     assert len(rows) == len({r["child_id"] for r in rows})
     refused = vs.get("/api/v1/dashboard.csv?locality=atlantis")
-    assert refused.status_code == 422 and "atlantis" in refused.json()["detail"]
+    assert refused.status_code == 404 and "atlantis" in refused.json()["detail"]
+    assert vs.get("/api/v1/dashboard?term=autumn-2026").status_code == 422  # not a term's shape
     page = _text(vs.get("/dashboard?school=ES-9999").text)
     assert "There is a problem with the filters" in page and "ES-9999" in page
     page = vs.get("/dashboard?card=due&locality=north")
