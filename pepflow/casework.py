@@ -52,6 +52,7 @@ from .mail.transport import Mailer
 from .ownership import assignment_for, team_manager_group
 from .pep_content import OWNER_LABELS as _OWNER_LABELS, finalised_by, form_content, meeting_record
 from .store import RecordsStore
+from .mail.links import STAFF_KINDS, pep_link
 from .store import records as r
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,8 @@ class CaseworkConfig:
     password_delay: timedelta = timedelta(hours=2)
     # keep a tagged PDF copy of each final PEP where LibreOffice is installed
     final_pdf: bool = True
+    # where staff open the web: staff e-mails link to the PEP's page there
+    web_base_url: str = "http://127.0.0.1:8000"
 
 
 def casework_config(settings: AppSettings) -> CaseworkConfig:
@@ -144,6 +147,7 @@ def casework_config(settings: AppSettings) -> CaseworkConfig:
         documents_dir=settings.data_dir / "documents",
         password_channel=settings.password_channel, final_pdf=settings.final_pdf,
         password_delay=timedelta(minutes=settings.password_delay_minutes),
+        web_base_url=settings.web_base_url,
     )
 
 
@@ -271,6 +275,8 @@ class Casework:
         key = bounded_key(key)
         if self.store.mail_entry(key) is not None:
             return False
+        if kind in STAFF_KINDS:  # staff open the PEP in the web; outside readers get no link
+            context = {**context, "web_link": pep_link(self.config.web_base_url, pep.id) if pep else None}
         rendered = render(kind, {
             "council_name": self.config.council_name, "sender_team": self.config.sender_team, **context,
         })

@@ -42,6 +42,16 @@ class AppSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_ca_bundle: Path | None = None
+    # the address staff open the web at: links in staff e-mails start with it
+    # (e.g. https://pep.council.example.org); a link carries references, never a name
+    web_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _web_base_url_is_an_address(self) -> AppSettings:
+        from pepflow.mail.links import check_base_url
+
+        self.web_base_url = check_base_url(self.web_base_url, production=self.environment == "production")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> AppSettings:

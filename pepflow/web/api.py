@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -19,7 +19,7 @@ from pepflow.engine.views import UserTask
 
 from .accounts import AccountError
 from .security import Principal, allow, check_csrf
-from .service import WebBackend, operator_view
+from .service import WebBackend
 
 class Problem(BaseModel):
     """An error: what went wrong, in one line a person can act on."""
@@ -99,10 +99,6 @@ class DraftOut(Model):
 
 class Assignment(Model):
     assignee: str | None = None  # ignored: you claim for yourself
-
-
-class Retry(Model):
-    retries: int = Field(default=1, ge=1, le=10)
 
 
 class MeOut(Model):
@@ -392,123 +388,6 @@ def _assignment_out(assignment) -> dict[str, Any] | None:
         return None
     return {"role": assignment.role.value, "staffId": assignment.staff_id, "assignee": assignment.assignee or None,
             "candidateGroups": list(assignment.candidate_groups), "note": assignment.note}
-
-
-# -------------------------------------------------------------- operations
-class InstanceOut(Model):
-    process_instance_key: int
-    bpmn_process_id: str
-    version: int
-    process_definition_key: int
-    state: str
-    active_elements: list[str]
-    active_element_names: list[str]
-    start_date: datetime
-    end_date: datetime | None
-    incident_count: int = 0
-
-
-class InstancePage(Model):
-    total: int
-    page: int
-    page_size: int
-    items: list[InstanceOut]
-
-
-def instance_out(web: WebBackend, inst, incidents: int) -> InstanceOut:
-    names = web.element_names(inst.process_definition_key)
-    return InstanceOut(
-        process_instance_key=inst.process_instance_key, bpmn_process_id=inst.bpmn_process_id, version=inst.version,
-        process_definition_key=inst.process_definition_key, state=inst.state, active_elements=inst.active_elements,
-        active_element_names=[names.get(e, e) for e in inst.active_elements], start_date=inst.started_at,
-        end_date=inst.ended_at, incident_count=incidents,
-    )
-
-
-@router.get("/process-instances", response_model=InstancePage, response_model_by_alias=True, tags=["operations"])
-def search_process_instances(
-    request: Request,
-    state: Literal["ACTIVE", "COMPLETED", "CANCELED"] | None = None,
-    element_id: str | None = Query(default=None, alias="elementId", max_length=200),
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=50, ge=1, le=200, alias="pageSize"),
-    principal: Principal = allow("operations:read"),
-) -> InstancePage:
-    web = backend(request)
-    total, rows, incidents = web.instance_rows(state=state, element_id=element_id, page=page, page_size=page_size)
-    return InstancePage(total=total, page=page, page_size=page_size,
-                        items=[instance_out(web, i, incidents.get(i.process_instance_key, 0)) for i in rows])
-
-
-@router.get("/process-instances/{process_instance_key}", tags=["operations"])
-def get_process_instance(request: Request, process_instance_key: int, principal: Principal = allow("operations:read")) -> dict[str, Any]:
-    """One instance: variables (identifiers only), history, incidents, and the
-    element ids to mark active and completed on the diagram."""
-    web = backend(request)
-    inst = engine_call(web.engine.instance, process_instance_key)
-    history = web.engine.history(process_instance_key)
-    completed = sorted({h.element_id for h in history if h.event == "COMPLETED"} - set(inst.active_elements))
-    out = instance_out(web, inst, len(inst.incidents)).model_dump(mode="json", by_alias=True)
-    out.update(
-        variables=operator_view(inst.variables, inst.bpmn_process_id),
-        completedElements=completed,
-        incidentElements=sorted({i.element_id for i in inst.incidents}),
-        history=[{"elementId": h.element_id, "elementType": h.element_type, "event": h.event, "at": h.at.isoformat()} for h in history],
-        incidents=[{"incidentKey": i.incident_key, "elementId": i.element_id, "errorType": i.error_type,
-                    "errorMessage": i.error_message, "jobKey": i.job_key, "state": i.state,
-                    "creationTime": i.created_at.isoformat()} for i in inst.incidents],
-    )
-    return out
-
-
-@router.get("/process-instances/{process_instance_key}/xml", tags=["operations"], response_class=PlainTextResponse)
-def get_process_instance_xml(request: Request, process_instance_key: int, principal: Principal = allow("operations:read")) -> PlainTextResponse:
-    web = backend(request)
-    inst = engine_call(web.engine.instance, process_instance_key)
-    return PlainTextResponse(web.engine.definition_xml(inst.process_definition_key), media_type="application/xml")
-
-
-@router.post("/process-instances/{process_instance_key}/cancellation", status_code=204, tags=["operations"])
-async def cancel_process_instance(request: Request, process_instance_key: int, principal: Principal = allow("operations:write")) -> Response:
-    web = backend(request)
-    engine_call(web.engine.cancel_instance, process_instance_key)
-    web.audit(principal.staff_id, "process-instance", str(process_instance_key), "cancel", {})
-    return Response(status_code=204)
-
-
-@router.get("/incidents", tags=["operations"])
-def search_incidents(request: Request, principal: Principal = allow("operations:read")) -> list[dict[str, Any]]:
-    web = backend(request)
-    return [{"incidentKey": i.incident_key, "processInstanceKey": i.process_instance_key, "elementId": i.element_id,
-             "errorType": i.error_type, "errorMessage": i.error_message, "jobKey": i.job_key, "state": i.state,
-             "creationTime": i.created_at.isoformat()} for i in web.engine.incidents()]
-
-
-@router.post("/incidents/{incident_key}/resolution", status_code=204, tags=["operations"])
-async def resolve_incident(request: Request, incident_key: int, body: Retry | None = None,
-                           principal: Principal = allow("operations:write")) -> Response:
-    """Resolve an incident after its cause was fixed; a job gets ``retries`` again."""
-    web = backend(request)
-    engine_call(web.engine.resolve_incident, incident_key, retries=(body.retries if body else 1))
-    web.audit(principal.staff_id, "incident", str(incident_key), "resolve", {})
-    return Response(status_code=204)
-
-
-# --------------------------------------------------------------- dashboard
-@router.get("/dashboard", tags=["Virtual School"])
-def get_dashboard(request: Request, principal: Principal = allow("dashboard")) -> dict[str, Any]:
-    return backend(request).dashboard()
-
-
-@router.get("/dashboard.csv", tags=["Virtual School"], response_class=PlainTextResponse, responses={
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures as CSV"},
-})
-def get_dashboard_csv(request: Request, principal: Principal = allow("dashboard")) -> PlainTextResponse:
-    web = backend(request)
-    figures = web.dashboard()
-    web.audit(principal.staff_id, "report", "virtual-school-dashboard", "export-csv", {})
-    return PlainTextResponse(web.dashboard_csv(figures), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="pep-dashboard-{figures["asOf"]}.csv"'})
 
 
 # ---------------------------------------------------------------- accounts

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from http.cookies import CookieError, SimpleCookie
 
-from . import api, api_access, auth, forecast_pages, pages, quality_pages
+from . import api, api_access, api_docs, auth, dashboard_pages, forecast_pages, operations_api, operations_pages, pages, quality_pages, record_pages
 from .limits import BodyLimit
 from .oidc import OidcClient
 from .security import SESSION_COOKIE, NotSignedIn, PrincipalCache, Sessions
@@ -56,7 +56,7 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
     app = FastAPI(
         title="PEP flow", version="0.1.0",
         description="Task list, PEP pages, operations and the Virtual School dashboard of the embedded mode.",
-        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+        openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,  # docs: api_docs.py
     )
     secret = settings.signing_key(backend.data_dir)
     app.state.web = WebState(
@@ -89,13 +89,20 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
 
     app.include_router(api.router)
     app.include_router(api_access.router)
+    app.include_router(operations_api.router)
+    app.include_router(dashboard_pages.api)
     app.include_router(auth.router)
+    app.include_router(api_docs.router)
     app.include_router(pages.router)
+    app.include_router(record_pages.router)
+    app.include_router(operations_pages.router)
+    app.include_router(dashboard_pages.pages)
     app.include_router(forecast_pages.router)
     app.include_router(quality_pages.router)  # the Virtual School's quality review and Pupil Premium Plus
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     node_modules = settings.node_modules or ROOT / "node_modules"
-    for name, folder in (("form-js", node_modules / "@bpmn-io/form-js/dist"), ("bpmn-js", node_modules / "bpmn-js/dist")):
+    for name, folder in (("form-js", node_modules / "@bpmn-io/form-js/dist"), ("bpmn-js", node_modules / "bpmn-js/dist"),
+                         ("swagger-ui", node_modules / "swagger-ui-dist")):
         # served from the npm install, never committed; missing -> the page says so
         app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=f"vendor-{name}")
     sessions = app.state.web.sessions

@@ -10,28 +10,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from pepflow.casework import local_date
-
-from .api import instance_out, task_out
+from .api import task_out
 from .security import Principal, allow, check_csrf, load_principal
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "astimezone"):
-        from pepflow.casework import LONDON
+from . import words  # noqa: E402 - the filters every page uses
 
-        return value.astimezone(LONDON).strftime("%d %b %Y %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%d %b %Y")
-    return str(value)
-
-
-templates.env.filters["when"] = _fmt
+words.register(templates.env)
 
 
 def render(request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any) -> Response:
@@ -96,51 +84,6 @@ def task_page(request: Request, user_task_key: int, principal: Principal = allow
     comments = return_comments(web.store, pep_id) if pep_id and task.element_id == "TypeUpPepTask" else []
     return render(request, "task.html", principal, task=task_out(web, principal, task, web.child_names()),
                   return_comments=comments)
-
-
-@router.get("/peps/{pep_id}", response_class=HTMLResponse)
-def pep_page(request: Request, pep_id: str, principal: Principal = allow("pep:read")) -> Response:
-    web = request.app.state.web.backend
-    d = web.pep_details(principal, pep_id)
-    names = web.child_names()
-    return render(request, "pep.html", principal, d=d, can_upload=principal.can("pep:upload"),
-                  open_tasks=[task_out(web, principal, t, names) for t in d["openTasks"]])
-
-
-@router.get("/children/{child_id}", response_class=HTMLResponse)
-def child_page(request: Request, child_id: str, principal: Principal = allow("pep:read")) -> Response:
-    web = request.app.state.web.backend
-    return render(request, "child.html", principal, d=web.child_details(principal, child_id))
-
-
-@router.get("/operations", response_class=HTMLResponse)
-def operations_page(request: Request, state: str | None = None, elementId: str | None = Query(None, max_length=200),
-                    page: int = Query(1, ge=1), principal: Principal = allow("operations:read")) -> Response:
-    web = request.app.state.web.backend
-    if state not in ("ACTIVE", "COMPLETED", "CANCELED"):
-        state = None
-    total, rows, incidents = web.instance_rows(state=state, element_id=elementId, page=page, page_size=50)
-    return render(request, "operations.html", principal, total=total, page=page,
-                  instances=[instance_out(web, i, incidents.get(i.process_instance_key, 0)) for i in rows],
-                  incidents=web.engine.incidents(), filters={"state": state or "", "elementId": elementId or ""})
-
-
-@router.get("/operations/instances/{process_instance_key}", response_class=HTMLResponse)
-def instance_page(request: Request, process_instance_key: int, principal: Principal = allow("operations:read")) -> Response:
-    from .api import get_process_instance
-
-    data = get_process_instance(request, process_instance_key, principal)
-    return render(request, "instance.html", principal, i=data)
-
-
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, principal: Principal = allow("dashboard")) -> Response:
-    web = request.app.state.web.backend
-    from pepflow.escalation import KINDS
-
-    words = {code: kind.what[0].upper() + kind.what[1:] for code, kind in KINDS.items()}
-    return render(request, "dashboard.html", principal, f=web.dashboard(), today=local_date(web.now()),
-                  escalation_words=words)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

@@ -3,9 +3,6 @@ records store; every check of scope (own caseload, locality team) happens here."
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -17,13 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import HTTPException
 
-from pepflow.calendar import MissingTermDates, WorkingDays, academic_year_of
-from pepflow.casework import at_local, local_date
+from pepflow.casework import at_local
+from pepflow.domain.enums import PepSection
 from pepflow.pep_content import answers_view
-from pepflow.domain.enums import PepSection, PepStatus, TermName
 from pepflow.engine.errors import NotFound
 from pepflow.engine.views import UserTask
-from pepflow.store.models import CareEpisodeRow, ChildRow, EscalationRow, PepRow
+from pepflow.store.models import ChildRow
 from pepflow.store.repository import create_store_engine
 
 from pepflow.domain.variables import contract_for, value_fits
@@ -49,7 +45,6 @@ def operator_view(variables: dict[str, Any], bpmn_process_id: str = "pep") -> di
 
 
 DASHBOARD_TTL = 15.0
-_WORKING_DAYS = WorkingDays()  # England bank holidays, built once
 
 
 @dataclass
@@ -66,8 +61,8 @@ class WebBackend:
     runtime: Any = None
     _names: dict[str, str] = field(default_factory=dict)
     _names_at: float = 0.0
-    # the dashboard's figures: recomputed at most every DASHBOARD_TTL seconds
-    _dashboard: tuple[float, dict[str, Any]] | None = None
+    # the dashboard's records (dashboard_view.Dashboard): read at most every DASHBOARD_TTL seconds
+    _dashboard: tuple[float, Any] | None = None
     _element_names: dict[int, dict[str, str]] = field(default_factory=dict)
     _reads: sa.Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -265,10 +260,13 @@ class WebBackend:
         return len(instances), instances[start:start + page_size], incidents
 
     # ---------------------------------------------------------------- dashboard
-    def dashboard(self) -> dict[str, Any]:
-        """The Virtual School's figures. They count every PEP of the council, so they are
-        computed at most every ``DASHBOARD_TTL`` seconds and shared by every reader (a
-        figure a few seconds old is what a Virtual School Head reports from anyway)."""
+    def dashboard_reader(self):
+        """The Virtual School's records (:class:`pepflow.web.dashboard_view.Dashboard`).
+        They cover every PEP of the council, so they are read at most every
+        ``DASHBOARD_TTL`` seconds and shared by every reader (a figure a few seconds old
+        is what a Virtual School Head reports from anyway); filters work on that copy."""
+        from .dashboard_view import Dashboard
+
         cached = self._dashboard
         if cached is not None and time.monotonic() - cached[0] < DASHBOARD_TTL:
             return cached[1]
@@ -276,101 +274,13 @@ class WebBackend:
             cached = self._dashboard
             if cached is not None and time.monotonic() - cached[0] < DASHBOARD_TTL:
                 return cached[1]
-            figures = self._compute_dashboard()
-            self._dashboard = (time.monotonic(), figures)
-            return figures
+            reader = Dashboard(self)
+            self._dashboard = (time.monotonic(), reader)
+            return reader
 
-    def _compute_dashboard(self) -> dict[str, Any]:
-        today = local_date(self.now())
-        with self.reads.connect() as conn:
-            episodes = conn.execute(sa.select(
-                CareEpisodeRow.child_id, CareEpisodeRow.entered_care_on, CareEpisodeRow.left_care_on)).all()
-            peps = conn.execute(sa.select(
-                PepRow.id, PepRow.child_id, PepRow.academic_year, PepRow.term, PepRow.status,
-                PepRow.is_initial, PepRow.finalised_at, PepRow.form_sent_at, PepRow.form_returned_at,
-            )).all()
-            late = conn.execute(sa.select(
-                EscalationRow.pep_id, EscalationRow.child_id, EscalationRow.kind, EscalationRow.owner_staff_id,
-                EscalationRow.raised_at,
-            ).where(EscalationRow.resolved_at.is_(None)).order_by(EscalationRow.raised_at)).all()
-        in_care: dict[str, date] = {}
-        for e in episodes:
-            if e.entered_care_on <= today and (e.left_care_on is None or e.left_care_on > today):
-                in_care[e.child_id] = max(e.entered_care_on, in_care.get(e.child_id, e.entered_care_on))
-        term_info: dict[str, Any] = {"academicYear": None, "term": None, "endsOn": None}
-        current = previous = None
-        try:
-            calendar = self.store.school_calendar_for(None)
-            term = calendar.term_of(today)
-            if term is not None:
-                year = academic_year_of(term.starts_on)
-            else:
-                year, term = calendar.next_term(today)
-            current = (year, term.name.value if hasattr(term.name, "value") else str(term.name))
-            term_info = {"academicYear": year, "term": current[1], "endsOn": term.ends_on.isoformat()}
-            order = [t.value for t in TermName]
-            i = order.index(current[1])
-            previous = (year, order[i - 1]) if i > 0 else (year - 1, order[-1])
-            term_end = term.ends_on
-        except (MissingTermDates, LookupError, ValueError):
-            term_end = None
-        this_term = [p for p in peps if current and (p.academic_year, p.term) == current and p.status != PepStatus.CANCELLED.value]
-        completed_in_time = [
-            p for p in this_term
-            if p.status == PepStatus.FINAL.value and p.finalised_at is not None
-            and (term_end is None or p.finalised_at.date() <= term_end)
-        ]
-        forms_not_returned = [
-            p for p in peps if p.status == PepStatus.FORM_SENT.value and p.form_returned_at is None
-        ]
-        now = self.now()
-        overdue_initial = [
-            t for t in self.engine.user_tasks(element_id="ArrangeInitialMeetingTask") if t.due_date and t.due_date < now
-        ]
-        # up to date: a final PEP for this term or the last one; children in care for
-        # fewer than 20 working days (the initial PEP window) are not counted
-        final_terms: dict[str, set[tuple[int, str]]] = {}
-        for p in peps:
-            if p.status == PepStatus.FINAL.value:
-                final_terms.setdefault(p.child_id, set()).add((p.academic_year, p.term))
-        cutoff = _WORKING_DAYS.add_working_days(today, -20)
-        counted = [c for c, entered in in_care.items() if entered <= cutoff]
-        up_to_date = [c for c in counted if final_terms.get(c, set()) & {current, previous}]
-        pct = round(100.0 * len(up_to_date) / len(counted), 1) if counted else None
-        return {
-            "asOf": today.isoformat(),
-            "term": term_info,
-            "childrenInCare": len(in_care),
-            "pepsDueThisTerm": len(this_term),
-            "pepsCompletedInTime": len(completed_in_time),
-            "overdueInitialMeetings": len(overdue_initial),
-            "formsNotReturned": len(forms_not_returned),
-            "childrenCounted": len(counted),
-            "childrenWithUpToDatePep": len(up_to_date),
-            "percentWithUpToDatePep": pct,
-            "childrenWithoutUpToDatePep": sorted(set(counted) - set(up_to_date)),
-            # every wait a person owns that ran late: open until the PEP moves on
-            "lateSteps": len(late),
-            "escalations": [
-                {"pepId": e.pep_id, "childId": e.child_id, "kind": e.kind, "ownerStaffId": e.owner_staff_id,
-                 "raisedAt": e.raised_at.isoformat()}
-                for e in late
-            ],
-        }
-
-    @staticmethod
-    def dashboard_csv(figures: dict[str, Any]) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["measure", "value"])
-        writer.writerow(["as_of", figures["asOf"]])
-        writer.writerow(["academic_year", figures["term"]["academicYear"]])
-        writer.writerow(["term", figures["term"]["term"]])
-        for key in ("childrenInCare", "pepsDueThisTerm", "pepsCompletedInTime", "overdueInitialMeetings",
-                    "formsNotReturned", "childrenCounted", "childrenWithUpToDatePep", "percentWithUpToDatePep"):
-            writer.writerow([re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(), figures[key]])
-        writer.writerow([])
-        writer.writerow(["child_id_without_up_to_date_pep"])
-        for child_id in figures["childrenWithoutUpToDatePep"]:
-            writer.writerow([child_id])
-        return out.getvalue()
+    def dashboard(self, filters=None) -> dict[str, Any]:
+        """The dashboard's figures (every card's count, the late steps), as the API
+        gives them; ``lines`` (a row per child) stay with the pages and the CSV."""
+        result = dict(self.dashboard_reader().compute(filters))
+        result.pop("lines")
+        return result

@@ -36,6 +36,7 @@ FULL_CONTEXT = {
     "next_step": "Please contact the worker.",
     "version": 2,
     "rated_on": date(2026, 10, 20),
+    "web_link": f"https://pep.council.example.org/peps/{REFERENCE}",
 }
 
 ALLOWED_VARIABLES = set(FULL_CONTEXT)
@@ -172,3 +173,30 @@ def test_a_setting_reads_about_its_own_kind():
 def test_an_unknown_reader_is_refused_not_greeted_wrongly():
     with pytest.raises(TemplateContextError, match="no wording for recipient role"):
         render("pep-form", {**FULL_CONTEXT, "recipient_role": "headteacher"})
+
+
+@pytest.mark.parametrize("kind", sorted(__import__("pepflow.mail.links", fromlist=["STAFF_KINDS"]).STAFF_KINDS))
+def test_every_staff_mail_links_to_the_pep_page(kind):
+    """Staff open the PEP from the mail: the link is in the text and the HTML part and
+    carries the reference, never a name."""
+    _, text, html = render(kind, {**FULL_CONTEXT, "recipient_role": "pep-coordinator"})
+    link = FULL_CONTEXT["web_link"]
+    assert link in text and f'href="{link}"' in html
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in __import__("pepflow.mail.links", fromlist=["STAFF_KINDS"]).STAFF_KINDS])
+def test_mail_to_settings_and_carers_has_no_link_into_the_web(kind):
+    """Designated teachers, carers and Health Visitors do not sign in: no link."""
+    assert "web_link" not in template_variables(kind)
+
+
+def test_the_base_address_is_checked_and_a_link_carries_only_the_reference():
+    from pepflow.mail.links import check_base_url, pep_link
+
+    assert check_base_url("https://pep.council.example.org/") == "https://pep.council.example.org"
+    for bad in ("pep.council.example.org", "ftp://x.example", "https://x.example/?next=1", "https://u:p@x.example"):
+        with pytest.raises(ValueError, match="PEP_WEB_BASE_URL"):
+            check_base_url(bad)
+    with pytest.raises(ValueError, match="https in production"):
+        check_base_url("http://pep.council.example.org", production=True)
+    assert pep_link("https://pep.example.org", "PEP-C-0001-2026-AUT") == "https://pep.example.org/peps/PEP-C-0001-2026-AUT"

@@ -158,8 +158,17 @@ def test_operator_sees_identifiers_only_and_retries_incidents(world, session_for
     assert "StartEvent" in " ".join(detail["completedElements"]) or detail["completedElements"]
     assert ops.get(f"/api/v1/process-instances/{inst['processInstanceKey']}/xml").text.startswith("<?xml")
     assert ops.get("/api/v1/process-instances?elementId=TypeUpPepTask").json()["total"] == 0
-    assert ops.post(f"/api/v1/process-instances/{inst['processInstanceKey']}/cancellation").status_code == 204
-    assert world.engine.instance(inst["processInstanceKey"]).state == "CANCELED"
+    key = inst["processInstanceKey"]
+    # a cancel without a reason is refused, and the instance keeps running
+    assert ops.post(f"/api/v1/process-instances/{key}/cancellation").status_code == 422
+    assert ops.post(f"/api/v1/process-instances/{key}/cancellation", json={"reason": "dup"}).status_code == 422
+    assert world.engine.instance(key).state == "ACTIVE"
+    reason = "Duplicate of the instance started by the import on 14/09"
+    assert ops.post(f"/api/v1/process-instances/{key}/cancellation", json={"reason": reason}).status_code == 204
+    assert world.engine.instance(key).state == "CANCELED"
+    assert ops.get(f"/api/v1/process-instances/{key}").json()["cancellations"][0]["reason"] == reason
+    [entry] = [a for a in world.store.audit_entries("process-instance", str(key)) if a.action == "cancel"]
+    assert entry.diff["reason"] == reason and entry.actor_id == "ST-0030"
     assert ops.post("/api/v1/incidents/1/resolution", json={"retries": 1}).status_code == 404
 
 
@@ -169,7 +178,13 @@ def test_dashboard_and_csv(world, session_for):
     figures = vs.get("/api/v1/dashboard").json()
     assert figures["childrenInCare"] >= 1 and figures["term"]["term"] == "autumn"
     csv_text = vs.get("/api/v1/dashboard.csv").text
-    assert csv_text.startswith("measure,value") and "percent_with_up_to_date_pep" in csv_text
+    import csv as _csv
+
+    rows = list(_csv.DictReader(csv_text.splitlines()))
+    # one table: a row per child in care, each with the cards it is on
+    assert len(rows) == figures["childrenInCare"] and len({r["child_id"] for r in rows}) == len(rows)
+    [poppy] = [r for r in rows if r["child_id"] == "C-0001"]
+    assert poppy["child_name"] == "Poppy Examplewood" and poppy["due"] == "yes" and poppy["term"] == "Autumn term 2026/27"
     assert figures["lateSteps"] == 0
 
 

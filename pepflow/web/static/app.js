@@ -40,10 +40,6 @@
     claim: function (key) { return api('POST', '/api/v1/user-tasks/' + key + '/assignment', {}); },
     unclaim: function (key) { return api('DELETE', '/api/v1/user-tasks/' + key + '/assignee'); },
     retry: function (key) { return api('POST', '/api/v1/incidents/' + key + '/resolution', { retries: 1 }); },
-    cancel: function (key) {
-      if (!window.confirm('Cancel process instance ' + key + '? This cannot be undone.')) { return Promise.reject(new Error('not cancelled')); }
-      return api('POST', '/api/v1/process-instances/' + key + '/cancellation');
-    },
     unlock: function (key) { return api('POST', '/api/v1/users/' + key + '/unlock'); },
     disable: function (key) { return api('POST', '/api/v1/users/' + key + '/disable'); },
     enable: function (key) { return api('POST', '/api/v1/users/' + key + '/enable'); },
