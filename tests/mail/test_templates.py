@@ -35,6 +35,9 @@ FULL_CONTEXT = {
     "owner_name": "Amira Quillfeather",
     "next_step": "Please contact the worker.",
     "version": 2,
+    "query": "Please put the sixth target in the targets table.",
+    "places": ["Targets, an added row", "Attendance (%)"],
+    "received_on": date(2026, 9, 18),
 }
 
 ALLOWED_VARIABLES = set(FULL_CONTEXT)
@@ -45,7 +48,7 @@ def test_every_kind_the_process_sends_has_templates():
     assert set(KINDS) == {
         "initial-pep", "virtual-school-notice", "initial-meeting-arranged",
         "initial-meeting-reminder", "initial-meeting-overdue", "pep-form",
-        "pep-form-health-visitor", "pep-form-reminder", "final-pep", "form-password", "pep-escalation",
+        "pep-form-health-visitor", "pep-form-reminder", "pep-form-query", "final-pep", "form-password", "pep-escalation",
         "final-pep-corrected",
     }
 
@@ -171,3 +174,11 @@ def test_a_setting_reads_about_its_own_kind():
 def test_an_unknown_reader_is_refused_not_greeted_wrongly():
     with pytest.raises(TemplateContextError, match="no wording for recipient role"):
         render("pep-form", {**FULL_CONTEXT, "recipient_role": "headteacher"})
+
+
+def test_a_query_to_the_school_says_what_is_asked_and_where_in_words():
+    _, text, html = render("pep-form-query", FULL_CONTEXT)
+    assert "Dear Designated Teacher," in text
+    assert "Please put the sixth target in the targets table." in text
+    assert "- Targets, an added row" in text and "<li>Attendance (%)</li>" in html
+    assert "Friday 18 September 2026" in text and "Monday 12 October 2026" in text
