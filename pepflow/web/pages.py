@@ -94,8 +94,9 @@ def task_page(request: Request, user_task_key: int, principal: Principal = allow
 
     pep_id = task.variables.get("pepId")
     comments = return_comments(web.store, pep_id) if pep_id and task.element_id == "TypeUpPepTask" else []
+    review_id = task.variables.get("schoolReturnId") if task.element_id == "ReviewReturnedFormTask" else None
     return render(request, "task.html", principal, task=task_out(web, principal, task, web.child_names()),
-                  return_comments=comments)
+                  return_comments=comments, review_id=review_id)
 
 
 @router.get("/peps/{pep_id}", response_class=HTMLResponse)
@@ -103,7 +104,9 @@ def pep_page(request: Request, pep_id: str, principal: Principal = allow("pep:re
     web = request.app.state.web.backend
     d = web.pep_details(principal, pep_id)
     names = web.child_names()
+    d = {**d, "returns": [web.casework.returns.report(x.id) for x in web.store.returns.for_pep(pep_id)]}
     return render(request, "pep.html", principal, d=d, can_upload=principal.can("pep:upload"),
+                  can_review=principal.can("returns:review"),
                   open_tasks=[task_out(web, principal, t, names) for t in d["openTasks"]])
 
 
