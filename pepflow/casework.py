@@ -489,8 +489,9 @@ class Casework:
         sent = self._initial_form_sent(pep)
         if sent is not None:
             # an initial PEP's form went to the setting at entry: the school has one
-            # form for this PEP, never a second version to fill (the worker's part
-            # goes into the final PEP from the records)
+            # form for this PEP, never a second version to fill. Box 3 asks for that
+            # same file back by a date (same version, same password); the worker's
+            # part goes into the final PEP from the records
             return {"formDocumentId": sent.id, "formAlreadyReturned": False}
         data = render_pep_form(
             self._identity(pep), self._content(pep), self.config.document_secret,
@@ -515,18 +516,6 @@ class Casework:
             self.store.escalations.resolve(pep.id, ("form-not-sent",), "form already returned")
             self._advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self._now())
             return {"formAlreadyReturned": True}
-        if template == "pep-form" and self._initial_form_sent(pep) is not None:
-            # the initial PEP's form went at entry: not a second copy (and version)
-            self.store.escalations.resolve(pep.id, ("form-not-sent",), "initial form sent at entry")
-            self.store.record_event("pep", pep.id, "form-not-sent-again", actor=SYSTEM, details={
-                "reason": "the initial PEP's form went to the setting at entry", "sent_at": iso(pep.form_sent_at),
-            })
-            if pep.meeting_at is not None:
-                return {
-                    "formReminderAt": iso(self._form_reminder_at(pep, pep.meeting_at, local_date(pep.form_sent_at))),
-                    "formAlreadyReturned": False,
-                }
-            return {"formAlreadyReturned": False}
         kind = template
         if template == "pep-form" and pep.variant == Variant.EARLY_YEARS_NO_SETTING:
             kind = "pep-form-health-visitor"

@@ -407,17 +407,17 @@ class SchoolReturns:
             )
         return sent
 
-    def decide_in_process(self, return_id: int, decision: str, reason_code: str | None) -> bool:
+    def decide_in_process(self, return_id: int, decision: str, reason_code: str | None, *, actor: str = "tasklist") -> bool:
         """The diagram's step after the review task: a decision made in Tasklist (the
         web and the CLI record theirs, with who decided, before completing the task) is
         recorded here. Returns whether the return is accepted."""
         stored = self.store.returns.get(return_id)
         if stored.status == st.PENDING:
             if decision == "accept":
-                stored = self._accept(stored, actor="tasklist", edits=None)
+                stored = self._accept(stored, actor=actor, edits=None)
             elif decision == "ask-again":
                 stored = self.store.returns.decide(
-                    return_id, st.QUERIED, actor="tasklist", query=QUERY_REASONS.get(reason_code or "other", QUERY_REASONS["other"]),
+                    return_id, st.QUERIED, actor=actor, query=QUERY_REASONS.get(reason_code or "other", QUERY_REASONS["other"]),
                 )
             else:
                 raise ValueError(f"unknown review decision {decision!r}")
