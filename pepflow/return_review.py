@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 from .domain.enums import PepStatus
+from .engine.errors import EngineError
 
 REVIEW_TASK = "ReviewReturnedFormTask"
 
@@ -22,8 +23,8 @@ def review_task(engine, return_id: int):
     """The open review task of a returned form, or ``None``."""
     try:
         tasks = engine.user_tasks(element_id=REVIEW_TASK)
-    except NotImplementedError:  # Camunda 8: the task is in Tasklist
-        return None
+    except (NotImplementedError, EngineError):  # Camunda 8: the task is in Tasklist, where
+        return None  # completing it finds the decision recorded here (decide-school-return)
     return next((t for t in tasks if t.variables.get("schoolReturnId") == return_id), None)
 
 

@@ -74,3 +74,8 @@ def test_a_flagged_form_is_reported_and_waits_unless_accepted(pep, tmp_path):  #
 
     asked = pep("form-review", "ask-again", str(latest.id), "--message", "Please check the attendance")
     assert asked.exit_code == 1 and "already accepted" in asked.output
+
+    # each version has its own password: a version that was never made is refused, saying which exist
+    unknown = pep("password", PEP, "--to", "DT by phone", "--version", "2")
+    assert unknown.exit_code == 1 and "no version 2" in unknown.output and "versions: 1" in unknown.output
+    assert pep("password", PEP, "--to", "DT by phone", "--version", "1").exit_code == 0
