@@ -256,3 +256,14 @@ async def test_a_return_for_a_final_pep_is_refused_with_what_to_do(make_world):
     assert world.store.documents(PEP) == before and world.store.returns.for_pep(PEP) == []
     with pytest.raises(ValueError, match="already final"):
         SchoolReturns(world.casework).receive(PEP, data, actor=DT)
+
+
+async def test_a_return_for_a_cancelled_pep_is_refused_and_nothing_kept(make_world):
+    world = make_world(T0)
+    await form_sent(world)
+    data = fill_form(the_form(world), school_answers(date(2026, 9, 15)))
+    world.store.update_pep(PEP, actor="test", status=PepStatus.CANCELLED)
+    before = world.store.documents(PEP)
+    with pytest.raises(EventRefused, match=f"{PEP} was cancelled: a returned form cannot be taken in"):
+        world.events.form_returned(PEP, data, actor=DT)
+    assert world.store.documents(PEP) == before and world.store.returns.for_pep(PEP) == []
