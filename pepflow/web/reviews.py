@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pepflow.documents import SchoolReturn
 from pepflow.return_review import decide
 from pepflow.school_returns import InvalidEdits, ReturnRefused, label
 from pepflow.store.errors import RecordsError
@@ -25,8 +26,9 @@ from .security import Principal, allow, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
-#: answers that are lists (targets) are edited in the records, not as one text box
-_NOT_EDITABLE = {"targets"}
+#: answers that are lists (targets, subjects, target reviews) are edited in the records,
+#: not as one text box
+_NOT_EDITABLE = {name for name, f in SchoolReturn.model_fields.items() if f.default_factory is list}
 
 
 def _return_for(web, principal: Principal, return_id: int):
