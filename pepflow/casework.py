@@ -30,7 +30,6 @@ from .documents import (
     PepFormContent,
     PepIdentity,
     SchoolReturn,
-    read_school_return,
     render_final_pep,
     render_pep_form,
 )
@@ -42,7 +41,7 @@ from .escalation import kind as escalation_kind
 from .mail.wording import designated_role
 from .domain.settings import Settings
 from .meeting_options import contact_options
-from .documents import Encrypted, document_password, protect, spell_password
+from .documents import document_password, protect, spell_password
 from .documents.pdf import PdfConverter, default_converter
 from .documents.protected_copies import ProtectedCopies
 from .mail.message import Attachment, OutgoingMail
@@ -80,7 +79,11 @@ CYCLE_FORMS_CLEARED = {
     "attendeeIds": None, "nextPepDate1": None, "nextPepDate2": None, "nextMeetingDates": None,  # record-pep-meeting
     "typedUp": None,  # type-up-pep
     "pepApproved": None, "returnReasonCode": None,  # finalise-pep
+    "reviewDecision": None, "queryReasonCode": None,  # review-returned-form
 }
+#: ... and each review of a returned form starts empty (a second return after the
+#: school was asked again opens a fresh review)
+REVIEW_FORM_CLEARED = {"reviewDecision": None, "queryReasonCode": None}
 #: ... and in the loop of box 6, each round's form starts empty too
 TYPE_UP_FORM_CLEARED = {"typedUp": None}
 FINALISE_FORM_CLEARED = {"pepApproved": None, "returnReasonCode": None}
@@ -308,6 +311,13 @@ class Casework:
             if document is None:
                 raise LookupError(f"{pep.id} has no {kind.value} document")
             version = document.version
+        else:
+            made = [d.version for d in self.store.documents(pep.id, kind)]
+            if version not in made:
+                raise LookupError(
+                    f"{pep.id} has no version {version} of its {kind.value} document "
+                    f"(versions: {', '.join(map(str, made)) or 'none'})"
+                )
         return document_password(self._setting_secret(pep), pep.id, version, kind=kind.value), version
 
     def give_password(self, pep_id: str, kind: str, version: int | None, *, actor: str, to: str) -> tuple[str, str, int]:
@@ -468,6 +478,12 @@ class Casework:
         a form they already sent."""
         return pep.form_returned_at is not None or bool(self.store.documents(pep.id, DocumentKind.RETURNED))
 
+    def _initial_form_sent(self, pep: r.Pep) -> r.DocumentVersion | None:
+        """The form an initial PEP sent at entry (``SendInitialPepTask``), if it went."""
+        if not pep.is_initial or pep.form_sent_at is None:
+            return None
+        return self.store.latest_document(pep.id, DocumentKind.FORM)
+
     def generate_pep_form(self, pep_id: str, purpose: str | None = None) -> dict[str, Any]:
         """Render and keep the PEP's Word form. With a ``purpose`` (the step's element
         instance) it is made once: run again after a crash, the step finds it."""
@@ -479,6 +495,13 @@ class Casework:
             made = self.store.document_for(pep.id, DocumentKind.FORM, purpose)
             if made is not None:
                 return {"formDocumentId": made.id, "formAlreadyReturned": False}
+        sent = self._initial_form_sent(pep)
+        if sent is not None:
+            # an initial PEP's form went to the setting at entry: the school has one
+            # form for this PEP, never a second version to fill. Box 3 asks for that
+            # same file back by a date (same version, same password); the worker's
+            # part goes into the final PEP from the records
+            return {"formDocumentId": sent.id, "formAlreadyReturned": False}
         data = render_pep_form(
             self._identity(pep), self._content(pep), self.config.document_secret,
             council_name=self.config.council_name, issued_on=self._today(),
@@ -668,6 +691,14 @@ class Casework:
                     {"pep_reference": pep.id, "meeting_due": due, "recipient_role": self.reader_role(address)},
                 )
         elif reminder == "school-form":
+            latest = self.returns.latest(pep.id)
+            if latest is not None and latest.status in ("pending", "accepted"):
+                # the school did return it (waiting for review, or taken in): a reminder
+                # saying "not yet received" would be wrong; after a query it still goes
+                self.store.record_event("pep", pep.id, "reminder-not-sent", actor=SYSTEM, details={
+                    "reminder": reminder, "reason": f"the returned form {latest.id} is {latest.status}",
+                })
+                return {}
             meeting_day = local_date(pep.meeting_at) if pep.meeting_at else self._today()
             context = {
                 "pep_reference": pep.id, "meeting_date": meeting_day,
@@ -781,28 +812,51 @@ class Casework:
         return {"meetingRecordDueAt": iso(at_local(max(record_by, day), 17)), "finaliseDueAt": iso(at_local(final_by, 17))}
 
     # ------------------------------------------------------------------ box 4
-    def receive_school_form(self, pep_id: str, data: bytes, *, actor: str) -> dict[str, Any]:
-        """Check a returned Word form and keep it; raise ``DocumentRejected`` (nothing
-        kept) when it is broken, hostile, or the form of another PEP."""
-        pep = self.store.pep(pep_id)
-        try:
-            result = read_school_return(data, pep.id, self.config.document_secret)
-        except Encrypted:
-            # a school may save the form again with the password it was sent with
-            password, _ = self.document_password(pep.id, DocumentKind.FORM)
-            result = read_school_return(data, pep.id, self.config.document_secret, password=password)
-        with self.store.atomic():
-            document = self.store.record_document(
-                pep.id, DocumentKind.RETURNED, f"{pep.id}-returned-v{len(self.store.documents(pep.id, DocumentKind.RETURNED)) + 1}.docx",
-                content=data, actor=actor,
-            )
-            self.store.save_section(pep.id, PepSection.SCHOOL_RETURN, result.values.model_dump(mode="json"), actor=actor)
-            self.store.save_section(pep.id, PepSection.SCHOOL_MEETING, result.meeting.model_dump(mode="json"), actor=actor)
-        return {"returnedDocumentId": document.id, "missingFields": result.missing_fields, "invalidFields": result.invalid_fields}
+    @property
+    def returns(self):
+        """Returned forms read, flagged, reviewed and merged (:mod:`pepflow.school_returns`)."""
+        from .school_returns import SchoolReturns
 
-    def take_in_school_form(self, pep_id: str) -> dict[str, Any]:
+        return SchoolReturns(self)
+
+    def receive_school_form(self, pep_id: str, data: bytes, *, actor: str, accept: bool = False) -> dict[str, Any]:
+        """Check a returned Word form, keep it and read it; raise ``DocumentRejected``
+        (nothing kept) when it is broken, hostile, or the form of another PEP, and
+        ``ReturnRefused`` when the PEP is final or cancelled. A return with nothing
+        flagged is taken in at once; else it waits for review (``accept``: the person
+        taking it in accepts it as read, recorded as theirs)."""
+        report = self.returns.receive(pep_id, data, actor=actor)
+        if accept and report.status == "pending":
+            report = self.returns.accept(report.return_id, actor=actor)
+        document_id = self.store.returns.get(report.return_id).document_id
+        return {
+            "returnedDocumentId": document_id, "schoolReturnId": report.return_id, "report": report,
+            "missingFields": [f.field for f in report.findings if f.field and not f.text and f.kind == "outside-answers"],
+            "invalidFields": {f.field: f.text for f in report.findings if f.kind == "unparsed" and f.field},
+        }
+
+    def take_in_school_form(self, pep_id: str, school_return_id: int | None = None) -> dict[str, Any]:
+        """The process reaches a returned form: taken in when it was accepted (nothing
+        flagged, or accepted when it came), else business support reviews it."""
+        stored = self.store.returns.get(school_return_id) if school_return_id else self.returns.latest(pep_id)
+        if stored is not None and stored.status == "pending":
+            report = self.returns.report(stored.id)
+            return {
+                "schoolReturnId": stored.id, "returnNeedsReview": True, "returnFlagCount": report.flag_count,
+                "returnChangeCount": len(report.changes), **REVIEW_FORM_CLEARED,
+            }
         self._advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self._now())
-        return {}
+        return {"returnNeedsReview": False, **({"schoolReturnId": stored.id} if stored is not None else {})}
+
+    async def decide_school_return(self, pep_id: str, school_return_id: int, decision: str, reason_code: str | None) -> dict[str, Any]:
+        """After the review: take the form in (accepted), or mail the school the query
+        and wait for their next return."""
+        accepted = await asyncio.to_thread(self.returns.decide_in_process, school_return_id, decision, reason_code)
+        if accepted:
+            await asyncio.to_thread(self._advance_status, pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self._now())
+        else:
+            await self.returns.send_query(school_return_id)
+        return {"returnAccepted": accepted}
 
     # ------------------------------------------------------------------ box 5
     def record_pep_meeting(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None) -> dict[str, Any]:

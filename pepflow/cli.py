@@ -385,15 +385,6 @@ def event_setting_changed(
         child_id, setting_id, _day(on, "the date of the change of school"), actor=actor)))
 
 
-@app.command("form-returned")
-def form_returned(pep_id: str, file: Path, actor: str = "business-support") -> None:
-    """Take in the Word form a school returned (it must be the form sent for that PEP)."""
-    from .limits import MAX_RETURNED_FORM, read_limited
-
-    _with_app(lambda product: _report(_events(product).form_returned(
-        pep_id, read_limited(file, MAX_RETURNED_FORM, "a returned form"), actor=actor)))
-
-
 @app.command()
 def correct(
     pep_id: str,
@@ -612,8 +603,10 @@ def mail_retry(
 user_app = typer.Typer(no_args_is_help=True, help="Web accounts.")
 app.add_typer(user_app, name="user")
 from .cli_access import register as _register_access  # noqa: E402 - allocations, account lifecycle
+from .cli_returns import register as _register_returns  # noqa: E402 - returned forms and their review
 
 _register_access(app, user_app, USER_ERRORS)
+_register_returns(app)
 users_app = typer.Typer(no_args_is_help=True, help="Web accounts in bulk (development).")
 app.add_typer(users_app, name="users")
 
@@ -728,7 +721,11 @@ def password(
     version: Annotated[int | None, typer.Option(help="document version (default: the latest)")] = None,
 ) -> None:
     """The password of a protected PEP document, to read out by phone (audited as the
-    operating-system user who asked)."""
+    operating-system user who asked). Each version has its own password; the versions
+    are listed."""
+    from .casework import LONDON
+    from .domain.meeting_dates import long_date
+
     from .cli_access import os_actor
 
     actor = os_actor()
@@ -744,6 +741,13 @@ def password(
         _fail(exc)
     console.print(f"{pep_id} {kind} v{found}: [bold]{secret}[/bold]")
     console.print(spelled)
+    # every version opens with its own password: a school may return an earlier one
+    versions = store.documents(pep_id, kind)
+    if len(versions) > 1:
+        console.print(f"versions of the {kind} (give another with --version N):")
+        for document in reversed(versions):
+            made = document.created_at.astimezone(LONDON).date()
+            console.print(f"  v{document.version}: made on {long_date(made)}{' (latest)' if document is versions[-1] else ''}")
 
 from .quality_cli import ppp_app, quality_app  # noqa: E402 - their own module (cli.py is full)
 

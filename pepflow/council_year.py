@@ -13,6 +13,7 @@ user tasks are done today and by whom, :class:`Schools` which forms come back to
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from .app import App
 from .calendar import WorkingDays
 from .casework import local_date
 from .documents import SchoolReturn, SmartTarget
-from .documents.fill import fill_form
+from .documents.fill import edit_document, fill_form, sdt_by_tag, set_text
 from .domain.enums import DocumentKind
 from .engine.views import UserTask
 from .events import CouncilEvents
@@ -93,6 +94,21 @@ def school_answers_for(variant: str, today: date) -> SchoolReturn:
     return SchoolReturn(attendance_percent=Decimal("96.2"), sessions_missed=6, exclusions_count=0, sen_status="sen-support", **common)
 
 
+def writes_in_words(pep_id: str) -> bool:
+    """One school in four writes a number the way people do ("6 (4 of them
+    unauthorised)"): the read-back keeps it verbatim and business support reviews it
+    (``ReviewReturnedFormTask``) - the same for the same PEP in every run."""
+    return int(hashlib.sha256(f"words:{pep_id}".encode()).hexdigest(), 16) % 4 == 0
+
+
+def _sessions_in_words(root) -> None:
+    try:
+        sdt_by_tag(root, "school.sessions_missed")
+    except LookupError:  # a form without the box (early years, no setting)
+        return
+    set_text(root, "school.sessions_missed", "6 (4 of them unauthorised)")
+
+
 def return_school_form(app: App, pep_id: str, today: date, note: Note | None = None) -> None:
     """A designated teacher (or health visitor) fills in the form they were sent and
     sends it back: ``pep form-returned`` (:meth:`CouncilEvents.form_returned`)."""
@@ -100,6 +116,8 @@ def return_school_form(app: App, pep_id: str, today: date, note: Note | None = N
     pep = store.pep(pep_id)
     document = store.latest_document(pep.id, DocumentKind.FORM)
     filled = fill_form(store.document_content(document.id), school_answers_for(pep.variant.value, today))
+    if writes_in_words(pep.id):
+        filled = edit_document(filled, _sessions_in_words)
     who = f"{pep.setting_id} designated teacher" if pep.setting_id else "health visitor"
     CouncilEvents(store, app.engine, app.casework, app.clock).form_returned(pep.id, filled, actor=who)
     if note is not None:

@@ -145,6 +145,8 @@ def _task_detail(element_id: str, answers: dict) -> str:
         return f"next PEP: {dates}"
     if element_id == "CheckAndFinalisePepTask":
         return "approved" if answers.get("pepApproved") else f"sent back ({answers.get('returnReasonCode')})"
+    if element_id == "ReviewReturnedFormTask":
+        return "returned form accepted" if answers.get("reviewDecision") == "accept" else f"school asked again ({answers.get('queryReasonCode')})"
     return ""
 
 

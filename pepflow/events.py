@@ -348,22 +348,20 @@ class CouncilEvents:
         return self._outcome(summary, event, published, setting_id=setting.id)
 
     # ---------------------------------------------------------- returned form
-    def form_returned(self, pep_id: str, data: bytes, *, actor: str) -> EventOutcome:
+    def form_returned(self, pep_id: str, data: bytes, *, actor: str, accept: bool = False) -> EventOutcome:
         """Step 4: the designated teacher's Word form came back. It is checked, kept and
         read (refused, nothing kept, when it is not this PEP's form); a PEP that is
-        final or cancelled takes nothing in; the same file twice is taken in once."""
+        final or cancelled takes nothing in; the same file twice is taken in once.
+        What the read-back flagged and what the form changes against an earlier
+        return wait for business support's review, unless ``accept`` (the person
+        taking it in accepts it as read: recorded as theirs)."""
+        from .school_returns import ReturnRefused
+
         pep = self.store.pep(pep_id)
-        if pep.status == PepStatus.FINAL:
-            finalised = local_date(pep.finalised_at) if pep.finalised_at else None
-            raise EventRefused(
-                f"{pep_id} is final" + (f" (finalised on {long_date(finalised)})" if finalised else "")
-                + ": a returned form cannot change it. If the school sent corrections, record them as a "
-                "correction of the final PEP"
-            )
-        if pep.status == PepStatus.CANCELLED:
-            open_pep = self.store.open_pep(pep.child_id)
-            hint = f"; the child's open PEP is {open_pep.id}" if open_pep else ""
-            raise EventRefused(f"{pep_id} was cancelled: a returned form cannot be taken in for it{hint}")
+        try:
+            self.casework.returns.check_open(pep_id)
+        except ReturnRefused as exc:
+            raise EventRefused(str(exc)) from None
         digest = hashlib.sha256(data).hexdigest()
         for document in self.store.documents(pep_id, DocumentKind.RETURNED):
             if document.sha256 == digest:
@@ -372,21 +370,26 @@ class CouncilEvents:
                     f"{long_date(document.created_at.astimezone(LONDON).date())} "
                     f"({document.filename}): nothing to do"
                 )
-        result = self.casework.receive_school_form(pep_id, data, actor=actor)
+        result = self.casework.receive_school_form(pep_id, data, actor=actor, accept=accept)
+        report = result.pop("report")
         event = self.store.events.record(
             "form-returned", pep.child_id, self._today(), actor=actor, pep_id=pep_id,
             care_episode_id=pep.care_episode_id, details={"returned_document_id": result["returnedDocumentId"]},
         )
         meeting = pep.meeting_at or self.clock.now()
         ttl = max(meeting - self.clock.now(), timedelta(0)) + self._keep_for()
-        published = self._publish(event, PEP_FORM_RETURNED, pep_id, {}, ttl)
-        warnings = []
-        if result.get("missingFields"):
-            warnings.append(f"fields not found in the file: {', '.join(result['missingFields'])}")
-        if result.get("invalidFields"):
-            warnings.append(f"answers that could not be read: {', '.join(result['invalidFields'])}")
-        return self._outcome(
-            f"{pep_id}: form taken in (document {result['returnedDocumentId']})", event, published, warnings,
-            **result,
-        )
+        published = self._publish(event, PEP_FORM_RETURNED, pep_id, {"schoolReturnId": result["schoolReturnId"]}, ttl)
+        # the report says each flag and change in words; the summary says what happens next
+        warnings = tuple(report.lines()[1:]) if report.needs_review else ()
+        if report.status == "pending":
+            summary = (
+                f"{pep_id}: form kept (document {result['returnedDocumentId']}) and waiting for business support's "
+                f"review: {report.flag_count} flagged, {len(report.changes)} changed against an earlier return "
+                f"(`pep form-review show {report.return_id}`)"
+            )
+        else:
+            who = "" if report.decided_by in (None, "system") else f", accepted by {report.decided_by}"
+            summary = f"{pep_id}: form taken in (document {result['returnedDocumentId']}{who})"
+        return self._outcome(summary, event, published, list(warnings), needsReview=report.status == "pending",
+                             flagCount=report.flag_count, changeCount=len(report.changes), **result)
 

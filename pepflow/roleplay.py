@@ -110,7 +110,20 @@ class RolePlayer:
             return {"pepApproved": True}
         if task.element_id == RATE_TASK:
             return self._rate_quality(task)
+        if task.element_id == "ReviewReturnedFormTask":
+            return self._review(v)
         raise LookupError(f"no role knows how to complete {task.element_id}")
+
+    def _review(self, v: dict[str, Any]) -> dict[str, Any]:
+        """Business support reviews a returned form as an officer would: a form that
+        says something is accepted (what was flagged is kept verbatim in the records
+        for the meeting to settle); a form with no answer at all goes back to the
+        school with a question."""
+        stored = self.store.returns.get(int(v["schoolReturnId"]))
+        school = stored.values.get("school", {})
+        if any(value not in (None, "", [], {}) for value in school.values()):
+            return {"reviewDecision": "accept"}
+        return {"reviewDecision": "ask-again", "queryReasonCode": "other"}
 
     def _rate_quality(self, task: UserTask) -> dict[str, Any]:
         """The Virtual School rates the PEP on its quality page (the records), then gives

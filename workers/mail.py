@@ -29,7 +29,8 @@ NOTIFY_VIRTUAL_SCHOOL = "notify-virtual-school"
 INFORM_PEP_COORDINATOR = "inform-pep-coordinator"
 SEND_REMINDER = "send-reminder"
 ESCALATE_OVERDUE = "escalate-overdue"
-TASK_TYPES = (SEND_SECURE_EMAIL, NOTIFY_VIRTUAL_SCHOOL, INFORM_PEP_COORDINATOR, SEND_REMINDER, ESCALATE_OVERDUE)
+DECIDE_SCHOOL_RETURN = "decide-school-return"
+TASK_TYPES = (SEND_SECURE_EMAIL, NOTIFY_VIRTUAL_SCHOOL, INFORM_PEP_COORDINATOR, SEND_REMINDER, ESCALATE_OVERDUE, DECIDE_SCHOOL_RETURN)
 
 MAIL_TIMEOUT_MS = 120_000
 
@@ -90,5 +91,12 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
         if not raised_at or not due_at:
             raise ValueError(f"{job.element_id}: the escalation {what.code!r} needs {what.variable} and {what.deadline_variable}")
         return await _queue_then_deliver(casework, job, casework.escalate_overdue(pepId, what.code, raised_at, due_at))
+
+    @router.task(task_type=DECIDE_SCHOOL_RETURN, timeout_ms=MAIL_TIMEOUT_MS)
+    async def decide_school_return(pepId: str, schoolReturnId: int, reviewDecision: str, job: Job, queryReasonCode: str | None = None) -> dict[str, Any]:
+        """After business support's review: the form taken in, or the school asked again."""
+        return await _queue_then_deliver(
+            casework, job, casework.decide_school_return(pepId, schoolReturnId, reviewDecision, queryReasonCode),
+        )
 
     return router

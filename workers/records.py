@@ -47,8 +47,8 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
         return await asyncio.to_thread(casework.schedule_pep_dates, pepId, meetingAt, isInitial)
 
     @router.task(task_type=TAKE_IN_SCHOOL_FORM)
-    async def take_in_school_form(pepId: str) -> dict[str, Any]:
-        return await asyncio.to_thread(casework.take_in_school_form, pepId)
+    async def take_in_school_form(pepId: str, schoolReturnId: int | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.take_in_school_form, pepId, schoolReturnId)
 
     @router.task(task_type=COMPLETE_PEP)
     async def complete_pep(pepId: str, nextMeetingDates: list[str] | None = None, nextPepDate1: str | None = None, nextPepDate2: str | None = None) -> dict[str, Any]:

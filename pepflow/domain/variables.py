@@ -50,6 +50,7 @@ PEP_VARIABLES: dict[str, Kind] = {
     "inviteeIds": Kind.IDENTIFIERS,
     "formDocumentId": Kind.INTEGER,
     "finalDocumentId": Kind.INTEGER,
+    "schoolReturnId": Kind.INTEGER,  # the returned form as read (store.returns; issue 12)
     "loopCounter": Kind.INTEGER,
     # who acts (pepflow.ownership)
     "ownerRole": Kind.CODE,
@@ -89,6 +90,13 @@ PEP_VARIABLES: dict[str, Kind] = {
     "swSectionComplete": Kind.BOOLEAN,
     "developmentInfoRecorded": Kind.BOOLEAN,
     "typedUp": Kind.BOOLEAN,
+    # the review of a returned form (pepflow/school_returns.py): counts, flags, codes
+    "returnNeedsReview": Kind.BOOLEAN,
+    "returnAccepted": Kind.BOOLEAN,
+    "returnFlagCount": Kind.INTEGER,
+    "returnChangeCount": Kind.INTEGER,
+    "reviewDecision": Kind.CODE,
+    "queryReasonCode": Kind.CODE,
     "variant": Kind.CODE,
     "returnReasonCode": Kind.CODE,
     "venueCode": Kind.CODE,

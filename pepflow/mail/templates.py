@@ -40,6 +40,7 @@ KINDS: tuple[str, ...] = (
     "pep-form",
     "pep-form-health-visitor",
     "pep-form-reminder",
+    "pep-form-query",
     "final-pep",
     "form-password",
     "pep-escalation",

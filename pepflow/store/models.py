@@ -245,6 +245,33 @@ class DocumentVersionRow(Base):
     created_by: Mapped[str] = mapped_column(Id)
 
 
+class SchoolReturnRow(Base):
+    """One returned form as read, before and after business support reviewed it
+    (issue 12): what was read, what was flagged, what it changes against the
+    returns accepted before, and the decision. The school's text lives here and in the
+    kept document, never in a process variable."""
+
+    __tablename__ = "school_returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pep_id: Mapped[str] = mapped_column(sa.ForeignKey("peps.id"), index=True)
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("document_versions.id"))
+    #: the version of the PEP's form whose password opened the file (NULL: not protected)
+    form_version: Mapped[int | None] = mapped_column(sa.Integer)
+    latest_form_version: Mapped[int | None] = mapped_column(sa.Integer)
+    #: pending, accepted, queried (the school was asked again), withdrawn
+    status: Mapped[str] = mapped_column(Code)
+    values: Mapped[dict[str, Any]]
+    findings: Mapped[list[Any]]
+    changes: Mapped[list[Any]]
+    edits: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    query: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime]
+    received_by: Mapped[str] = mapped_column(Id)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(Id)
+
+
 class MailLogRow(Base):
     __tablename__ = "mail_log"
 

@@ -272,6 +272,13 @@ class RecordsStore:
         return EventLog(self)
 
     @property
+    def returns(self):
+        """Returned forms as read and reviewed (:class:`pepflow.store.returns.SchoolReturns`)."""
+        from pepflow.store.returns import SchoolReturns
+
+        return SchoolReturns(self)
+
+    @property
     def escalations(self):
         """Late waits told to the PEP co-ordinator (:class:`pepflow.store.facts.Escalations`)."""
         from pepflow.store.facts import Escalations

@@ -262,6 +262,14 @@ async def complete_user_task(request: Request, user_task_key: int, body: Variabl
                   task.variables.get("pepId") or str(user_task_key), "task-reassigned",
                   {"userTaskKey": user_task_key, "assignee": [task.assignee, principal.login],
                    "reason": "completed by the worker allocated today"})
+    if task.element_id == "ReviewReturnedFormTask" and task.variables.get("schoolReturnId"):
+        # the decision is recorded as this person's (the step after the task finds it made)
+        engine_call(web.engine.check_submission, task.bpmn_process_id, task.form_id, task.variables,
+                    body.variables, web.now())
+        web.casework.returns.decide_in_process(
+            int(task.variables["schoolReturnId"]), str(body.variables.get("reviewDecision")),
+            body.variables.get("queryReasonCode"), actor=principal.staff_id,
+        )
     engine_call(web.engine.complete_user_task, user_task_key, body.variables, actor=principal.staff_id)
     web.accounts.delete_drafts(user_task_key)
     pep_id = task.variables.get("pepId")

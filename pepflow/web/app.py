@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from http.cookies import CookieError, SimpleCookie
 
-from . import api, api_access, api_docs, auth, dashboard_pages, forecast_pages, operations_api, operations_pages, pages, quality_pages, record_pages
+from . import api, api_access, api_docs, auth, dashboard_pages, forecast_pages, operations_api, operations_pages, pages, quality_pages, record_pages, reviews
 from .limits import BodyLimit
 from .oidc import OidcClient
 from .security import SESSION_COOKIE, NotSignedIn, PrincipalCache, Sessions
@@ -99,6 +99,7 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
     app.include_router(dashboard_pages.pages)
     app.include_router(forecast_pages.router)
     app.include_router(quality_pages.router)  # the Virtual School's quality review and Pupil Premium Plus
+    app.include_router(reviews.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     node_modules = settings.node_modules or ROOT / "node_modules"
     for name, folder in (("form-js", node_modules / "@bpmn-io/form-js/dist"), ("bpmn-js", node_modules / "bpmn-js/dist"),

@@ -82,8 +82,9 @@ def task_page(request: Request, user_task_key: int, principal: Principal = allow
 
     pep_id = task.variables.get("pepId")
     comments = return_comments(web.store, pep_id) if pep_id and task.element_id == "TypeUpPepTask" else []
+    review_id = task.variables.get("schoolReturnId") if task.element_id == "ReviewReturnedFormTask" else None
     return render(request, "task.html", principal, task=task_out(web, principal, task, web.child_names()),
-                  return_comments=comments)
+                  return_comments=comments, review_id=review_id)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[StaffRole]] = {
     "tasks:work": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER,
     "pep:read": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER | READ_ALL_ROLES,
     "pep:upload": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT},
+    # review a returned form: accept, accept with edits, ask the school again (issue 12)
+    "returns:review": frozenset({StaffRole.BUSINESS_SUPPORT}),
     # the PEP's meeting details in the records (the owner, or the team manager)
     "pep:write": CASEWORKER_ROLES | TEAM_MANAGER,
     # allocate a worker to a child of the locality

@@ -37,6 +37,9 @@ FULL_CONTEXT = {
     "version": 2,
     "rated_on": date(2026, 10, 20),
     "web_link": f"https://pep.council.example.org/peps/{REFERENCE}",
+    "query": "Please put the sixth target in the targets table.",
+    "places": ["Targets, an added row", "Attendance (%)"],
+    "received_on": date(2026, 9, 18),
 }
 
 ALLOWED_VARIABLES = set(FULL_CONTEXT)
@@ -47,7 +50,7 @@ def test_every_kind_the_process_sends_has_templates():
     assert set(KINDS) == {
         "initial-pep", "virtual-school-notice", "initial-meeting-arranged",
         "initial-meeting-reminder", "initial-meeting-overdue", "pep-form",
-        "pep-form-health-visitor", "pep-form-reminder", "final-pep", "form-password", "pep-escalation",
+        "pep-form-health-visitor", "pep-form-reminder", "pep-form-query", "final-pep", "form-password", "pep-escalation",
         "final-pep-corrected", "pep-quality-returned",
     }
 
@@ -200,3 +203,11 @@ def test_the_base_address_is_checked_and_a_link_carries_only_the_reference():
     with pytest.raises(ValueError, match="https in production"):
         check_base_url("http://pep.council.example.org", production=True)
     assert pep_link("https://pep.example.org", "PEP-C-0001-2026-AUT") == "https://pep.example.org/peps/PEP-C-0001-2026-AUT"
+
+
+def test_a_query_to_the_school_says_what_is_asked_and_where_in_words():
+    _, text, html = render("pep-form-query", FULL_CONTEXT)
+    assert "Dear Designated Teacher," in text
+    assert "Please put the sixth target in the targets table." in text
+    assert "- Targets, an added row" in text and "<li>Attendance (%)</li>" in html
+    assert "Friday 18 September 2026" in text and "Monday 12 October 2026" in text

@@ -212,7 +212,8 @@ async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_
     [(at, form_mail)] = world.new_mail()
     assert (at, form_mail.recipients) == (T0, OAKRIDGE_DT)
     assert form_mail.subject.startswith(f"PEP form {pep_id}: please return by")
-    assert attachments(form_mail) == [f"{pep_id}-form-v2.docx"]
+    # the same form the setting got at entry: one version of the initial PEP's form
+    assert attachments(form_mail) == [f"{pep_id}-form-v1.docx"]
     pep = world.store.pep(pep_id)
     assert (pep.status, pep.form_sent_at) == (PepStatus.FORM_SENT, T0)
 
@@ -269,7 +270,7 @@ async def test_the_meeting_never_waits_for_the_form_business_support_loop_final_
         assert mail.subject == f"Final PEP {pep_id} (meeting of Tuesday 22 September 2026)"
         assert attachments(mail) == [f"{pep_id}-final-v1.docx"]
     assert documents(world, pep_id) == [
-        ("final", 1, f"{pep_id}-final-v1.docx"), ("form", 1, f"{pep_id}-form-v1.docx"), ("form", 2, f"{pep_id}-form-v2.docx"),
+        ("final", 1, f"{pep_id}-final-v1.docx"), ("form", 1, f"{pep_id}-form-v1.docx"),
     ]
     pep = world.store.pep(pep_id)
     assert (pep.status, pep.finalised_at) == (PepStatus.FINAL, local(2026, 9, 23, 10))
@@ -327,7 +328,7 @@ async def test_a_returned_school_form_is_taken_in_and_the_meeting_is_then_awaite
     # the designated teacher fills in the Word form and it is taken in
     await world.runtime.advance(timedelta(hours=3))
     sent_form = world.store.latest_document(pep_id, DocumentKind.FORM)
-    assert sent_form.filename == f"{pep_id}-form-v2.docx"
+    assert sent_form.filename == f"{pep_id}-form-v1.docx"  # one version of the initial PEP's form
     filled = fill_form(world.store.document_content(sent_form.id), school_answers(date(2026, 9, 14)))
     result = world.casework.receive_school_form(pep_id, filled, actor="ES-0001 designated teacher")
     assert not result["invalidFields"]
@@ -335,7 +336,8 @@ async def test_a_returned_school_form_is_taken_in_and_the_meeting_is_then_awaite
     school = world.store.section(pep_id, PepSection.SCHOOL_RETURN)
     assert (school["attendance_percent"], school["sdq_score"], school["sen_status"]) == ("96.2", 14, "sen-support")
     assert {a.action for a in world.store.audit_entries("pep", pep_id) if a.actor_id == "ES-0001 designated teacher"} == {
-        "record-document", "save-section:school-return", "save-section:school-meeting",  # part 4 as the school filled it
+        "record-document", "school-return-received", "school-return-accepted", "save-section:school-return",
+        "save-section:school-meeting",  # part 4 as the school filled it
     }
     assert "AwaitSchoolFormSubProcess" in active(world, key)  # not until the message
 
@@ -576,7 +578,7 @@ async def test_young_child_without_a_setting_pep_goes_to_the_health_visitor_and_
     assert {m.recipients for m in form_mail} == C0005_PEP_RECIPIENTS
     for m in form_mail:
         assert m.subject.startswith(f"PEP {pep_id}: information needed by")
-        assert attachments(m) == [f"{pep_id}-form-v2.docx"]
+        assert attachments(m) == [f"{pep_id}-form-v1.docx"]
     assert mail_kinds(world, pep_id)["pep-form-health-visitor"] == 4 and "pep-form" not in mail_kinds(world, pep_id)
     assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
     assert "HasSettingInputGateway" in elements(world, key)

@@ -287,11 +287,11 @@ async def test_a_final_pep_refuses_a_late_form_and_says_so(make_world):
     world = make_world(T0)
     key = await c0001_arranged(world)
     await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
-    [form] = [d for d in world.store.documents("PEP-C-0001-2026-AUT", DocumentKind.FORM) if d.version == 2]
+    [form] = world.store.documents("PEP-C-0001-2026-AUT", DocumentKind.FORM)  # one version of the initial PEP's form
     await advance_to(world, local(2026, 9, 23, 10))
     await finalise(world, key, ["2027-01-20T10:00:00Z"])
     late = fill_form(world.store.document_content(form.id), school_answers(date(2026, 9, 24)))
-    with pytest.raises(EventRefused, match="PEP-C-0001-2026-AUT is final .* cannot change it"):
+    with pytest.raises(EventRefused, match="PEP-C-0001-2026-AUT is already final .* cannot change it.*open a correction"):
         world.events.form_returned("PEP-C-0001-2026-AUT", late, actor="ES-0001 designated teacher")
 
 

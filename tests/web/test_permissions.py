@@ -38,6 +38,7 @@ EXPECTED: dict[str, set[str] | str] = {
     "get_child": CASE | BS | TM | READ_ALL, "child_page": CASE | BS | TM | READ_ALL,
     "get_allocations": CASE | BS | TM | READ_ALL, "allocate": TM, "put_meeting_venue": CASE | TM, "put_return_comments": CASE | TM,
     "upload_school_form": CASE | BS,
+    "reviews_page": BS, "review_page": BS, "review_decide": BS,
     "search_process_instances": OPS, "get_process_instance": OPS, "get_process_instance_xml": OPS,
     "cancel_process_instance": OPS, "search_incidents": OPS, "resolve_incident": OPS,
     "cancel_process_instances": OPS, "resolve_incidents": OPS,
@@ -61,7 +62,7 @@ ROLE_USERS = {
 }
 PARAMS = {"user_task_key": "1", "pep_id": "PEP-NONE", "document_id": "1", "child_id": "C-NONE",
           "process_instance_key": "1", "incident_key": "1", "user_id": "999999",
-          "request_id": "999999"}
+          "request_id": "999999", "return_id": "999999"}
 ROLE_DENIED = "your role does not allow"
 
 

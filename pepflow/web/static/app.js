@@ -70,18 +70,58 @@
     });
   });
 
+  // A returned school form: what the read-back found stays on the page until the
+  // person moves on (no reload): each flag with where it was and the school's words,
+  // each change against an earlier return, and where to review it.
+  function showUpload(result, box) {
+    box.textContent = '';
+    var summary = document.createElement('p');
+    summary.className = result.needsReview ? 'status error' : 'status ok';
+    summary.textContent = result.summary;
+    box.appendChild(summary);
+    var lines = (result.warnings || []).slice();
+    var invalid = result.invalidFields || {};
+    Object.keys(invalid).forEach(function (name) {
+      if (!lines.some(function (line) { return line.indexOf(invalid[name]) !== -1; })) {
+        lines.push('not readable: ' + name + ': "' + invalid[name] + '"');
+      }
+    });
+    if (lines.length) {
+      var list = document.createElement('ul');
+      list.className = 'findings';
+      lines.forEach(function (line) {
+        var item = document.createElement('li');
+        item.textContent = line.trim();
+        list.appendChild(item);
+      });
+      box.appendChild(list);
+    }
+    var next = document.createElement('p');
+    if (result.needsReview && result.schoolReturnId) {
+      var link = document.createElement('a');
+      link.href = '/reviews/' + result.schoolReturnId;
+      link.textContent = 'Review returned form ' + result.schoolReturnId;
+      next.appendChild(link);
+      next.appendChild(document.createTextNode(' (business support accept it, correct it or ask the school again).'));
+    } else {
+      var again = document.createElement('a');
+      again.href = window.location.pathname;
+      again.textContent = 'Show the PEP with the form taken in';
+      next.appendChild(again);
+    }
+    box.appendChild(next);
+  }
+
   var upload = document.getElementById('upload');
   if (upload) {
     upload.addEventListener('submit', function (event) {
       event.preventDefault();
       var data = new FormData(upload);
+      var box = document.getElementById('upload-result');
       api('POST', upload.action, data).then(function (result) {
-        var notes = [];
-        if (result.missingFields && result.missingFields.length) { notes.push('missing: ' + result.missingFields.join(', ')); }
-        if (result.invalidFields && result.invalidFields.length) { notes.push('not readable: ' + result.invalidFields.join(', ')); }
-        say('Form received.' + (notes.length ? ' ' + notes.join('; ') : ''));
-        window.setTimeout(function () { window.location.reload(); }, 800);
-      }).catch(function (error) { say(error.message, true); });
+        say(result.needsReview ? 'Form received: it waits for review.' : 'Form received and taken in.');
+        showUpload(result, box);
+      }).catch(function (error) { say(error.message, true); box.textContent = error.message; });
     });
   }
 

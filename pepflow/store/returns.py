@@ -1,0 +1,124 @@
+"""Returned forms as read and as reviewed (``store.returns``; issue 12).
+
+A returned form is kept as a document (``document_versions``, kind ``returned``)
+and as a *return*: what was read from it, what was flagged, what it changes against
+the returns accepted before, which version of the form came back, and business
+support's decision. Every change is audited under the PEP in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+
+from pepflow.store.errors import RecordsError, UnknownPep
+from pepflow.store.models import PepRow, SchoolReturnRow
+
+if TYPE_CHECKING:
+    from pepflow.store.repository import RecordsStore
+
+PENDING = "pending"
+ACCEPTED = "accepted"
+QUERIED = "queried"
+WITHDRAWN = "withdrawn"
+STATUSES = (PENDING, ACCEPTED, QUERIED, WITHDRAWN)
+
+
+class StoredReturn(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: int
+    pep_id: str
+    document_id: int
+    form_version: int | None
+    latest_form_version: int | None
+    status: str
+    values: dict[str, Any]
+    findings: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+    edits: dict[str, Any] | None = None
+    query: str | None = None
+    received_at: datetime
+    received_by: str
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
+class SchoolReturns:
+    def __init__(self, store: RecordsStore) -> None:
+        self.store = store
+
+    def add(self, pep_id: str, document_id: int, *, form_version: int | None, latest_form_version: int | None,
+            values: dict[str, Any], findings: list[dict[str, Any]], changes: list[dict[str, Any]],
+            actor: str) -> StoredReturn:
+        from pepflow.store.repository import _jsonable  # noqa: PLC0415 - the store's own JSON rule
+
+        with self.store._tx() as s:  # noqa: SLF001 - the store's own unit of work
+            if s.get(PepRow, pep_id) is None:
+                raise UnknownPep(pep_id)
+            row = SchoolReturnRow(
+                pep_id=pep_id, document_id=document_id, form_version=form_version,
+                latest_form_version=latest_form_version, status=PENDING, values=_jsonable(values),
+                findings=_jsonable(findings), changes=_jsonable(changes), received_at=self.store.clock.now(),
+                received_by=actor,
+            )
+            s.add(row)
+            s.flush()
+            self.store._audit(s, actor, "pep", pep_id, "school-return-received", {  # noqa: SLF001
+                "return_id": [None, row.id], "document_id": [None, document_id],
+                "form_version": [None, form_version], "findings": [None, len(findings)],
+                "changes": [None, _jsonable(changes)],
+            })
+            return StoredReturn.model_validate(row)
+
+    def decide(self, return_id: int, status: str, *, actor: str, edits: dict[str, Any] | None = None,
+               query: str | None = None) -> StoredReturn:
+        """Record business support's decision on a pending return (audited with the edits
+        as before -> after and the query as written)."""
+        from pepflow.store.repository import _jsonable  # noqa: PLC0415
+
+        if status not in (ACCEPTED, QUERIED, WITHDRAWN):
+            raise RecordsError(f"a return is decided as accepted, queried or withdrawn, not {status!r}")
+        with self.store._tx() as s:  # noqa: SLF001
+            row = s.get(SchoolReturnRow, return_id)
+            if row is None:
+                raise RecordsError(f"there is no returned form {return_id}")
+            if row.status != PENDING:
+                raise RecordsError(
+                    f"returned form {return_id} of {row.pep_id} was already {row.status}"
+                    + (f" by {row.decided_by}" if row.decided_by else "") + ": nothing to decide"
+                )
+            row.status = status
+            row.edits = _jsonable(edits) if edits else None
+            row.query = query
+            row.decided_at = self.store.clock.now()
+            row.decided_by = actor
+            s.flush()
+            self.store._audit(s, actor, "pep", row.pep_id, f"school-return-{status}", {  # noqa: SLF001
+                "return_id": [row.id, row.id], "status": [PENDING, status],
+                **({"edits": [None, _jsonable(edits)]} if edits else {}),
+                **({"query": [None, query]} if query else {}),
+            })
+            return StoredReturn.model_validate(row)
+
+    def get(self, return_id: int) -> StoredReturn:
+        with self.store._read() as s:  # noqa: SLF001
+            row = s.get(SchoolReturnRow, return_id)
+            if row is None:
+                raise RecordsError(f"there is no returned form {return_id}")
+            return StoredReturn.model_validate(row)
+
+    def for_pep(self, pep_id: str) -> list[StoredReturn]:
+        with self.store._read() as s:  # noqa: SLF001
+            rows = s.scalars(sa.select(SchoolReturnRow).where(SchoolReturnRow.pep_id == pep_id)
+                             .order_by(SchoolReturnRow.id)).all()
+            return [StoredReturn.model_validate(x) for x in rows]
+
+    def pending(self) -> list[StoredReturn]:
+        with self.store._read() as s:  # noqa: SLF001
+            rows = s.scalars(sa.select(SchoolReturnRow).where(SchoolReturnRow.status == PENDING)
+                             .order_by(SchoolReturnRow.received_at, SchoolReturnRow.id)).all()
+            return [StoredReturn.model_validate(x) for x in rows]
