@@ -4,8 +4,8 @@
   against the returns accepted before, which version of the form came back, and
   business support's decision (accepted, accepted with edits, school asked again).
 
-Revision ID: 0005_school_returns
-Revises: 0004_access
+Revision ID: 0006_school_returns
+Revises: 0005_quality_and_ppp
 Create Date: 2026-11-29
 """
 
