@@ -183,7 +183,7 @@ class Casework:
     def _pep_variables(self, pep: r.Pep) -> dict[str, Any]:
         child = self.store.child(pep.child_id)
         assignment = assignment_for(self.store, pep.child_id, self._today())
-        if assignment.note:  # said where people look: the PEP's history
+        if assignment.note and not assignment.covering_for:  # said where people look: the PEP's history
             self.store.record_event("pep", pep.id, "owner-not-allocated", actor=SYSTEM, details={
                 "role": assignment.role.value, "candidateGroups": list(assignment.candidate_groups),
                 "note": assignment.note,

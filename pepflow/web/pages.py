@@ -31,7 +31,25 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _ukdate(value, short: bool = False) -> str:
+    """A day as England writes it: 27 March 2027 (short: 27/03/2027)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if hasattr(value, "astimezone"):
+        from pepflow.casework import LONDON
+
+        value = value.astimezone(LONDON).date()
+    return value.strftime("%d/%m/%Y") if short else f"{value.day} {value.strftime('%B %Y')}"
+
+
 templates.env.filters["when"] = _fmt
+templates.env.filters["ukdate"] = _ukdate
+templates.env.filters["ukdate_short"] = lambda v: _ukdate(v, short=True)
 
 
 def render(request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any) -> Response:

@@ -40,6 +40,9 @@ PERMISSIONS: dict[str, frozenset[StaffRole]] = {
     "pep:write": CASEWORKER_ROLES | TEAM_MANAGER,
     # allocate a worker to a child of the locality
     "allocations:write": TEAM_MANAGER,
+    # give a task to a colleague, cover an absence, move a caseload (the child's scope
+    # is checked per child: the team manager's locality; the PEP co-ordinator's all)
+    "tasks:reassign": TEAM_MANAGER | frozenset({StaffRole.PEP_COORDINATOR}),
     "dashboard": READ_ALL_ROLES,
     "operations:read": frozenset({StaffRole.OPERATOR}),
     "operations:write": frozenset({StaffRole.OPERATOR}),

@@ -32,6 +32,7 @@ SCOPE = {
     "get_user_task": "see-task", "task_page": "see-task", "get_user_task_form": "see-task",
     "get_draft": "work-task", "save_draft": "work-task", "delete_draft": "work-task",
     "claim_user_task": "work-task", "complete_user_task": "complete", "unclaim_user_task": "unclaim",
+    "give_task": "reassign",
 }
 SCOPED_PARAMS = {"child_id", "pep_id", "document_id", "user_task_key"}
 
@@ -125,6 +126,8 @@ class Oracle:
         if scope == "complete":  # a team task is claimed first; an owner task is the owner's
             return self.sees_task(p, target) and self.works_task(p, target) \
                 and (target["owner_task"] or target["assignee"] == p.login)
+        if scope == "reassign":  # give a task to a colleague: the PEP co-ordinator, the locality's team manager
+            return p.has("pep-coordinator") or (p.has("team-manager") and p.team == LOCALITY[target["child"]])
         if scope == "unclaim":
             return self.sees_task(p, target) and self.works_task(p, target) and target["assignee"] == p.login \
                 and bool(target["groups"])
@@ -140,6 +143,8 @@ def _body(name):
         return {"text": "Target 2 needs a date"}
     if name == "complete_user_task":
         return {"variables": {}}  # refused by the form check (422) once the person may work it
+    if name == "give_task":  # a colleague who does not exist: refused (422) once the person may give it
+        return {"staffId": "ST-9999", "reason": "cover"}
     if name == "save_draft":
         return {"variables": {}}
     return {}

@@ -31,6 +31,7 @@
       }
       var error = new Error(detail || ('request failed: ' + response.status));
       error.status = response.status;
+      error.data = data;
       throw error;
     }
     return data;
