@@ -64,6 +64,9 @@ PEP_VARIABLES: dict[str, Kind] = {
     "initialMeetingDueAt": Kind.DATETIME,
     "initialMeetingReminderAt": Kind.DATETIME,
     "meetingAt": Kind.DATETIME,
+    # a meeting moved, cancelled or not held (message pep-meeting-changed)
+    "changedMeetingAt": Kind.DATETIME,
+    "meetingChange": Kind.CODE,
     "prepareFromAt": Kind.DATETIME,
     "formSendAt": Kind.DATETIME,
     "formReminderAt": Kind.DATETIME,

@@ -42,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[StaffRole]] = {
     "allocations:write": TEAM_MANAGER,
     # give a task to a colleague, cover an absence, move a caseload (the child's scope
     # is checked per child: the team manager's locality; the PEP co-ordinator's all)
+    # record a council event (entry into care, leaving care, change of school, a
+    # meeting moved/cancelled/not held) for a child the person may see
+    "events:write": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER | {StaffRole.PEP_COORDINATOR},
     "tasks:reassign": TEAM_MANAGER | frozenset({StaffRole.PEP_COORDINATOR}),
     "dashboard": READ_ALL_ROLES,
     "operations:read": frozenset({StaffRole.OPERATOR}),

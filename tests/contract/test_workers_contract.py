@@ -75,7 +75,7 @@ def test_every_form_field_has_a_consumer():
 def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_another_handler():
     # start and event messages (pepflow/events.py): identifiers and dates only
     provided = {"job", "childId", "enteredCareOn", "emergency", "careEpisodeId", "attendeeId",
-                "leftCareOn", "newSettingId", "settingChangedOn"}
+                "leftCareOn", "newSettingId", "settingChangedOn", "changedMeetingAt", "meetingChange"}
     provided |= set().union(*_form_keys().values())
     provided |= {
         # what the casework steps return (see docs/process-contract.md)
