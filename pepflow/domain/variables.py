@@ -66,6 +66,9 @@ PEP_VARIABLES: dict[str, Kind] = {
     "meetingAt": Kind.DATETIME,
     # a meeting moved, cancelled or not held (message pep-meeting-changed)
     "changedMeetingAt": Kind.DATETIME,
+    # when a person should look at a task again (the task's follow-up date)
+    "meetingRecordFollowUpAt": Kind.DATETIME,
+    "finaliseFollowUpAt": Kind.DATETIME,
     "meetingChange": Kind.CODE,
     "prepareFromAt": Kind.DATETIME,
     "formSendAt": Kind.DATETIME,

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from http.cookies import CookieError, SimpleCookie
 
-from . import api, api_access, api_cover, api_events, auth, cover_pages, events_pages, forecast_pages, pages
+from . import api, api_access, api_cover, api_events, auth, cover_pages, events_pages, forecast_pages, pages, task_pages
 from .limits import BodyLimit
 from .oidc import OidcClient
 from .security import SESSION_COOKIE, NotSignedIn, PrincipalCache, Sessions
@@ -92,6 +92,7 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
     app.include_router(api_cover.router)
     app.include_router(api_events.router)
     app.include_router(auth.router)
+    app.include_router(task_pages.router)
     app.include_router(pages.router)
     app.include_router(forecast_pages.router)
     app.include_router(cover_pages.router)

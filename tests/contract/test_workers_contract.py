@@ -82,7 +82,7 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
         "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerAssignee", "ownerCandidateGroups", "businessSupportGroups", "contactOptions",
         "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt", "meetingAt", "prepareFromAt",
         "formSendAt", "formReminderAt", "agedOut", "formDocumentId", "finalDocumentId",
-        "swPartDueAt", "swPartEscalateAt", "meetingRecordDueAt", "finaliseDueAt", "formAlreadyReturned",
+        "swPartDueAt", "swPartEscalateAt", "meetingRecordDueAt", "finaliseDueAt", "meetingRecordFollowUpAt", "finaliseFollowUpAt", "formAlreadyReturned",
         "meetingDateProblem", "meetingDateRefusedOn", "meetingDateNextValid",
     }
     for router in _routers():

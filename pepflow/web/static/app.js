@@ -134,4 +134,9 @@
   }
 
   window.pep = { api: api, say: say };
+  var flash = window.sessionStorage.getItem('pep-flash');
+  if (flash) {
+    window.sessionStorage.removeItem('pep-flash');
+    say(flash);
+  }
 })();

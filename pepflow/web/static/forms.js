@@ -114,10 +114,5 @@
     });
   });
 
-  var flash = window.sessionStorage.getItem('pep-flash');
-  if (flash) {
-    window.sessionStorage.removeItem('pep-flash');
-    window.pep.say(flash);
-  }
   window.pep.showErrors = showErrors;
 })();
