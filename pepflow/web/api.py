@@ -231,11 +231,16 @@ def get_user_task_form(request: Request, user_task_key: int, principal: Principa
     schema = engine_call(web.engine.form, task.form_id).schema
     data = dict(task.variables)
     data.pop("data_objects", None)
+    fields, option_keys = _form_keys(schema)
+    if option_keys:  # option lists as the process holds them now (a contact added since shows up)
+        try:
+            live = web.engine.instance(task.process_instance_key).variables
+        except NotFound:
+            live = {}
+        data.update({k: live[k] for k in option_keys if k in live})
     draft = web.accounts.draft(user_task_key, principal.staff_id)
     if draft:
-        # a draft holds what the person typed, never the form's option lists: those come
-        # from the task as it is now (a contact added since the draft shows up)
-        fields, option_keys = _form_keys(schema)
+        # a draft holds what the person typed, never the form's option lists
         data.update({k: v for k, v in draft[0].items() if k in fields and k not in option_keys})
     if isinstance(data.get("contactOptions"), list):
         data["contactOptions"] = web.shown_options(data["contactOptions"])

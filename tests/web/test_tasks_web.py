@@ -82,7 +82,7 @@ def test_a_draft_never_freezes_the_forms_option_lists(world, session_for):
     assert saved.status_code == 200, saved.text
     # the options change after the draft (a new contact): the form shows the new list, and the draft's answer
     options = [*world.engine.instance(task.process_instance_key).variables["contactOptions"],
-               {"label": "Carer (CT-NEW)", "value": "CT-NEW"}]
+               {"label": "Foster carer (CT-0099)", "value": "CT-0099"}]
     world.engine.set_variables(task.process_instance_key, {"contactOptions": options})
     reopened = sw.get(f"/api/v1/user-tasks/{task.user_task_key}/form").json()
     assert reopened["data"]["venueCode"] == "online" and reopened["draftSavedAt"]
