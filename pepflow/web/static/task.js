@@ -147,5 +147,34 @@
     });
   }
 
+  // form-js's date picker drops or rewrites a typed date it does not take (31/11/2026
+  // becomes 1 December; a past or ISO date is cleared): never silently. What the person
+  // typed is compared with what the field holds after they leave it, and a difference
+  // is said next to the field and announced.
+  var typed = new WeakMap();
+  container.addEventListener('input', function (event) {
+    if (event.target.closest('.fjs-form-field-datetime')) { typed.set(event.target, event.target.value); }
+  });
+  container.addEventListener('focusout', function (event) {
+    var input = event.target;
+    var field = input.closest && input.closest('.fjs-form-field-datetime');
+    if (!field || !typed.has(input)) { return; }
+    var wrote = typed.get(input).trim();
+    window.setTimeout(function () {
+      var note = field.querySelector('.field-error.typed-date');
+      if (note) { note.remove(); }
+      if (!wrote || input.value.trim() === wrote) { return; }
+      var message = document.createElement('p');
+      message.className = 'field-error typed-date';
+      message.id = (input.id || 'date') + '-typed-error';
+      message.textContent = input.value
+        ? 'You typed ' + wrote + ', which the date picker changed to ' + input.value + ': check it, and type the date as DD/MM/YYYY (for example 03/12/2026).'
+        : 'You typed ' + wrote + ', which is not a date this field takes (it must be a real date, written DD/MM/YYYY, and not in the past): enter it again.';
+      field.appendChild(message);
+      input.setAttribute('aria-describedby', ((input.getAttribute('aria-describedby') || '') + ' ' + message.id).trim());
+      window.pep.say(message.textContent, true);
+    }, 50);
+  });
+
   load().catch(function (error) { window.pep.say('The form could not be shown: ' + error.message, true); });
 })();
