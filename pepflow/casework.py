@@ -193,7 +193,7 @@ class Casework:
     def _pep_variables(self, pep: r.Pep) -> dict[str, Any]:
         child = self.store.child(pep.child_id)
         assignment = assignment_for(self.store, pep.child_id, self._today())
-        if assignment.note:  # said where people look: the PEP's history
+        if assignment.note and not assignment.covering_for:  # said where people look: the PEP's history
             self.store.record_event("pep", pep.id, "owner-not-allocated", actor=SYSTEM, details={
                 "role": assignment.role.value, "candidateGroups": list(assignment.candidate_groups),
                 "note": assignment.note,
@@ -809,7 +809,12 @@ class Casework:
             final_by = self.working_days.add_working_days(day, settings.finalise_school_days)
         else:
             final_by = self._calendar(pep.setting_id).add_school_days(day, settings.finalise_school_days)
-        return {"meetingRecordDueAt": iso(at_local(max(record_by, day), 17)), "finaliseDueAt": iso(at_local(final_by, 17))}
+        # follow up: the end of the meeting's day (record it while it is fresh), and a
+        # working week before the PEP must be final
+        final_follow_up = max(self.working_days.add_working_days(final_by, -5), day)
+        return {"meetingRecordDueAt": iso(at_local(max(record_by, day), 17)), "finaliseDueAt": iso(at_local(final_by, 17)),
+                "meetingRecordFollowUpAt": iso(max(at_local(day, 17), meeting)),
+                "finaliseFollowUpAt": iso(at_local(final_follow_up, 9))}
 
     # ------------------------------------------------------------------ box 4
     @property

@@ -7,6 +7,8 @@ and a non-zero exit.
 
 from __future__ import annotations
 
+import re
+
 import asyncio
 import json
 from datetime import timedelta
@@ -383,6 +385,33 @@ def event_setting_changed(
     """A change of education setting: a new PEP within 10 working days."""
     _with_app(lambda product: _report(_events(product).setting_changed(
         child_id, setting_id, _day(on, "the date of the change of school"), actor=actor)))
+
+
+@event_app.command("meeting-changed")
+def event_meeting_changed(
+    pep_id: str,
+    change: Annotated[str, typer.Option("--change", help="moved, cancelled or not-held")],
+    to: Annotated[str, typer.Option("--to", help="the rearranged meeting: DD/MM/YYYY HH:MM (or YYYY-MM-DD HH:MM)")],
+    reason: Annotated[str, typer.Option(help="why (kept in the records, never in the process)")],
+    actor: Annotated[str, typer.Option(help="who records it (audit)")] = "cli",
+) -> None:
+    """A PEP meeting was moved, cancelled or not held: the process waits for the new time."""
+    from .casework import at_local
+
+    parts = to.strip().split()
+    if len(parts) != 2 or not re.fullmatch(r"\d{1,2}:\d{2}", parts[1]):
+        _fail(ValueError(f"--to {to!r}: write the new meeting as DD/MM/YYYY HH:MM, for example 03/12/2026 14:30"))
+    hour, minute = (int(x) for x in parts[1].split(":"))
+    if hour > 23 or minute > 59:
+        _fail(ValueError(f"--to {to!r}: {parts[1]} is not a time of day"))
+    from .domain.dates import InvalidDate
+
+    try:
+        day = _day(parts[0], "the date of the rearranged meeting")
+    except InvalidDate as exc:
+        _fail(exc)
+    _with_app(lambda product: _report(_events(product).meeting_changed(
+        pep_id, change, at_local(day, hour, minute), reason=reason, actor=actor)))
 
 
 @app.command()

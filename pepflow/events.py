@@ -46,6 +46,14 @@ CHILD_ALREADY_IN_CARE = "child-already-in-care"
 CHILD_LEFT_CARE = "child-left-care"
 EDUCATION_SETTING_CHANGED = "education-setting-changed"
 PEP_FORM_RETURNED = "pep-form-returned"
+PEP_MEETING_CHANGED = "pep-meeting-changed"
+
+#: what happened to an arranged PEP meeting (``meeting_changed``)
+MEETING_CHANGES = {
+    "moved": "moved",
+    "cancelled": "cancelled",
+    "not-held": "not held",
+}
 
 #: how far ahead a planned change of school may be recorded
 MAX_DAYS_AHEAD = 120
@@ -346,6 +354,65 @@ class CouncilEvents:
                 f"the new PEP as soon as the initial PEP is arranged"
             )
         return self._outcome(summary, event, published, setting_id=setting.id)
+
+    # ------------------------------------------------ meeting moved / not held
+    def meeting_changed(self, pep_id: str, change: str, new_meeting_at, *, reason: str, actor: str) -> EventOutcome:
+        """An arranged PEP meeting was moved, cancelled or not held; what happens next is
+        the new date and time it is rearranged for. The PEP record takes the new date
+        at once; the process is told, and waits for the new time (the worker records
+        the meeting then, not at the old time), with the form's reminder and the
+        deadlines to record and finalise worked out again from the new date."""
+        from .meetings import MeetingDates
+        from .domain.meeting_dates import MeetingDateRefused
+
+        if change not in MEETING_CHANGES:
+            raise EventRefused(f"{change!r} is not a change to a meeting: choose one of {', '.join(MEETING_CHANGES)}")
+        pep = self.store.pep(pep_id)
+        if pep.status.is_closed:
+            raise EventRefused(f"{pep_id} is {pep.status.value.replace('-', ' ')}: its meeting cannot change")
+        if pep.status not in (PepStatus.NOT_STARTED, PepStatus.IN_PROGRESS, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED):
+            raise EventRefused(
+                f"{pep_id}'s meeting is already recorded as held: a meeting recorded cannot be moved. If the "
+                f"record is wrong, correct it (pep correct {pep_id} --section meeting-record)")
+        if pep.meeting_at is None:
+            raise EventRefused(
+                f"{pep_id} has no meeting arranged yet: arrange it in the task \"Arrange initial PEP meeting\"")
+        reason = (reason or "").strip()
+        if not reason:
+            raise EventRefused("Say why the meeting changed (it is kept in the PEP record)")
+        now = self.clock.now()
+        old = pep.meeting_at
+        if change == "not-held" and old > now:
+            raise EventRefused(
+                f"The meeting on {long_date(local_date(old))} at {old.astimezone(LONDON):%H:%M} has not happened "
+                f"yet: it can be moved or cancelled, not \"not held\"")
+        if new_meeting_at <= now:
+            raise EventRefused(
+                f"The new meeting {long_date(local_date(new_meeting_at))} at "
+                f"{new_meeting_at.astimezone(LONDON):%H:%M} is not in the future: enter the date and time it is "
+                f"rearranged for")
+        if new_meeting_at == old:
+            raise EventRefused("The new date and time are the ones already arranged: nothing changed")
+        dates = MeetingDates(self.store, self.clock, self.working_days)
+        try:
+            dates.check(dates.place_for_pep(pep), new_meeting_at, "The new meeting date")
+        except MeetingDateRefused as refused:
+            raise EventRefused(str(refused)) from None
+        with self.store.atomic():
+            self.store.update_pep(pep_id, actor=actor, meeting_at=new_meeting_at)
+            event = self.store.events.record(
+                "meeting-changed", pep.child_id, local_date(now), actor=actor, pep_id=pep_id,
+                care_episode_id=pep.care_episode_id,
+                details={"change": change, "from": old.isoformat(), "to": new_meeting_at.isoformat(), "reason": reason},
+            )
+        ttl = max(new_meeting_at - now, timedelta(0)) + self._keep_for()
+        published = self._publish(event, PEP_MEETING_CHANGED, pep_id, {
+            "changedMeetingAt": new_meeting_at.isoformat(), "meetingChange": change,
+        }, ttl)
+        what = MEETING_CHANGES[change]
+        summary = (f"{pep_id}: the meeting of {long_date(local_date(old))} was {what}; now "
+                   f"{long_date(local_date(new_meeting_at))} at {new_meeting_at.astimezone(LONDON):%H:%M}")
+        return self._outcome(summary, event, published, pep_id=pep_id)
 
     # ---------------------------------------------------------- returned form
     def form_returned(self, pep_id: str, data: bytes, *, actor: str, accept: bool = False) -> EventOutcome:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from .domain.enums import PepStatus
 from .meeting_options import contact_options
-from .ownership import OWNER_ASSIGNEE, OWNER_ROLE, Assignment, assignment_for, owner_elements
+from .ownership import OWNER_ASSIGNEE, OWNER_ROLE, Assignment, assignment_for, login_of, owner_elements
 from .store import RecordsStore
 from .store.day_records import DayRecords
 from .store.allocations import ROLE_LABELS
@@ -148,6 +148,9 @@ class Handover:
                 continue
             assignee = assignment.assignee or None
             groups = list(assignment.candidate_groups)
+            given = self.store.cover.task_reassignment(task.user_task_key)
+            if given is not None:  # given to a named colleague: it stays with them
+                assignee, groups = login_of(self.store, given.staff_id), []
             if task.assignee == assignee and list(task.candidate_groups) == groups:
                 continue
             self.engine.reassign_user_task(task.user_task_key, assignee=assignee, candidate_groups=groups)
@@ -155,7 +158,8 @@ class Handover:
                         (task.assignee, assignee), (list(task.candidate_groups), groups), why)
             details = {"userTaskKey": task.user_task_key, "elementId": task.element_id,
                        "assignee": [task.assignee, assignee], "candidateGroups": [list(task.candidate_groups), groups],
-                       "staffId": assignment.staff_id, "reason": why}
+                       "staffId": given.staff_id if given else assignment.staff_id,
+                       "reason": f"given to {given.staff_id} by {given.created_by}: {given.reason}" if given else why}
             if assignment.note:
                 details["note"] = assignment.note
             self.store.record_event("pep" if pep_id else "child", pep_id or assignment.child_id,
@@ -172,10 +176,11 @@ class Handover:
             return
         if pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
             return  # a finished PEP keeps who owned it
-        if (pep.owner_role, pep.owner_staff_id) != (assignment.role, assignment.staff_id):
-            self.store.update_pep(pep_id, actor=actor, owner_role=assignment.role, owner_staff_id=assignment.staff_id)
+        owner = assignment.owner_staff_id  # an absent owner stays the owner; their cover acts
+        if (pep.owner_role, pep.owner_staff_id) != (assignment.role, owner):
+            self.store.update_pep(pep_id, actor=actor, owner_role=assignment.role, owner_staff_id=owner)
             self.store.record_event("pep", pep_id, "owner-changed", actor=actor, details={
-                "role": assignment.role.value, "staffId": assignment.staff_id, "reason": reason})
+                "role": assignment.role.value, "staffId": owner, "reason": reason})
 
     def _elements(self, process_definition_key: int) -> frozenset[str]:
         if process_definition_key not in self._owner_elements:

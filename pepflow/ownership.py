@@ -43,6 +43,13 @@ class Assignment:
     candidate_groups: tuple[str, ...]
     #: why the task went to the team manager, for the task list and the audit log
     note: str | None = None
+    #: the allocated worker who is away: ``staff_id`` is their cover (pepflow.store.cover)
+    covering_for: str | None = None
+
+    @property
+    def owner_staff_id(self) -> str | None:
+        """The worker allocated (the PEP's owner), whoever covers them today."""
+        return self.covering_for or self.staff_id
 
     @property
     def allocated(self) -> bool:
@@ -73,6 +80,12 @@ def login_of(store: RecordsStore, staff_id: str) -> str:
 def assignment_for(store: RecordsStore, child_id: str, day: date) -> Assignment:
     owner = owner_on(store, child_id, day)
     if owner.staff_id is not None:
+        absence = store.cover.absent_on(owner.staff_id, day)
+        if absence is not None:  # away: their cover acts until they are back
+            note = (f"{owner.staff_id} is away from {absence.starts_on.isoformat()} to "
+                    f"{absence.ends_on.isoformat()}: {absence.cover_staff_id} covers")
+            return Assignment(child_id, day, owner.role, absence.cover_staff_id,
+                              login_of(store, absence.cover_staff_id), (), note, covering_for=owner.staff_id)
         return Assignment(child_id, day, owner.role, owner.staff_id, login_of(store, owner.staff_id), ())
     child = store.child(child_id)
     group = team_manager_group(store, child.locality)

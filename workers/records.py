@@ -19,9 +19,11 @@ CLOSE_PEP_CASE = "close-pep-case"
 CHECK_MEETING_DATES = "check-meeting-dates"
 RECORD_PEP_MEETING = "record-pep-meeting"
 UPDATE_PEP_STATUS = "update-pep-status"
+RESCHEDULE_PEP_MEETING = "reschedule-pep-meeting"
 TASK_TYPES = (
     CREATE_PEP_RECORD, SCHEDULE_PEP_DATES, TAKE_IN_SCHOOL_FORM, COMPLETE_PEP,
     SCHEDULE_SETTING_CHANGE_PEP, CLOSE_PEP_CASE, CHECK_MEETING_DATES, RECORD_PEP_MEETING, UPDATE_PEP_STATUS,
+    RESCHEDULE_PEP_MEETING,
 )
 
 
@@ -45,6 +47,12 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
     @router.task(task_type=SCHEDULE_PEP_DATES)
     async def schedule_pep_dates(pepId: str, isInitial: bool, meetingAt: str | None = None) -> dict[str, Any]:
         return await asyncio.to_thread(casework.schedule_pep_dates, pepId, meetingAt, isInitial)
+
+    @router.task(task_type=RESCHEDULE_PEP_MEETING)
+    async def reschedule_pep_meeting(pepId: str, changedMeetingAt: str) -> dict[str, Any]:
+        from pepflow.meeting_changes import reschedule_meeting
+
+        return await asyncio.to_thread(reschedule_meeting, casework, pepId, changedMeetingAt)
 
     @router.task(task_type=TAKE_IN_SCHOOL_FORM)
     async def take_in_school_form(pepId: str, schoolReturnId: int | None = None) -> dict[str, Any]:

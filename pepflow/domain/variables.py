@@ -65,6 +65,12 @@ PEP_VARIABLES: dict[str, Kind] = {
     "initialMeetingDueAt": Kind.DATETIME,
     "initialMeetingReminderAt": Kind.DATETIME,
     "meetingAt": Kind.DATETIME,
+    # a meeting moved, cancelled or not held (message pep-meeting-changed)
+    "changedMeetingAt": Kind.DATETIME,
+    # when a person should look at a task again (the task's follow-up date)
+    "meetingRecordFollowUpAt": Kind.DATETIME,
+    "finaliseFollowUpAt": Kind.DATETIME,
+    "meetingChange": Kind.CODE,
     "prepareFromAt": Kind.DATETIME,
     "formSendAt": Kind.DATETIME,
     "formReminderAt": Kind.DATETIME,

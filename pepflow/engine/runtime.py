@@ -943,6 +943,8 @@ class Engine:
         assignee: str | None = None,
         candidate_groups: Iterable[str] | None = None,
         unassigned: bool = False,
+        assigned: bool = False,
+        completed_by: str | None = None,
         element_id: str | None = None,
         due_from: datetime | None = None,
         due_before: datetime | None = None,
@@ -950,6 +952,7 @@ class Engine:
         not_overdue_at: datetime | None = None,
         variable_matches: Iterable[tuple[str, str, bool]] = (),
         descending: bool = False,
+        latest_completed_first: bool = False,
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[int, list[UserTask]]:
@@ -965,6 +968,10 @@ class Engine:
             conditions.append(u.c.assignee == assignee)
         if unassigned:
             conditions.append(u.c.assignee.is_(None))
+        if assigned:
+            conditions.append(u.c.assignee.is_not(None))
+        if completed_by:
+            conditions.append(u.c.completed_by == completed_by)
         if element_id:
             conditions.append(u.c.element_id == element_id)
         if candidate_groups is not None:
@@ -988,7 +995,9 @@ class Engine:
         ]
         if matches:
             conditions.append(sa.or_(*matches))
-        if descending:
+        if latest_completed_first:
+            order = (u.c.completed_at.desc(), u.c.key.desc())
+        elif descending:
             order = (u.c.due_date.is_(None).desc(), u.c.due_date.desc(), u.c.key.desc())
         else:
             order = (u.c.due_date.is_(None), u.c.due_date, u.c.key)

@@ -107,6 +107,37 @@ class StaffAllocationRow(Base):
     created_by: Mapped[str] = mapped_column(Id)
 
 
+class StaffAbsenceRow(Base):
+    """A staff member away from one date to another (leave, sickness), and the
+    colleague who covers their children's PEP tasks meanwhile."""
+
+    __tablename__ = "staff_absences"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    staff_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    cover_staff_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"))
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date] = mapped_column(sa.Date)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(Id)
+
+
+class TaskReassignmentRow(Base):
+    """One open PEP-owner task given to a named colleague by a team manager or the PEP
+    co-ordinator, with the reason: it stays with them (the allocation's daily check
+    leaves it) until it is completed or given back."""
+
+    __tablename__ = "task_reassignments"
+
+    user_task_key: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(Id)
+
+
 class ContactRow(Base):
     __tablename__ = "contacts"
 

@@ -480,6 +480,13 @@ class RecordsStore:
 
         return StaffAllocations(self)
 
+    @property
+    def cover(self):
+        """Absences with their cover, and single tasks given to a colleague (:mod:`pepflow.store.cover`)."""
+        from pepflow.store.cover import StaffCover
+
+        return StaffCover(self)
+
     @staticmethod
     def _staff_record(row: StaffRow) -> r.Staff:
         return r.Staff(

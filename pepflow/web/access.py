@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from pepflow.casework import local_date
+from pepflow.domain.enums import StaffRole
 from pepflow.ownership import Assignment, assignment_for, owner_elements
 from pepflow.store.errors import RecordsError
 
@@ -44,9 +45,33 @@ class AccessRules:
             return True
         if principal.is_caseworker and child.id in self.store.allocations.children_of(principal.staff_id, self.today()):
             return True
+        if principal.is_caseworker and self._acts_for_child(principal, child.id):
+            return True
         if (principal.is_business_support or principal.is_team_manager) and principal.team and child.locality == principal.team:
             return True
         return False
+
+    def _acts_for_child(self, principal: Principal, child_id: str) -> bool:
+        """Covering the absent worker of the child, or given one of the child's tasks."""
+        day = self.today()
+        for absence in self.store.cover.covered_by(principal.staff_id, day):
+            if child_id in self.store.allocations.children_of(absence.staff_id, day):
+                return True
+        return any(t.child_id == child_id for t in self.store.cover.tasks_given_to(principal.staff_id))
+
+    def may_reassign(self, principal: Principal, child) -> bool:
+        """Give a child's task to a colleague, or cover/reallocate a worker's children:
+        the PEP co-ordinator (every child), the team manager of the child's locality."""
+        if not principal.can("tasks:reassign"):
+            return False
+        if principal.roles & {StaffRole.PEP_COORDINATOR}:
+            return True
+        return principal.is_team_manager and bool(principal.team) and child is not None and child.locality == principal.team
+
+    def given_to(self, task) -> str | None:
+        """The staff id an owner task was given to by name (pepflow.store.cover), if any."""
+        given = self.store.cover.task_reassignment(task.user_task_key)
+        return given.staff_id if given is not None else None
 
     def may_manage_child(self, principal: Principal, child) -> bool:
         """Allocate workers to the child: the team manager of the child's locality."""
@@ -87,7 +112,9 @@ class AccessRules:
             assignment = self.assignment(task)
             if assignment is None:
                 return False
-            if assignment.staff_id is not None and assignment.staff_id == principal.staff_id:
+            # the worker acting today (or the colleague given the task); the allocated
+            # worker still sees a task given to a colleague
+            if principal.staff_id in {self.given_to(task), assignment.staff_id} - {None}:
                 return True
             child = self._child(task)
             return principal.is_team_manager and child is not None and bool(principal.team) \
@@ -101,6 +128,9 @@ class AccessRules:
             assignment = self.assignment(task)
             if assignment is None:
                 return False
+            given = self.given_to(task)
+            if given is not None:
+                return given == principal.staff_id
             if assignment.staff_id is not None:
                 return assignment.staff_id == principal.staff_id
             return bool(set(principal.candidate_groups) & set(assignment.candidate_groups))
@@ -120,4 +150,5 @@ class AccessRules:
         if not self.is_owner_task(task) or principal.is_assignee(task):
             return False
         assignment = self.assignment(task)
-        return assignment is not None and assignment.staff_id is not None and assignment.staff_id == principal.staff_id
+        acting = self.given_to(task) or (assignment.staff_id if assignment is not None else None)
+        return assignment is not None and acting is not None and acting == principal.staff_id

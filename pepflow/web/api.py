@@ -65,6 +65,11 @@ class UserTaskOut(Model):
     child_id: str | None = None
     child_name: str | None = None
     pep_id: str | None = None
+    #: names in words: who has it, which team's queue it is in, who completed it
+    assignee_name: str | None = None
+    candidate_group_names: list[str] = Field(default_factory=list)
+    completion_date: datetime | None = None
+    completed_by_name: str | None = None
     overdue: bool = False
     can_claim: bool = False
     can_unclaim: bool = False
@@ -133,13 +138,19 @@ def backend(request: Request) -> WebBackend:
 def task_out(web: WebBackend, principal: Principal, task: UserTask, names: dict[str, str] | None = None) -> UserTaskOut:
     child_id = task.variables.get("childId")
     work = web.access.may_work_task(principal, task)
+    people = web.people()
     return UserTaskOut(
         user_task_key=task.user_task_key, process_instance_key=task.process_instance_key,
         bpmn_process_id=task.bpmn_process_id, element_id=task.element_id, name=task.name, form_id=task.form_id,
         assignee=task.assignee, candidate_groups=task.candidate_groups, candidate_users=task.candidate_users,
         due_date=task.due_date, follow_up_date=task.follow_up_date, creation_date=task.created_at, state=task.state,
         child_id=child_id, child_name=(names or {}).get(child_id) if child_id else None,
-        pep_id=task.variables.get("pepId"), overdue=bool(task.due_date and task.due_date < web.now()),
+        pep_id=task.variables.get("pepId"),
+        assignee_name=people.get(task.assignee, task.assignee) if task.assignee else None,
+        candidate_group_names=[people.get(g, g) for g in task.candidate_groups],
+        completion_date=task.completed_at,
+        completed_by_name=people.get(task.completed_by, task.completed_by) if task.completed_by else None,
+        overdue=task.state == "CREATED" and bool(task.due_date and task.due_date < web.now()),
         can_claim=work and task.assignee is None and bool(principal.login),
         can_unclaim=work and principal.is_assignee(task) and bool(task.candidate_groups),
         can_complete=work and (principal.is_assignee(task) or web.access.completes_as_owner(principal, task)),
@@ -168,21 +179,30 @@ def me(principal: Principal = allow("signed-in")) -> MeOut:
 @router.get("/user-tasks", response_model=TaskPage, response_model_by_alias=True, tags=["user tasks"])
 def search_user_tasks(
     request: Request,
-    queue: Literal["mine", "team", "all"] | None = None,
-    child_ref: str | None = Query(default=None, alias="childRef", max_length=80),
+    queue: Literal["mine", "team", "claimed", "done", "all"] | None = None,
+    child_ref: str | None = Query(default=None, alias="childRef", max_length=80,
+                                  description="a child or PEP reference, or words of a child's name"),
     element_id: str | None = Query(default=None, alias="elementId", max_length=200),
-    due_before: date | None = Query(default=None, alias="dueBefore"),
-    due_after: date | None = Query(default=None, alias="dueAfter"),
+    due_before: str | None = Query(default=None, alias="dueBefore", max_length=40,
+                                   description="a day: DD/MM/YYYY (as England writes it) or YYYY-MM-DD"),
+    due_after: str | None = Query(default=None, alias="dueAfter", max_length=40,
+                                  description="a day: DD/MM/YYYY or YYYY-MM-DD"),
     overdue: bool | None = None,
     order: Literal["asc", "desc"] = "asc",
     page: int = Query(default=1, ge=1, le=100_000),
     page_size: int = Query(default=50, ge=1, le=200, alias="pageSize"),
     principal: Principal = allow("tasks:read"),
 ) -> TaskPage:
+    from .fields import Checker
+
     web = backend(request)
+    check = Checker()
+    before = check.day("dueBefore", due_before, "the due-by date", required=False)
+    after = check.day("dueAfter", due_after, "the due-from date", required=False)
+    check.done()
     queue, total, tasks = web.list_tasks(
-        principal, queue=queue, child_ref=child_ref, element_id=element_id, due_before=due_before,
-        due_after=due_after, overdue=overdue, descending=order == "desc", page=page, page_size=page_size,
+        principal, queue=queue, child_ref=child_ref, element_id=element_id, due_before=before,
+        due_after=after, overdue=overdue, descending=order == "desc", page=page, page_size=page_size,
     )
     names = web.child_names() if tasks else {}
     return TaskPage(queue=queue, total=total, page=page, page_size=page_size,
@@ -207,9 +227,17 @@ def get_user_task_form(request: Request, user_task_key: int, principal: Principa
     schema = engine_call(web.engine.form, task.form_id).schema
     data = dict(task.variables)
     data.pop("data_objects", None)
+    fields, option_keys = _form_keys(schema)
+    if option_keys:  # option lists as the process holds them now (a contact added since shows up)
+        try:
+            live = web.engine.instance(task.process_instance_key).variables
+        except NotFound:
+            live = {}
+        data.update({k: live[k] for k in option_keys if k in live})
     draft = web.accounts.draft(user_task_key, principal.staff_id)
     if draft:
-        data.update(draft[0])
+        # a draft holds what the person typed, never the form's option lists
+        data.update({k: v for k, v in draft[0].items() if k in fields and k not in option_keys})
     if isinstance(data.get("contactOptions"), list):
         data["contactOptions"] = web.shown_options(data["contactOptions"])
     pep_id = task.variables.get("pepId")
@@ -217,6 +245,23 @@ def get_user_task_form(request: Request, user_task_key: int, principal: Principa
               f"view-task:{task.element_id}", {"userTaskKey": user_task_key})
     return FormOut(user_task_key=user_task_key, form_id=task.form_id, schema=schema, data=data,
                    draft_saved_at=draft[1] if draft else None)
+
+
+def _form_keys(schema: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The keys a form's fields submit, and the variables its option lists come from."""
+    fields: set[str] = set()
+    options: set[str] = set()
+
+    def walk(components):
+        for c in components or []:
+            if c.get("key"):
+                fields.add(c["key"])
+            if c.get("valuesKey"):
+                options.add(c["valuesKey"])
+            walk(c.get("components"))
+
+    walk(schema.get("components"))
+    return fields, options
 
 
 @router.post("/user-tasks/{user_task_key}/assignment", response_model=UserTaskOut, response_model_by_alias=True, tags=["user tasks"])
@@ -292,6 +337,9 @@ def get_draft(request: Request, user_task_key: int, principal: Principal = allow
 async def save_draft(request: Request, user_task_key: int, body: Variables, principal: Principal = allow("tasks:work")) -> DraftOut:
     web = backend(request)
     task = web.task_for(principal, user_task_key)
+    if task.state != "CREATED":
+        who = web.people().get(task.completed_by or "", task.completed_by or "someone")
+        raise HTTPException(409, f"this task was already completed by {who}: your draft was not saved")
     if not web.access.may_work_task(principal, task):
         raise HTTPException(403, "you cannot work on this task")
     # a draft holds the form's fields only, each of its type (required ones may wait)

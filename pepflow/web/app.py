@@ -11,7 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from http.cookies import CookieError, SimpleCookie
 
-from . import api, api_access, api_docs, auth, dashboard_pages, forecast_pages, operations_api, operations_pages, pages, quality_pages, record_pages, reviews
+from . import (api, api_access, api_cover, api_docs, api_events, auth, cover_pages, dashboard_pages, events_pages,
+               forecast_pages, operations_api, operations_pages, pages, quality_pages, record_pages, reviews, task_pages)
 from .limits import BodyLimit
 from .oidc import OidcClient
 from .security import SESSION_COOKIE, NotSignedIn, PrincipalCache, Sessions
@@ -83,7 +84,7 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
             response.headers.setdefault(key, value)
         if settings.production:  # served over HTTPS: browsers must never try plain HTTP
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.url.path.startswith(("/api/", "/tasks", "/peps", "/children", "/operations", "/dashboard", "/forecast", "/admin", "/quality", "/ppp")):
+        if request.url.path.startswith(("/api/", "/tasks", "/peps", "/children", "/operations", "/dashboard", "/forecast", "/admin", "/quality", "/ppp", "/reviews", "/cover", "/events")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -93,6 +94,9 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
     app.include_router(dashboard_pages.api)
     app.include_router(auth.router)
     app.include_router(api_docs.router)
+    app.include_router(api_cover.router)
+    app.include_router(api_events.router)
+    app.include_router(task_pages.router)
     app.include_router(pages.router)
     app.include_router(record_pages.router)
     app.include_router(operations_pages.router)
@@ -100,6 +104,8 @@ def create_app(backend: WebBackend, settings: WebSettings | None = None) -> Fast
     app.include_router(forecast_pages.router)
     app.include_router(quality_pages.router)  # the Virtual School's quality review and Pupil Premium Plus
     app.include_router(reviews.router)
+    app.include_router(cover_pages.router)
+    app.include_router(events_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     node_modules = settings.node_modules or ROOT / "node_modules"
     for name, folder in (("form-js", node_modules / "@bpmn-io/form-js/dist"), ("bpmn-js", node_modules / "bpmn-js/dist"),

@@ -22,6 +22,27 @@ from . import words  # noqa: E402 - the filters every page uses
 words.register(templates.env)
 
 
+def _ukdate(value, short: bool = False) -> str:
+    """A day as England writes it: 27 March 2027 (short: 27/03/2027)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if hasattr(value, "astimezone"):
+        from pepflow.casework import LONDON
+
+        value = value.astimezone(LONDON).date()
+    return value.strftime("%d/%m/%Y") if short else f"{value.day} {value.strftime('%B %Y')}"
+
+
+
+templates.env.filters["ukdate"] = _ukdate
+templates.env.filters["ukdate_short"] = lambda v: _ukdate(v, short=True)
+
+
 def render(request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any) -> Response:
     context.setdefault("csrf", principal.csrf if principal else "")
     return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status_code)
@@ -43,48 +64,6 @@ def home(principal: Principal = allow("signed-in")) -> Response:
     return RedirectResponse("/sign-in", status_code=303)
 
 
-@router.get("/tasks", response_class=HTMLResponse)
-def tasks_page(
-    request: Request, queue: str | None = None, childRef: str | None = Query(None, max_length=80),
-    elementId: str | None = Query(None, max_length=200), dueBefore: date | None = None,
-    overdue: str | None = None, order: str = "asc", page: int = Query(1, ge=1),
-    principal: Principal = allow("tasks:read"),
-) -> Response:
-    web = request.app.state.web.backend
-    if queue not in (None, "mine", "team", "all"):
-        queue = None
-    queue, total, tasks = web.list_tasks(
-        principal, queue=queue, child_ref=childRef, element_id=elementId, due_before=dueBefore, due_after=None,
-        overdue=True if overdue == "yes" else None, descending=order == "desc", page=page, page_size=50,
-    )
-    names = web.child_names() if tasks else {}
-    queues = [("mine", "My tasks")]
-    if principal.candidate_groups:
-        queues.append(("team", "My team's unclaimed tasks"))
-    if principal.reads_all:
-        queues.append(("all", "All tasks"))
-    steps = [("ArrangeInitialMeetingTask", "Arrange initial PEP meeting"),
-             ("CompletePepFormTask", "Complete social worker's part of PEP"),
-             ("RecordMeetingTask", "Record PEP meeting and next dates"),
-             ("TypeUpPepTask", "Type up PEP"), ("CheckAndFinalisePepTask", "Check and finalise PEP")]
-    return render(request, "tasks.html", principal, queue=queue, queues=queues, total=total, page=page,
-                  tasks=[task_out(web, principal, t, names) for t in tasks], steps=steps,
-                  filters={"childRef": childRef or "", "elementId": elementId or "",
-                           "dueBefore": dueBefore.isoformat() if dueBefore else "", "overdue": overdue or "",
-                           "order": order})
-
-
-@router.get("/tasks/{user_task_key}", response_class=HTMLResponse)
-def task_page(request: Request, user_task_key: int, principal: Principal = allow("tasks:read")) -> Response:
-    web = request.app.state.web.backend
-    task = web.task_for(principal, user_task_key)
-    from pepflow.review_notes import return_comments
-
-    pep_id = task.variables.get("pepId")
-    comments = return_comments(web.store, pep_id) if pep_id and task.element_id == "TypeUpPepTask" else []
-    review_id = task.variables.get("schoolReturnId") if task.element_id == "ReviewReturnedFormTask" else None
-    return render(request, "task.html", principal, task=task_out(web, principal, task, web.child_names()),
-                  return_comments=comments, review_id=review_id)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

@@ -42,6 +42,12 @@ PERMISSIONS: dict[str, frozenset[StaffRole]] = {
     "pep:write": CASEWORKER_ROLES | TEAM_MANAGER,
     # allocate a worker to a child of the locality
     "allocations:write": TEAM_MANAGER,
+    # give a task to a colleague, cover an absence, move a caseload (the child's scope
+    # is checked per child: the team manager's locality; the PEP co-ordinator's all)
+    # record a council event (entry into care, leaving care, change of school, a
+    # meeting moved/cancelled/not held) for a child the person may see
+    "events:write": CASEWORKER_ROLES | {StaffRole.BUSINESS_SUPPORT} | TEAM_MANAGER | {StaffRole.PEP_COORDINATOR},
+    "tasks:reassign": TEAM_MANAGER | frozenset({StaffRole.PEP_COORDINATOR}),
     "dashboard": READ_ALL_ROLES,
     # the Virtual School's quality review and Pupil Premium Plus (issue 15): the
     # Virtual School rates, edits criteria and decides; the child's worker and

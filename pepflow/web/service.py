@@ -61,6 +61,7 @@ class WebBackend:
     runtime: Any = None
     _names: dict[str, str] = field(default_factory=dict)
     _names_at: float = 0.0
+    _people: tuple[float, dict[str, str]] | None = None
     # the dashboard's records (dashboard_view.Dashboard): read at most every DASHBOARD_TTL seconds
     _dashboard: tuple[float, Any] | None = None
     _element_names: dict[int, dict[str, str]] = field(default_factory=dict)
@@ -141,6 +142,10 @@ class WebBackend:
         due_before: date | None, due_after: date | None, overdue: bool | None, descending: bool,
         page: int, page_size: int,
     ) -> tuple[str, int, list[UserTask]]:
+        """One page of a queue: ``mine`` (assigned to me), ``team`` (my team's unclaimed),
+        ``claimed`` (my team's, claimed by a colleague or me: who has what), ``done``
+        (what I completed, latest first), ``all`` (read-all roles). ``child_ref`` is a
+        child or PEP reference or part of a child's name."""
         if queue is None:
             queue = "all" if principal.reads_all else (
                 "team" if principal.is_business_support or principal.is_team_manager else "mine")
@@ -152,15 +157,24 @@ class WebBackend:
         elif queue == "team":
             filters["candidate_groups"] = principal.candidate_groups or []
             filters["unassigned"] = True
+        elif queue == "claimed":
+            filters["candidate_groups"] = principal.candidate_groups or []
+            filters["assigned"] = True
+        elif queue == "done":
+            filters["state"] = "COMPLETED"
+            filters["completed_by"] = principal.staff_id
+            filters["latest_completed_first"] = True
         elif queue == "all":
             if not principal.reads_all:
                 raise HTTPException(403, "only PEP co-ordinators and the Virtual School see every task")
         else:
-            raise HTTPException(422, "queue is one of mine, team, all")
+            raise HTTPException(422, "queue is one of mine, team, claimed, done, all")
         now = self.now()
-        if child_ref:
-            ref = child_ref.strip().upper()
-            filters["variable_matches"] = [("childId", ref, False), ("pepId", ref, True)]
+        if child_ref and child_ref.strip():
+            matches = self.child_matches(child_ref)
+            if not matches:
+                return queue, 0, []
+            filters["variable_matches"] = matches
         # dates are days in England: from the start of due_after to the end of due_before
         if due_after:
             filters["due_from"] = at_local(due_after, 0)
@@ -173,11 +187,40 @@ class WebBackend:
         total, tasks = self.engine.search_user_tasks(
             descending=descending, offset=(page - 1) * page_size, limit=page_size, **filters
         )
-        if not principal.reads_all:  # the queue is by assignment; what shows follows the allocation
+        if not principal.reads_all and queue != "done":  # the queue is by assignment; what shows follows the allocation
             visible = [t for t in tasks if self.access.may_see_task(principal, t)]
             total -= len(tasks) - len(visible)
             tasks = visible
         return queue, total, tasks
+
+    def child_matches(self, text: str) -> list[tuple[str, str, bool]]:
+        """What a search box finds: a child reference, the start of a PEP reference, or
+        every child whose name contains the words typed (any order, any case)."""
+        ref = text.strip().upper()
+        matches = [("childId", ref, False), ("pepId", ref, True)]
+        words = [w for w in text.lower().split() if w]
+        if words:
+            for child_id, name in self.child_names().items():
+                if all(w in name.lower() for w in words):
+                    matches.append(("childId", child_id, False))
+        return matches[:500]
+
+    def people(self) -> dict[str, str]:
+        """Identity login (a task's assignee) and staff id -> the person's name; a
+        candidate group -> the team's name in words (kept 30 s, like the children's)."""
+        if self._people and time.monotonic() - self._people[0] < 30:
+            return self._people[1]
+        names: dict[str, str] = {}
+        for staff in self.store.all_staff():
+            names[staff.id] = staff.name
+            if staff.login:
+                names[staff.login] = staff.name
+            names.setdefault(staff.email, staff.name)
+            if staff.candidate_group:
+                role = "Team managers" if "team-manager" in {r.value for r in staff.roles} else "Business support"
+                names[staff.candidate_group] = f"{role}, {staff.team}" if staff.team else role
+        self._people = (time.monotonic(), names)
+        return names
 
     def shown_options(self, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """An option list as the embedded web shows it: the process's label (a role and

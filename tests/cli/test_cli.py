@@ -160,3 +160,18 @@ def test_a_date_the_cli_cannot_read_is_refused_naming_the_formats(pep):
     result = pep("event", "looked-after", "C-0001", "--on", "09/14/2026")  # month first
     assert result.exit_code == 1
     assert "YYYY-MM-DD (2026-09-03) or DD/MM/YYYY (03/09/2026)" in result.output
+
+
+def test_a_meeting_change_is_checked_as_on_the_web(pep):
+    pep("import", "all", str(SAMPLES))
+    pep("event", "looked-after", "C-0001", "--on", "2026-09-14")
+    bad = pep("event", "meeting-changed", "PEP-C-0001-2026-AUT", "--change", "moved", "--to", "31/11/2026 14:00",
+              "--reason", "school trip")
+    assert bad.exit_code == 1 and "not a real date" in bad.output
+    snapped = pep("event", "meeting-changed", "PEP-C-0001-2026-AUT", "--change", "moved", "--to", "03/12/2026 2pm",
+                  "--reason", "school trip")
+    assert snapped.exit_code == 1 and "DD/MM/YYYY HH:MM" in snapped.output
+    # the initial meeting is not arranged yet: nothing to move
+    early = pep("event", "meeting-changed", "PEP-C-0001-2026-AUT", "--change", "moved", "--to", "03/12/2026 14:05",
+                "--reason", "school trip")
+    assert early.exit_code == 1 and "no meeting arranged yet" in early.output

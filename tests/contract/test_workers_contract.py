@@ -90,7 +90,7 @@ def test_every_form_field_has_a_consumer():
 def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_another_handler():
     # start and event messages (pepflow/events.py): identifiers and dates only
     provided = {"job", "childId", "enteredCareOn", "emergency", "careEpisodeId", "attendeeId",
-                "leftCareOn", "newSettingId", "settingChangedOn",
+                "leftCareOn", "newSettingId", "settingChangedOn", "changedMeetingAt", "meetingChange",
                 "schoolReturnId"}  # pep-form-returned: the returned form as read (issue 12)
     provided |= set().union(*_form_keys().values())
     provided |= {
@@ -98,7 +98,7 @@ def test_every_handler_parameter_is_provided_by_a_start_message_a_form_or_anothe
         "pepId", "settingId", "variant", "hasSettingInput", "ownerRole", "ownerAssignee", "ownerCandidateGroups", "businessSupportGroups", "contactOptions",
         "isInitial", "initialMeetingDueAt", "initialMeetingReminderAt", "meetingAt", "prepareFromAt",
         "formSendAt", "formReminderAt", "agedOut", "formDocumentId", "finalDocumentId",
-        "swPartDueAt", "swPartEscalateAt", "meetingRecordDueAt", "finaliseDueAt", "formAlreadyReturned",
+        "swPartDueAt", "swPartEscalateAt", "meetingRecordDueAt", "finaliseDueAt", "meetingRecordFollowUpAt", "finaliseFollowUpAt", "formAlreadyReturned",
         "meetingDateProblem", "meetingDateRefusedOn", "meetingDateNextValid",
         # the quality review (bpmn/pep-quality.bpmn): its start message and its steps
         "pepId", "qualityReviewId", "qualityReviewerGroups", "qualityRatingProblem", "improvementProblem",

@@ -344,7 +344,7 @@ async def test_a_returned_school_form_is_taken_in_and_the_meeting_is_then_awaite
     published = world.engine.publish_message("pep-form-returned", pep_id, {"formReturnedOn": "2026-09-14"})
     assert published.correlated_instances == [key]
     await world.runtime.run_until_idle()
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert {"SchoolFormReturnedEvent", "TakeInSchoolFormTask", "SchoolFormTakenInEndEvent", "AwaitSchoolFormSubProcess"} <= set(elements(world, key))
     pep = world.store.pep(pep_id)
     assert (pep.status, pep.form_returned_at) == (PepStatus.FORM_RETURNED, T0 + timedelta(hours=3))
@@ -355,7 +355,7 @@ async def test_a_returned_school_form_is_taken_in_and_the_meeting_is_then_awaite
     await advance_to(world, MEETING_C0001 - timedelta(minutes=1))
     assert reminder_at < world.clock.now()
     assert world.new_mail() == [] and "pep-form-reminder" not in mail_kinds(world, pep_id)
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     await advance_to(world, MEETING_C0001)
     assert active(world, key) == ["RecordMeetingTask", "TermlyCycleSubProcess"]
     assert fired_at(world, key, "WaitForMeetingEvent") == [MEETING_C0001]
@@ -580,7 +580,7 @@ async def test_young_child_without_a_setting_pep_goes_to_the_health_visitor_and_
         assert m.subject.startswith(f"PEP {pep_id}: information needed by")
         assert attachments(m) == [f"{pep_id}-form-v1.docx"]
     assert mail_kinds(world, pep_id)["pep-form-health-visitor"] == 4 and "pep-form" not in mail_kinds(world, pep_id)
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert "HasSettingInputGateway" in elements(world, key)
     assert "AwaitSchoolFormSubProcess" not in {h.element_id for h in world.engine.history(key)}
 

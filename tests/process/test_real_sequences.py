@@ -161,7 +161,7 @@ async def test_a_form_returned_early_is_taken_in_once_and_never_asked_for_again(
     await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
     await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
     # no second form, no await, no reminder: straight on to the meeting
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     sent = world.new_mail()
     assert [m for _, m in sent if m.recipients == OAKRIDGE_DT] == []
     await advance_to(world, local(2026, 9, 22, 14, 30))

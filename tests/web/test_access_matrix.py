@@ -35,6 +35,9 @@ SCOPE = {
     "get_user_task": "see-task", "task_page": "see-task", "get_user_task_form": "see-task",
     "get_draft": "work-task", "save_draft": "work-task", "delete_draft": "work-task",
     "claim_user_task": "work-task", "complete_user_task": "complete", "unclaim_user_task": "unclaim",
+    "give_task": "reassign",
+    "record_looked_after": "record-event", "record_left_care": "record-event",
+    "record_setting_changed": "record-event", "record_meeting_changed": "record-event",
 }
 SCOPED_PARAMS = {"child_id", "pep_id", "document_id", "user_task_key"}
 
@@ -130,6 +133,12 @@ class Oracle:
         if scope == "complete":  # a team task is claimed first; an owner task is the owner's
             return self.sees_task(p, target) and self.works_task(p, target) \
                 and (target["owner_task"] or target["assignee"] == p.login)
+        if scope == "record-event":  # empty body: refused (422) for the field once the person may record it
+            return p.has("social-worker", "leaving-care-worker", "personal-adviser", "business-support",
+                         "team-manager", "pep-coordinator") and self.sees_child(p, target["child"])
+        if scope == "reassign":  # give a task they see to a colleague: the PEP co-ordinator, the locality's team manager
+            return self.sees_task(p, target) and (
+                p.has("pep-coordinator") or (p.has("team-manager") and p.team == LOCALITY[target["child"]]))
         if scope == "unclaim":
             return self.sees_task(p, target) and self.works_task(p, target) and target["assignee"] == p.login \
                 and bool(target["groups"])
@@ -145,6 +154,8 @@ def _body(name):
         return {"text": "Target 2 needs a date"}
     if name == "complete_user_task":
         return {"variables": {}}  # refused by the form check (422) once the person may work it
+    if name == "give_task":  # a colleague who does not exist: refused (422) once the person may give it
+        return {"staffId": "ST-9999", "reason": "cover"}
     if name == "save_draft":
         return {"variables": {}}
     return {}

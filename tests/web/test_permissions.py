@@ -52,6 +52,14 @@ EXPECTED: dict[str, set[str] | str] = {
     "quality_dashboard_page": READ_ALL, "ppp_ledger_page": READ_ALL, "ppp_ledger_csv": READ_ALL,
     "list_users": ADMIN, "create_user": ADMIN, "unlock_user": ADMIN, "users_page": ADMIN,
     "disable_user": ADMIN, "enable_user": ADMIN, "revoke_sessions": ADMIN, "issue_password_reset": ADMIN,
+    # issue 14: reassignment and cover; council events
+    "colleagues": CASE | BS | TM | READ_ALL,
+    "give_task": TM | {"pep-coordinator"}, "move_caseload": TM | {"pep-coordinator"},
+    "list_absences": TM | {"pep-coordinator"}, "add_absence": TM | {"pep-coordinator"},
+    "withdraw_absence": TM | {"pep-coordinator"}, "cover_page": TM | {"pep-coordinator"},
+    "record_looked_after": CASE | BS | TM | {"pep-coordinator"}, "record_left_care": CASE | BS | TM | {"pep-coordinator"},
+    "record_setting_changed": CASE | BS | TM | {"pep-coordinator"},
+    "record_meeting_changed": CASE | BS | TM | {"pep-coordinator"}, "events_page": CASE | BS | TM | {"pep-coordinator"},
 }
 
 # one account per role, each with that role only
@@ -62,7 +70,8 @@ ROLE_USERS = {
 }
 PARAMS = {"user_task_key": "1", "pep_id": "PEP-NONE", "document_id": "1", "child_id": "C-NONE",
           "process_instance_key": "1", "incident_key": "1", "user_id": "999999",
-          "request_id": "999999", "return_id": "999999"}
+          "request_id": "999999", "return_id": "999999",
+          "staff_id": "ST-NONE", "absence_id": "999999"}
 ROLE_DENIED = "your role does not allow"
 
 

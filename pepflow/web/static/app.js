@@ -31,6 +31,7 @@
       }
       var error = new Error(detail || ('request failed: ' + response.status));
       error.status = response.status;
+      error.data = data;
       throw error;
     }
     return data;
@@ -169,4 +170,9 @@
   }
 
   window.pep = { api: api, say: say };
+  var flash = window.sessionStorage.getItem('pep-flash');
+  if (flash) {
+    window.sessionStorage.removeItem('pep-flash');
+    say(flash);
+  }
 })();
