@@ -36,11 +36,28 @@ class _Allocations:
         return [a for a in self._by_child.get(child_id, ()) if a.covers(day)]
 
 
+class _DayCover:
+    """Staff absences for one daily check: read once, asked per owner in memory (the
+    answers of :meth:`pepflow.store.cover.StaffCover.absent_on`); anything else is asked
+    of the store's own cover records."""
+
+    def __init__(self, cover) -> None:
+        self._cover = cover
+        self._absences = cover.absences()
+
+    def absent_on(self, staff_id: str, day):
+        return next((a for a in self._absences if a.staff_id == staff_id and a.covers(day)), None)
+
+    def __getattr__(self, name: str):
+        return getattr(self._cover, name)
+
+
 class DayRecords:
     """A read-only view of the records for one daily check (see the module)."""
 
     def __init__(self, store, pep_ids: Iterable[str] = ()) -> None:
         self.clock = store.clock
+        self.cover = _DayCover(store.cover)
         wanted_peps = sorted({p for p in pep_ids if isinstance(p, str)})
         with store._read() as s:  # noqa: SLF001 - the store's own session, one read
             self._children = {

@@ -38,3 +38,16 @@ def test_the_day_records_answer_as_the_store_does(sample):
         records.child("C-9999")
     with pytest.raises(UnknownPep):
         records.pep("PEP-NONE")
+
+
+def test_the_day_records_answer_for_an_absent_worker_as_the_store_does(sample):
+    """An absence routes the owner's tasks to the cover; the daily check must see it too
+    (found when the cover work met the bulk daily check: 'DayRecords' had no cover)."""
+    owner = assignment_for(sample, "C-0001", date(2026, 10, 5))
+    colleague = next(s.id for s in sample.all_staff() if s.id != owner.staff_id and s.roles == sample.staff(owner.staff_id).roles)
+    sample.cover.add_absence(owner.staff_id, colleague, starts_on=date(2026, 10, 5), ends_on=date(2026, 10, 9),
+                             reason="Annual leave", actor="TM", today=date(2026, 10, 1))
+    records = DayRecords(sample)
+    for day in (date(2026, 10, 4), date(2026, 10, 5), date(2026, 10, 9), date(2026, 10, 10)):
+        assert assignment_for(records, "C-0001", day) == assignment_for(sample, "C-0001", day)
+    assert assignment_for(records, "C-0001", date(2026, 10, 6)).covering_for == owner.staff_id
