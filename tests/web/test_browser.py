@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD, WebWorld, drive_until
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .browser import ARTIFACTS, CHROMIUM, served, sign_in as _sign_in
+from .browser import chromium as launch_chromium
+from .conftest import WebWorld, drive_until
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,57 +17,20 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live(tmp_path):
     """The web app and the process runtime on one event loop in a thread."""
-    import uvicorn
-
     world = WebWorld(tmp_path)
     world.child_looked_after()
     drive_until(world, "RecordMeetingTask")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    stop = asyncio.Event()
-
-    async def main():
-        workers = asyncio.create_task(world.runtime.serve(stop, max_idle=0.2))
-        await server.serve()
-        stop.set()
-        await workers
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
-    world.close()
+    with served(world) as base:
+        yield world, base
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launch_chromium() as b:
         yield b
-        b.close()
-
-
-def _sign_in(page, base, username):
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/**")
 
 
 def test_social_worker_completes_a_form_and_business_support_sees_the_next_task(live, browser):

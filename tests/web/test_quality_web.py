@@ -4,11 +4,9 @@ and the same QA cycle in Debian's Chromium."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
-import threading
 import time
 
 import pytest
@@ -20,7 +18,8 @@ from pepflow.quality import IMPROVE_TASK, RATE_TASK, QualityService
 from pepflow.store.ppp import PppRecords
 
 from .conftest import PASSWORD, WebWorld, drive_until
-from .test_browser import ARGS, ARTIFACTS, CHROMIUM, _free_port, _sign_in
+from .browser import ARTIFACTS, CHROMIUM, served, sign_in as _sign_in
+from .browser import chromium as launch_chromium
 
 PEP = "PEP-C-0001-2026-AUT"
 TARGETS = [{"target": "Read a chapter book each week"}, {"target": "Times tables to 12 by Easter"}]
@@ -125,82 +124,55 @@ def test_a_qa_cycle_and_pupil_premium_plus_in_the_pages(world, session_for):
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed")
 def test_a_qa_cycle_in_the_browser(tmp_path):
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
     world = WebWorld(tmp_path)
     service = to_final_and_review(world)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    stop = asyncio.Event()
+    with served(world) as base, launch_chromium() as browser:
+        def wait_for(element_id):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if any(t.element_id == element_id for t in world.engine.user_tasks()):
+                    return
+                time.sleep(0.2)
+            raise AssertionError(f"no {element_id}")
 
-    async def main():
-        workers = asyncio.create_task(world.runtime.serve(stop, max_idle=0.2))
-        await server.serve()
-        stop.set()
-        await workers
+        def rate(page, overall, red=None):
+            page.goto(f"{base}/peps/{PEP}/quality")
+            for c in SEED_CRITERIA:
+                group = page.get_by_role("group", name=c.title)
+                group.get_by_label("red" if c.code == red else "green", exact=True).check()
+                if c.code == red:
+                    group.get_by_label("Comment").fill("No target has a measure or a date")
+            overall_group = page.get_by_role("group", name="Overall")
+            overall_group.get_by_label(overall, exact=True).check()
+            if overall == "red":
+                overall_group.get_by_label(re.compile("Overall comment")).fill("Make the targets SMART")
+            page.get_by_role("button", name="Record the rating").click()
+            page.wait_for_url(f"{base}/peps/{PEP}/quality")
 
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+        vs = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+        _sign_in(vs, base, "st-0021")
+        rate(vs, "red", red="smart-targets")
+        assert vs.locator("[data-rating=red]").count() == 1
+        wait_for(IMPROVE_TASK)
 
-    def wait_for(element_id):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if any(t.element_id == element_id for t in world.engine.user_tasks()):
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"no {element_id}")
+        sw = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+        _sign_in(sw, base, "st-0001")
+        sw.goto(f"{base}/peps/{PEP}")
+        sw.get_by_role("link", name="Quality review and Pupil Premium Plus").click()
+        assert "No target has a measure or a date" in sw.content()
+        sw.get_by_label("Part of the PEP").select_option("school-return")
+        sw.get_by_label("Field").fill("progress")
+        sw.get_by_label("New text").fill("Target 1 measured weekly, met by 12 February")
+        sw.get_by_label(re.compile("^Why")).fill("Targets made SMART as the Virtual School asked")
+        sw.get_by_role("button", name="Correct the final PEP").click()
+        sw.wait_for_url(f"{base}/peps/{PEP}/quality")
+        wait_for(RATE_TASK)
 
-    def rate(page, overall, red=None):
-        page.goto(f"{base}/peps/{PEP}/quality")
-        for c in SEED_CRITERIA:
-            group = page.get_by_role("group", name=c.title)
-            group.get_by_label("red" if c.code == red else "green", exact=True).check()
-            if c.code == red:
-                group.get_by_label("Comment").fill("No target has a measure or a date")
-        overall_group = page.get_by_role("group", name="Overall")
-        overall_group.get_by_label(overall, exact=True).check()
-        if overall == "red":
-            overall_group.get_by_label(re.compile("Overall comment")).fill("Make the targets SMART")
-        page.get_by_role("button", name="Record the rating").click()
-        page.wait_for_url(f"{base}/peps/{PEP}/quality")
-
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            vs = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-            _sign_in(vs, base, "st-0021")
-            rate(vs, "red", red="smart-targets")
-            assert vs.locator("[data-rating=red]").count() == 1
-            wait_for(IMPROVE_TASK)
-
-            sw = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-            _sign_in(sw, base, "st-0001")
-            sw.goto(f"{base}/peps/{PEP}")
-            sw.get_by_role("link", name="Quality review and Pupil Premium Plus").click()
-            assert "No target has a measure or a date" in sw.content()
-            sw.get_by_label("Part of the PEP").select_option("school-return")
-            sw.get_by_label("Field").fill("progress")
-            sw.get_by_label("New text").fill("Target 1 measured weekly, met by 12 February")
-            sw.get_by_label(re.compile("^Why")).fill("Targets made SMART as the Virtual School asked")
-            sw.get_by_role("button", name="Correct the final PEP").click()
-            sw.wait_for_url(f"{base}/peps/{PEP}/quality")
-            wait_for(RATE_TASK)
-
-            rate(vs, "green")
-            ARTIFACTS.mkdir(exist_ok=True)
-            vs.screenshot(path=str(ARTIFACTS / "pep-quality.png"), full_page=True)
-            assert vs.locator("[data-rating=green]").count() == 1
-            vs.goto(f"{base}/dashboard/quality")
-            assert "100%" in vs.locator("#quality-trend").inner_text()
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        world.close()
+        rate(vs, "green")
+        ARTIFACTS.mkdir(exist_ok=True)
+        vs.screenshot(path=str(ARTIFACTS / "pep-quality.png"), full_page=True)
+        assert vs.locator("[data-rating=green]").count() == 1
+        vs.goto(f"{base}/dashboard/quality")
+        assert "100%" in vs.locator("#quality-trend").inner_text()
     assert [r.rating.value for r in service.records.reviews_for(PEP)] == ["red", "green"]
     assert sorted(d.version for d in world.store.documents(PEP, DocumentKind.FINAL)) == [1, 2]

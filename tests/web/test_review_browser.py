@@ -8,8 +8,6 @@ and a good one is accepted - and the process goes on past ``ReviewReturnedFormTa
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import pytest
@@ -19,7 +17,8 @@ from pepflow.domain.enums import DocumentKind, PepSection
 from pepflow.roleplay import RolePlayer
 
 from .conftest import WebWorld
-from .test_browser import ARGS, CHROMIUM, _free_port, _sign_in
+from .browser import CHROMIUM, served, sign_in as _sign_in
+from .browser import chromium as launch_chromium
 from ..process.helpers import school_answers
 
 pytestmark = [
@@ -33,8 +32,6 @@ PEP = "PEP-C-0001-2026-AUT"
 @pytest.fixture
 def live(tmp_path):
     """C-0001's initial PEP form is with the school; the web app and workers run."""
-    import uvicorn
-
     world = WebWorld(tmp_path)
     world.child_looked_after()
     roles = RolePlayer(world.store, return_pep_at_first_check=False)
@@ -42,35 +39,14 @@ def live(tmp_path):
         [task] = world.engine.user_tasks(element_id=element)
         world.engine.complete_user_task(task.user_task_key, roles.variables_for(task, world.clock.now()), actor=roles.actor_for(task))
         world.idle()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    stop = asyncio.Event()
-
-    async def main():
-        workers = asyncio.create_task(world.runtime.serve(stop, max_idle=0.2))
-        await server.serve()
-        stop.set()
-        await workers
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
-    world.close()
+    with served(world) as base:
+        yield world, base
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 def _wait(condition, seconds=15):
@@ -125,6 +101,6 @@ def test_business_support_reviews_a_flagged_return_in_the_browser(live, browser,
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["attendance_percent"] == "90.5"
     assert _wait(lambda: not world.engine.user_tasks(element_id="ReviewReturnedFormTask"))
     [instance] = world.engine.instances(state="ACTIVE")
-    assert "WaitForMeetingEvent" in world.engine.instance(instance.process_instance_key).active_elements
+    assert "MeetingWaitGateway" in world.engine.instance(instance.process_instance_key).active_elements
     decided = [a for a in world.store.audit_entries("pep", PEP) if a.action == "school-return-accepted"]
     assert decided[-1].actor_id == "ST-0011"

@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
-import socket
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from .browser import AXE, CHROMIUM, Visit, served
+from .browser import chromium as launch_chromium
 from .conftest import PASSWORD, WebWorld, drive_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 PEP = "PEP-C-0001-2026-AUT"
 
 pytestmark = [
@@ -33,18 +28,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A child's initial PEP waiting for its meeting record, and an instance stopped at
     an incident (a message for a child the records do not have), served live."""
-    import uvicorn
-
     world = WebWorld(tmp_path_factory.mktemp("journeys"))
     world.accounts.add("ops-only", password=PASSWORD, extra_roles=("operator",))
     world.accounts.add("admin-only", password=PASSWORD, extra_roles=("administrator",))
@@ -57,81 +45,16 @@ def site(tmp_path_factory):
             break
         asyncio.run(world.runtime.advance(timedelta(hours=1)))
     assert world.engine.incidents()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    stop = asyncio.Event()
-
-    async def main():
-        workers = asyncio.create_task(world.runtime.serve(stop, max_idle=0.2))
-        await server.serve()
-        stop.set()
-        await workers
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
-    world.close()
+    with served(world) as base:
+        yield world, base
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
-class Visit:
-    """A signed-in page, and the check every page state gets."""
-
-    def __init__(self, browser, base: str, username: str, shots: Path) -> None:
-        self.context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-        self.page = self.context.new_page()
-        self.base, self.shots, self.errors = base, shots, []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{base}/sign-in")
-        self.page.get_by_label("Username").fill(username)
-        self.page.get_by_label("Password").fill(PASSWORD)
-        self.page.get_by_role("button", name="Sign in").click()
-        self.page.wait_for_url(f"{base}/**")
-        shots.mkdir(parents=True, exist_ok=True)
-
-    def go(self, path: str) -> None:
-        self.page.goto(f"{self.base}{path}")
-
-    def check(self, name: str) -> None:
-        """Screenshots at 1366 and 390 px, no sideways scrolling at 390, no axe violations."""
-        page = self.page
-        page.set_viewport_size({"width": 1366, "height": 900})
-        page.screenshot(path=str(self.shots / f"{name}-1366.png"), full_page=True)
-        self._axe(name, 1366)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.wait_for_timeout(100)
-        page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= 390, f"{name}: the page is {width} px wide at 390 px"
-        self._axe(name, 390)
-        page.set_viewport_size({"width": 1366, "height": 900})
-        assert not self.errors, self.errors
-
-    def _axe(self, name: str, width: int) -> None:
-        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
-            # evaluated through the DevTools protocol: the app's CSP (script-src 'self')
-            # stays on, as it is for users, and still blocks any inline script of the page
-            self.page.evaluate("() => {" + AXE.read_text() + "\n}")
-        result = self.page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                                    ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
-        assert result == [], f"{name} at {width} px: " + json.dumps(result, indent=1)
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def test_pep_coordinator_follows_a_child_from_the_dashboard_to_the_pep(site, chromium, tmp_path):

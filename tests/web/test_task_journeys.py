@@ -9,21 +9,14 @@ Debian's Chromium only; nothing is downloaded."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import socket
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD, WebWorld, drive_until
+from .browser import AXE, CHROMIUM, Visit as _Visit, served
+from .browser import chromium as launch_chromium
+from .conftest import WebWorld, drive_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,92 +25,27 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """C-0001 (north, social worker ST-0001) at "Record PEP meeting", served live."""
-    import uvicorn
-
     world = WebWorld(tmp_path_factory.mktemp("task-journeys"))
     world.child_looked_after()
     drive_until(world, "RecordMeetingTask")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    stop = asyncio.Event()
-
-    async def main():
-        workers = asyncio.create_task(world.runtime.serve(stop, max_idle=0.2))
-        await server.serve()
-        stop.set()
-        await workers
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
-    world.close()
+    with served(world) as base:
+        yield world, base
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
-class Visit:
-    """A signed-in page, and the check every page state gets."""
 
-    def __init__(self, browser, base: str, username: str, shots: Path) -> None:
-        self.context = browser.new_context(viewport={"width": 1366, "height": 900})
-        self.page = self.context.new_page()
-        self.base, self.shots, self.errors = base, shots, []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{base}/sign-in")
-        self.page.get_by_label("Username").fill(username)
-        self.page.get_by_label("Password").fill(PASSWORD)
-        self.page.get_by_role("button", name="Sign in").click()
-        self.page.wait_for_url(f"{base}/**")
-        shots.mkdir(parents=True, exist_ok=True)
 
-    def go(self, path: str) -> None:
-        self.page.goto(f"{self.base}{path}")
-
-    def check(self, name: str) -> None:
-        page = self.page
-        page.set_viewport_size({"width": 1366, "height": 900})
-        page.screenshot(path=str(self.shots / f"{name}-1366.png"), full_page=True)
-        self._axe(name, 1366)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.wait_for_timeout(100)
-        page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
-        width = page.evaluate("() => document.getElementById('main').scrollWidth")
-        assert width <= 390, f"{name}: the page's content is {width} px wide at 390 px"
-        self._axe(name, 390)
-        page.set_viewport_size({"width": 1366, "height": 900})
-        assert not self.errors, self.errors
-
-    def _axe(self, name: str, width: int) -> None:
-        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
-            self.page.evaluate("() => {" + AXE.read_text() + "\n}")
-        result = self.page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                                    ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
-        assert result == [], f"{name} at {width} px: " + json.dumps(result, indent=1)
-
-    def close(self) -> None:
-        self.context.close()
+def Visit(browser, base: str, username: str, shots) -> _Visit:  # noqa: N802 - the shared Visit, content width checked
+    return _Visit(browser, base, username, shots, wide="document.getElementById('main')")
 
 
 def _task(world, element_id, child="C-0001"):

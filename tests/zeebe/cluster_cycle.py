@@ -218,7 +218,7 @@ def _cycle(driver: RestDriver, app) -> CycleRun:
         elif "SchoolFormReturnedEvent" in active:
             pep_id = variables["pepId"]
             app.engine.publish_message("pep-form-returned", pep_id, {}, message_id=f"returned-{pep_id}")
-        elif "WaitForMeetingEvent" in active:
+        elif {"WaitForMeetingEvent", "MeetingWaitGateway"} & set(active):  # the event-based wait for the meeting
             driver.set_time(datetime.fromisoformat(variables["meetingAt"].replace("Z", "+00:00")))
         else:
             raise AssertionError(f"the cycle is stuck at {sorted(active)}")

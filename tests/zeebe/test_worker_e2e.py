@@ -189,7 +189,7 @@ async def pep_cycle(driver: Driver, store: RecordsStore) -> int:
         elif "SchoolFormReturnedEvent" in active:
             pep_id = view.variables["pepId"]
             await driver.publish("pep-form-returned", pep_id, {}, message_id=f"returned-{pep_id}")
-        elif "WaitForMeetingEvent" in active:
+        elif {"WaitForMeetingEvent", "MeetingWaitGateway"} & set(active):  # the event-based wait for the meeting
             meeting = datetime.fromisoformat(view.variables["meetingAt"].replace("Z", "+00:00"))
             await driver.advance_to(meeting)
         else:
