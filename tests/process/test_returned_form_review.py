@@ -80,7 +80,7 @@ async def test_a_clean_return_goes_straight_on(make_world):
     key = await form_sent(world)
     outcome = await returned(world, fill_form(the_form(world), school_answers(date(2026, 9, 15))))
     assert outcome.details["needsReview"] is False and outcome.warnings == ()
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert "ReviewReturnedFormTask" not in elements(world, key, "ACTIVATED")
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["attendance_percent"] == "96.2"
     assert world.store.pep(PEP).status == PepStatus.FORM_RETURNED
@@ -113,7 +113,7 @@ async def test_a_flagged_return_waits_for_review_and_nothing_is_accepted_before(
 
     # accepted as read: taken in, the process goes on, who accepted is audited
     await decide(world, v["schoolReturnId"], "accept", actor="ST-0030")
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert {"DecideSchoolReturnTask", "ReviewedFormTakenInEndEvent"} <= set(elements(world, key))
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["sdq_score"] == 14
     assert world.store.pep(PEP).status == PepStatus.FORM_RETURNED
@@ -136,7 +136,7 @@ async def test_accept_with_edits_checks_each_edit_against_the_form(make_world):
     assert world.store.returns.get(return_id).status == "pending"
 
     await decide(world, return_id, "accept", actor="ST-0030", edits={"attendance_percent": "90.5"})
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["attendance_percent"] == "90.5"
     decided = [a for a in world.store.audit_entries("pep", PEP) if a.action == "school-return-accepted"]
     assert decided[-1].diff["edits"] == [None, {"attendance_percent": "90.5"}]
@@ -169,7 +169,7 @@ async def test_asking_again_mails_the_school_and_the_next_return_is_reviewed(mak
     assert variables(world, key)["reviewDecision"] is None  # a fresh review
     await decide(world, second.details["schoolReturnId"], "accept", actor="ST-0030")
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["attendance_percent"] == "96.2"
-    assert active(world, key) == ["TermlyCycleSubProcess", "WaitForMeetingEvent"]
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
 
 
 async def test_in_tasklist_the_decision_is_a_code_checked_against_the_form(make_world):
