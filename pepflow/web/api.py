@@ -38,6 +38,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Signed in, but this role may not do this (or the CSRF token is missing)"),
         (404, "No such task, PEP, child, instance or document (or not in your caseload)"),
         (409, "The task or instance is not in a state that allows this"),
+        # refused values: FastAPI's own per-parameter list, or the product's checks
+        # (pepflow/web/fields.py: a message and the reason for each field, in words)
+        (422, "A value was refused: `detail` says which and why"),
     )
 }
 
