@@ -22,22 +22,29 @@ PROCESS = "pep-quality"
 
 def build_router(casework: Casework) -> ZeebeTaskRouter:
     router = ZeebeTaskRouter(exception_handler=exception_handler)
-    service = QualityService(casework.store, None, casework.clock, casework)
+    made: list[QualityService] = []
+
+    def quality() -> QualityService:
+        # like the other routers, reach casework only when a job comes (a worker can be
+        # built, and its tenants checked, before the records are open)
+        if not made:
+            made.append(QualityService(casework.store, None, casework.clock, casework))
+        return made[0]
 
     @router.task(task_type=OPEN_QUALITY_REVIEW)
     async def open_quality_review(pepId: str) -> dict[str, Any]:
-        return await asyncio.to_thread(service.open_review, pepId)
+        return await asyncio.to_thread(quality().open_review, pepId)
 
     @router.task(task_type=RECORD_QUALITY_RATING)
     async def record_quality_rating(qualityReviewId: int, qualityRating: str | None = None) -> dict[str, Any]:
-        return await asyncio.to_thread(service.record_rating, qualityReviewId, qualityRating)
+        return await asyncio.to_thread(quality().record_rating, qualityReviewId, qualityRating)
 
     @router.task(task_type=RETURN_PEP_FOR_IMPROVEMENT)
     async def return_pep_for_improvement(qualityReviewId: int) -> dict[str, Any]:
-        return await service.return_for_improvement(qualityReviewId)
+        return await quality().return_for_improvement(qualityReviewId)
 
     @router.task(task_type=RECORD_PEP_IMPROVEMENT)
     async def record_pep_improvement(qualityReviewId: int, pepImproved: bool | None = None) -> dict[str, Any]:
-        return await asyncio.to_thread(service.record_improvement, qualityReviewId, pepImproved)
+        return await asyncio.to_thread(quality().record_improvement, qualityReviewId, pepImproved)
 
     return router
