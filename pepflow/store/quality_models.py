@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pepflow.store.models import Base, Code, Id
+from pepflow.store.model_base import Base, Code, Id
 
 
 class QualityCriterionRow(Base):
