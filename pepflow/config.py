@@ -7,6 +7,7 @@ refused: a council's deployment must set its own.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -48,8 +49,6 @@ class AppSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _web_base_url_is_an_address(self) -> AppSettings:
-        from pepflow.mail.links import check_base_url
-
         self.web_base_url = check_base_url(self.web_base_url, production=self.environment == "production")
         return self
 
@@ -69,3 +68,18 @@ class AppSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'pep.sqlite3').resolve()}"
+
+
+def check_base_url(value: str, *, production: bool = False) -> str:
+    """The base address without a trailing slash; refused, saying why, when it is not
+    an http(s) address of a host, carries a query, fragment or credentials, or (in
+    production) is not https."""
+    text = (value or "").strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"PEP_WEB_BASE_URL must be the web address staff open, like https://pep.council.example.org (got {text[:80]!r})")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("PEP_WEB_BASE_URL must be a plain address: no query, fragment or user name")
+    if production and parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost"):
+        raise ValueError("PEP_WEB_BASE_URL must be https in production")
+    return text

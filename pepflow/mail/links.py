@@ -5,7 +5,9 @@ Health Visitors get none."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from pepflow.config import check_base_url  # noqa: F401  (the check lives with the setting it checks)
 
 #: the kinds of mail that go to council staff (the PEP co-ordinator, the Virtual
 #: School, the PEP's owner or the team manager)
@@ -13,21 +15,6 @@ STAFF_KINDS = frozenset({
     "virtual-school-notice", "initial-meeting-arranged", "initial-meeting-reminder", "initial-meeting-overdue",
     "pep-escalation",
 })
-
-
-def check_base_url(value: str, *, production: bool = False) -> str:
-    """The base address without a trailing slash; refused, saying why, when it is not
-    an http(s) address of a host, carries a query, fragment or credentials, or (in
-    production) is not https."""
-    text = (value or "").strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"PEP_WEB_BASE_URL must be the web address staff open, like https://pep.council.example.org (got {text[:80]!r})")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError("PEP_WEB_BASE_URL must be a plain address: no query, fragment or user name")
-    if production and parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost"):
-        raise ValueError("PEP_WEB_BASE_URL must be https in production")
-    return text
 
 
 def pep_link(base_url: str, pep_id: str) -> str:
