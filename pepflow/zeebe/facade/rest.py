@@ -290,7 +290,7 @@ class RestApi:
             raise Problem(400, "INVALID_ARGUMENT", "start instructions are not supported by the embedded engine")
         if body.get("processDefinitionKey"):
             key = _key(body["processDefinitionKey"], "process definition")
-            definition = self.engine._definitions.get(key)
+            definition = self.engine.core.definitions.get(key)
             if definition is None:
                 raise NotFound(f"no process definition with key {key}")
             process_id, version = definition.bpmn_process_id, definition.version

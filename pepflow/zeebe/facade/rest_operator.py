@@ -145,7 +145,7 @@ class OperatorRoutes:
             instance = self.engine.instance(instance_key)
         except NotFound:
             return []
-        parsed = self.engine._definitions[instance.process_definition_key].parsed
+        parsed = self.engine.core.definitions[instance.process_definition_key].parsed
         names = {
             getattr(spec, "bpmn_id", None): getattr(spec, "bpmn_name", None)
             for process in (parsed.spec, *parsed.subprocess_specs.values()) for spec in process.task_specs.values()
