@@ -165,7 +165,3 @@ class Deployments:
         if d is None or d.key in self.core.deleted:
             raise NotFound(f"no process definition with key {process_definition_key}")
         return DeployedProcess(d.bpmn_process_id, d.version, d.key, d.resource_name)
-
-    def stored(self, process_definition_key: int) -> _Definition | None:
-        """A definition by key, deleted ones included (instances still run on them)."""
-        return self.core.definitions.get(process_definition_key)
