@@ -32,7 +32,7 @@ from . import store as t
 from .errors import InvalidState, InvalidVariables, NotFound
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .core import EngineCore
 
 PROCESS, FORM = "process", "form"
 
@@ -41,11 +41,11 @@ def load_deleted(conn: sa.Connection) -> set[int]:
     return {row.key for row in conn.execute(sa.select(t.deleted_resources.c.key)).all()}
 
 
-def delete_resource(engine: Engine, key: int) -> str:
+def delete_resource(core: EngineCore, key: int) -> str:
     """Delete the process definition or form with ``key``; returns which it was."""
     if key <= 0:
         raise NotFound(f"Expected to delete resource but no resource found with key `{key}`")
-    with engine._operation() as op:
+    with core.operation() as op:
         conn = op.conn
         definition = conn.execute(
             sa.select(t.process_definitions.c.key, t.process_definitions.c.bpmn_process_id)
@@ -54,7 +54,7 @@ def delete_resource(engine: Engine, key: int) -> str:
         form = conn.execute(sa.select(t.forms.c.key, t.forms.c.form_id).where(t.forms.c.key == key)).first()
         if definition is None and form is None:
             raise NotFound(f"Expected to delete resource but no resource found with key `{key}`")
-        if key in engine._deleted:
+        if key in core.deleted:
             running = definition is not None and conn.execute(
                 sa.select(t.instances.c.key).where(
                     t.instances.c.process_definition_key == key, t.instances.c.state == "ACTIVE"
@@ -66,39 +66,39 @@ def delete_resource(engine: Engine, key: int) -> str:
         kind = PROCESS if definition is not None else FORM
         conn.execute(t.deleted_resources.insert().values(key=key, kind=kind, deleted_at=op.now))
     # after the commit, as a deployment does
-    engine._deleted.add(key)
+    core.deleted.add(key)
     if kind == PROCESS:
-        _relink_latest_process(engine, definition.bpmn_process_id)
+        _relink_latest_process(core, definition.bpmn_process_id)
     else:
-        _relink_latest_form(engine, form.form_id)
+        _relink_latest_form(core, form.form_id)
     return kind
 
 
-def _relink_latest_process(engine: Engine, bpmn_process_id: str) -> None:
+def _relink_latest_process(core: EngineCore, bpmn_process_id: str) -> None:
     remaining = [
-        d for d in engine._definitions.values()
-        if d.bpmn_process_id == bpmn_process_id and d.key not in engine._deleted
+        d for d in core.definitions.values()
+        if d.bpmn_process_id == bpmn_process_id and d.key not in core.deleted
     ]
     if remaining:
-        engine._latest[bpmn_process_id] = max(remaining, key=lambda d: d.version).key
+        core.latest[bpmn_process_id] = max(remaining, key=lambda d: d.version).key
     else:
-        engine._latest.pop(bpmn_process_id, None)
+        core.latest.pop(bpmn_process_id, None)
 
 
-def _relink_latest_form(engine: Engine, form_id: str) -> None:
+def _relink_latest_form(core: EngineCore, form_id: str) -> None:
     from .forms import parse_form
 
-    with engine.store.read() as conn:
+    with core.store.read() as conn:
         rows = conn.execute(
             sa.select(t.forms.c.key, t.forms.c.schema, t.forms.c.resource_name)
             .where(t.forms.c.form_id == form_id)
             .order_by(t.forms.c.version.desc())
         ).all()
     for row in rows:
-        if row.key not in engine._deleted:
-            engine._forms[form_id] = parse_form(row.schema.encode(), row.resource_name)
+        if row.key not in core.deleted:
+            core.forms[form_id] = parse_form(row.schema.encode(), row.resource_name)
             return
-    engine._forms.pop(form_id, None)
+    core.forms.pop(form_id, None)
 
 
 def latest_deployed(conn: sa.Connection, table: sa.Table, id_column: sa.Column, resource_id: str, deleted: set[int]):
@@ -114,12 +114,12 @@ def highest_version(conn: sa.Connection, table: sa.Table, id_column: sa.Column, 
     return conn.execute(sa.select(sa.func.max(table.c.version)).where(id_column == resource_id)).scalar() or 0
 
 
-def update_job_timeout(engine: Engine, job_key: int, timeout: timedelta) -> None:
+def update_job_timeout(core: EngineCore, job_key: int, timeout: timedelta) -> None:
     """An activated job's deadline becomes now + ``timeout`` (Zeebe's
     ``JobUpdateTimeoutProcessor``): a worker that needs longer says so."""
     if timeout <= timedelta(0):
         raise InvalidVariables(f"Expected to update the timeout of job with key '{job_key}' with a positive timeout")
-    with engine._operation() as op:
+    with core.operation() as op:
         row = op.conn.execute(sa.select(t.jobs.c.state, t.jobs.c.deadline).where(t.jobs.c.key == job_key)).first()
         if row is None:
             raise NotFound(f"Expected to update job with key '{job_key}', but no such job was found")
@@ -132,7 +132,7 @@ def update_job_timeout(engine: Engine, job_key: int, timeout: timedelta) -> None
         op.timers_changed = True
 
 
-def new_key(engine: Engine) -> int:
+def new_key(core: EngineCore) -> int:
     """A fresh key from the engine's sequence (a signal's, for instance)."""
-    with engine._operation() as op:
-        return engine._key(op)
+    with core.operation() as op:
+        return core.key(op)

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import store as t
+from .shared import _incident_view
 from .views import ProcessInstance
 
 
@@ -85,8 +86,6 @@ def search_instances(engine, f: InstanceFilter) -> list[ProcessInstance]:
         variables = json.loads(row.variables) if row.variables else {}
         if any(not _matches(variables.get(name), value) for name, value in f.variables):
             continue
-        from .runtime import _incident_view
-
         out.append(ProcessInstance(
             row.key, row.bpmn_process_id, row.version, row.process_definition_key, row.state, active,
             _aware(row.started_at), _aware(row.ended_at), variables,

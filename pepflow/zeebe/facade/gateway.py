@@ -190,7 +190,7 @@ class GatewayFacade(OperatorRpcs, pb_grpc.GatewayServicer):
             known = self._definitions.get(request.processDefinitionKey)
             if known is None:
                 # deployed before this facade started: the engine keeps them by key
-                definition = getattr(self.engine, "_definitions", {}).get(request.processDefinitionKey)
+                definition = self.engine.core.definitions.get(request.processDefinitionKey)
                 if definition is None:
                     raise _Abort(grpc.StatusCode.NOT_FOUND, f"no process definition with key {request.processDefinitionKey}")
                 known = (definition.bpmn_process_id, definition.version)

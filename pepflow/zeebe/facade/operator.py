@@ -56,7 +56,7 @@ def evaluate_decision(decision_id: str, decision_key: int) -> None:
 
 
 def _element_ids(engine, instance) -> set[str]:
-    parsed = engine._definitions[instance.process_definition_key].parsed
+    parsed = engine.core.definitions[instance.process_definition_key].parsed
     specs = [parsed.spec, *parsed.subprocess_specs.values()]
     return {getattr(s, "bpmn_id", None) for spec in specs for s in spec.task_specs.values()} - {None}
 
@@ -117,7 +117,7 @@ def migrate_instance(engine, key: int, target_definition_key: int) -> None:
 def broadcast_signal(engine, name: str, variables: dict[str, Any]) -> int:
     if not name:
         raise InvalidVariables("Expected to broadcast a signal with a name, but the name is empty")
-    return new_key(engine)
+    return new_key(engine.core)
 
 
 def update_job_timeout(engine, job_key: int, timeout_ms: int) -> None:

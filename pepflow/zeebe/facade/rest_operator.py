@@ -23,20 +23,15 @@ without clock control does not have them.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from starlette.requests import Request
 
 from pepflow.clock import SimulationClock
+from pepflow.engine.errors import NotFound
 
 from . import operator
 from .common import DEFAULT_TENANT
-
-
-def _key(value: Any, what: str) -> int:
-    from .rest import _key as key
-
-    return key(value, what)
+from .rest_common import Problem, _iso, _key, _page, _plain, _tenant, _variables_of
 
 
 class OperatorRoutes:
@@ -64,8 +59,6 @@ class OperatorRoutes:
 
     # ---------------------------------------------------------------- commands
     async def update_job(self, request: Request) -> None:
-        from .rest import Problem
-
         body = await self._body(request)
         key = _key(request.path_params["key"], "job")
         changes = body.get("changeset") or {}
@@ -86,16 +79,12 @@ class OperatorRoutes:
         return {"resourceKey": str(key), "batchOperation": None}
 
     async def broadcast_signal(self, request: Request) -> dict:
-        from .rest import _tenant, _variables_of
-
         body = await self._body(request)
         _tenant(body, "Broadcast Signal")
         key = await self.api._call(operator.broadcast_signal, self.engine, body.get("signalName") or "", _variables_of(body))
         return {"tenantId": DEFAULT_TENANT, "signalKey": str(key)}
 
     async def evaluate_decision(self, request: Request) -> None:
-        from .rest import _tenant, _variables_of
-
         body = await self._body(request)
         _tenant(body, "Evaluate Decision")
         _variables_of(body)
@@ -110,8 +99,6 @@ class OperatorRoutes:
         await self.api._call(operator.modify_instance, self.engine, key, activate, terminate)
 
     async def migrate(self, request: Request) -> None:
-        from .rest import Problem
-
         body = await self._body(request)
         key = _key(request.path_params["key"], "process instance")
         plan = body.get("migrationPlan") or {}
@@ -123,8 +110,6 @@ class OperatorRoutes:
     async def search_element_instances(self, request: Request) -> dict:
         """Element instances of one process instance, from its history: ACTIVE for an
         element activated and not yet left, COMPLETED/TERMINATED after."""
-        from .rest import Problem, _page, _plain
-
         body = await self._body(request)
         flt = body.get("filter") or {}
         if "processInstanceKey" not in flt:
@@ -137,15 +122,11 @@ class OperatorRoutes:
         return _page(items, body)
 
     def _element_instances(self, instance_key: int) -> list[dict]:
-        from pepflow.engine.errors import NotFound
-
-        from .rest import _iso
-
         try:
             instance = self.engine.instance(instance_key)
         except NotFound:
             return []
-        parsed = self.engine._definitions[instance.process_definition_key].parsed
+        parsed = self.engine.core.definitions[instance.process_definition_key].parsed
         names = {
             getattr(spec, "bpmn_id", None): getattr(spec, "bpmn_name", None)
             for process in (parsed.spec, *parsed.subprocess_specs.values()) for spec in process.task_specs.values()
@@ -181,16 +162,12 @@ class OperatorRoutes:
 
     # ------------------------------------------------------------------- clock
     def _clock(self) -> SimulationClock:
-        from .rest import Problem
-
         clock = self.engine.clock
         if not self.clock_controlled or not isinstance(clock, SimulationClock):
             raise Problem(403, "FORBIDDEN", "the clock is not controlled (start the facade with clock_controlled=True)")
         return clock
 
     async def pin_clock(self, request: Request) -> None:
-        from .rest import Problem
-
         body = await self._body(request)
         clock = self._clock()
         stamp = body.get("timestamp")
@@ -200,14 +177,10 @@ class OperatorRoutes:
         await self.api._call(self._move_clock, clock, target)
 
     async def reset_clock(self, request: Request) -> None:
-        from .rest import Problem
-
         raise Problem(400, "INVALID_ARGUMENT", "the facade's clock is a simulation: pin it to a time instead")
 
     def _move_clock(self, clock: SimulationClock, target: datetime) -> None:
         if target < clock.now():
-            from .rest import Problem
-
             raise Problem(400, "INVALID_ARGUMENT", f"the clock cannot go back (it is {clock.now().isoformat()})")
         clock.advance(target - clock.now())  # the engine fires what fell due, in order
         self.engine.fire_due_timers()
