@@ -49,7 +49,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _forward(attribute: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[RecordsStore, P], R]:
+def _forward(
+    attribute: str, method: Callable[Concatenate[Any, P], R]
+) -> Callable[Concatenate[RecordsStore, P], R]:
     """``store.<name>(...)`` calls ``method`` on ``store.<attribute>``; the signature,
     name and docstring are the method's (``help()``, ``inspect.signature`` and type
     checkers see the repository's)."""
@@ -159,7 +161,9 @@ class RecordsStore:
     save_setting = _forward("settings_repo", SettingsRepository.save_setting)
     setting = _forward("settings_repo", SettingsRepository.setting)
     settings = _forward("settings_repo", SettingsRepository.settings)
-    designated_teacher_address = _forward("settings_repo", SettingsRepository.designated_teacher_address)
+    designated_teacher_address = _forward(
+        "settings_repo", SettingsRepository.designated_teacher_address
+    )
     save_term = _forward("settings_repo", SettingsRepository.save_term)
     save_inset_day = _forward("settings_repo", SettingsRepository.save_inset_day)
     school_calendar_for = _forward("settings_repo", SettingsRepository.school_calendar_for)

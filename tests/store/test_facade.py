@@ -16,7 +16,7 @@ ADMIN = "ST-0030"
 
 
 def _public(cls: type) -> list[str]:
-    return [name for name, value in vars(cls).items() if callable(value) and not name.startswith("_")]
+    return [n for n, value in vars(cls).items() if callable(value) and not n.startswith("_")]
 
 
 @pytest.mark.parametrize("attribute", sorted(FORWARDED))
@@ -39,8 +39,10 @@ def test_atomic_groups_changes_of_several_repositories_with_their_audit(sample_s
     before = len(sample_store.audit_entries())
     with pytest.raises(UnknownChild):
         with sample_store.atomic():
-            sample_store.save_setting("SET-NEW", "New School", "primary", designated_teacher_name="T",
-                                      designated_teacher_email="t@school.example", actor=ADMIN)
+            sample_store.save_setting(
+                "SET-NEW", "New School", "primary", designated_teacher_name="T",
+                designated_teacher_email="t@school.example", actor=ADMIN,
+            )
             sample_store.staff_repo.save_staff("ST-0999", "New Worker", "w@council.example",
                                                ["social-worker"], actor=ADMIN)
             sample_store.children_repo.enrol("C-9999", "SET-NEW", date(2026, 9, 1), actor=ADMIN)
