@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -51,8 +51,16 @@ from pepflow.store.values import (
     _text,
 )
 
-if TYPE_CHECKING:
-    from pepflow.store.allocations import Owner
+
+class PepOwner(Protocol):
+    """What a new PEP records of its owner (:class:`pepflow.store.allocations.Owner`)."""
+
+    @property
+    def role(self) -> OwnerRole: ...
+
+    @property
+    def staff_id(self) -> str | None: ...
+
 
 _PEP_FIELDS = (
     "child_id",
@@ -88,7 +96,7 @@ class PepRepository:
 
     def __init__(
         self, uow: UnitOfWork, children: ChildrenRepository,
-        owner_of: Callable[[str, date, date], Owner],
+        owner_of: Callable[[str, date, date], PepOwner],
     ) -> None:
         self.uow = uow
         self.children = children
