@@ -66,7 +66,7 @@ from pepflow.domain.email import normalise_email
 from pepflow.domain.enums import ContactRole, OwnerRole, SettingKind, StaffRole, TermName
 from pepflow.domain.rules import CHILD_ID_PATTERN
 from pepflow.store import RecordsError, RecordsStore, UnknownRecord
-from pepflow.store.repository import check_login
+from pepflow.store.values import check_login
 
 log = logging.getLogger(__name__)
 

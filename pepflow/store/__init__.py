@@ -20,7 +20,8 @@ from pepflow.store.errors import (
     UnknownStaff,
 )
 from pepflow.store.migrate import DEFAULT_DATABASE_URL, database_url, migrate
-from pepflow.store.repository import UNSET, RecordsStore
+from pepflow.store.repository import RecordsStore
+from pepflow.store.values import UNSET
 
 __all__ = [
     "ClosedPep",

@@ -60,7 +60,7 @@ class StaffAllocations:
         role = _owner_role(role)
         if ends_on is not None and ends_on < starts_on:
             raise InvalidRecord(f"an allocation cannot end ({ends_on}) before it starts ({starts_on})")
-        with self.store._tx() as s:  # noqa: SLF001 - the store's own unit of work
+        with self.store.uow.transaction() as s:
             child = s.get(ChildRow, child_id)
             if child is None:
                 raise UnknownChild(child_id)
@@ -99,14 +99,14 @@ class StaffAllocations:
             changes["allocation"] = [None, _summary(row)]
             if reason:
                 changes["reason"] = [None, reason]
-            self.store._audit(s, actor, "child", child_id, "allocate", changes)  # noqa: SLF001
+            self.store.uow.audit(s, actor, "child", child_id, "allocate", changes)
             return _record(row), True
 
     def end(self, child_id: str, role: OwnerRole | str, *, on: date, actor: str, reason: str | None = None) -> r.Allocation | None:
         """The child has nobody in ``role`` from ``on`` (the allocation running then
         ends the day before). Returns the allocation that ended, if there was one."""
         role = _owner_role(role)
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             if s.get(ChildRow, child_id) is None:
                 raise UnknownChild(child_id)
             rows = self._rows(s, child_id, role)
@@ -127,14 +127,14 @@ class StaffAllocations:
                 s.delete(row)
             if reason:
                 changes["reason"] = [None, reason]
-            self.store._audit(s, actor, "child", child_id, "end-allocation", changes)  # noqa: SLF001
+            self.store.uow.audit(s, actor, "child", child_id, "end-allocation", changes)
             return _record(current) if current is not None else None
 
     # -- reads -----------------------------------------------------------------
     def on(self, child_id: str, role: OwnerRole | str, day: date) -> r.Allocation | None:
         """The allocation in ``role`` running on ``day``."""
         role = _owner_role(role)
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.scalar(
                 sa.select(StaffAllocationRow).where(
                     StaffAllocationRow.child_id == child_id, StaffAllocationRow.role == role.value,
@@ -145,7 +145,7 @@ class StaffAllocations:
             return _record(row) if row is not None else None
 
     def for_child(self, child_id: str) -> list[r.Allocation]:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(
                 sa.select(StaffAllocationRow).where(StaffAllocationRow.child_id == child_id)
                 .order_by(StaffAllocationRow.role, StaffAllocationRow.starts_on)
@@ -157,7 +157,7 @@ class StaffAllocations:
 
     def children_of(self, staff_id: str, day: date) -> set[str]:
         """Children the staff member is allocated to on ``day`` (any owner role)."""
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             return set(s.scalars(
                 sa.select(StaffAllocationRow.child_id).where(
                     StaffAllocationRow.staff_id == staff_id, StaffAllocationRow.starts_on <= day,
@@ -167,7 +167,7 @@ class StaffAllocations:
 
     def changed_on(self, day: date) -> set[str]:
         """Children with an allocation starting on ``day`` or ending the day before."""
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             return set(s.scalars(
                 sa.select(StaffAllocationRow.child_id).where(sa.or_(
                     StaffAllocationRow.starts_on == day,

@@ -85,7 +85,7 @@ class StaffCover:
                                 f"reallocate the caseload instead")
         if staff_id == cover_staff_id:
             raise InvalidRecord("A person cannot cover their own absence: choose a colleague")
-        with self.store._tx() as s:  # noqa: SLF001 - the store's own unit of work
+        with self.store.uow.transaction() as s:
             absent, cover = s.get(StaffRow, staff_id), s.get(StaffRow, cover_staff_id)
             if absent is None:
                 raise UnknownStaff(staff_id)
@@ -108,29 +108,29 @@ class StaffCover:
             s.add(row)
             s.flush()
             record = Absence.model_validate(row)
-            self.store._audit(s, actor, "staff", staff_id, "absence-added",  # noqa: SLF001
+            self.store.uow.audit(s, actor, "staff", staff_id, "absence-added",
                               {"absence": [None, _absence_summary(record)]})
             return record
 
     def withdraw_absence(self, absence_id: int, *, actor: str, reason: str) -> Absence:
         text = _reason(reason)
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(StaffAbsenceRow, absence_id)
             if row is None:
                 raise InvalidRecord(f"There is no absence {absence_id}: it may have been withdrawn already")
             record = Absence.model_validate(row)
             s.delete(row)
-            self.store._audit(s, actor, "staff", record.staff_id, "absence-withdrawn",  # noqa: SLF001
+            self.store.uow.audit(s, actor, "staff", record.staff_id, "absence-withdrawn",
                               {"absence": [_absence_summary(record), None], "reason": [None, text]})
             return record
 
     def absence(self, absence_id: int) -> Absence | None:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.get(StaffAbsenceRow, absence_id)
             return Absence.model_validate(row) if row is not None else None
 
     def absent_on(self, staff_id: str, day: date) -> Absence | None:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.scalar(sa.select(StaffAbsenceRow).where(
                 StaffAbsenceRow.staff_id == staff_id, StaffAbsenceRow.starts_on <= day,
                 StaffAbsenceRow.ends_on >= day))
@@ -138,7 +138,7 @@ class StaffCover:
 
     def absences(self, *, current_from: date | None = None) -> list[Absence]:
         """Every absence (ending on or after ``current_from`` when given), soonest first."""
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             query = sa.select(StaffAbsenceRow).order_by(StaffAbsenceRow.starts_on, StaffAbsenceRow.id)
             if current_from is not None:
                 query = query.where(StaffAbsenceRow.ends_on >= current_from)
@@ -146,7 +146,7 @@ class StaffCover:
 
     def covered_by(self, staff_id: str, day: date) -> list[Absence]:
         """The absences ``staff_id`` covers on ``day``."""
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(sa.select(StaffAbsenceRow).where(
                 StaffAbsenceRow.cover_staff_id == staff_id, StaffAbsenceRow.starts_on <= day,
                 StaffAbsenceRow.ends_on >= day)).all()
@@ -160,7 +160,7 @@ class StaffCover:
     def reassign_task(self, user_task_key: int, child_id: str, staff_id: str, *, reason: str, actor: str,
                       audit_entity: tuple[str, str]) -> TaskReassignment:
         text = _reason(reason)
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             if s.get(ChildRow, child_id) is None:
                 raise UnknownChild(child_id)
             if s.get(StaffRow, staff_id) is None:
@@ -174,27 +174,27 @@ class StaffCover:
             else:
                 row.staff_id, row.reason, row.created_at, row.created_by = staff_id, text, self.store.clock.now(), actor
             s.flush()
-            self.store._audit(s, actor, audit_entity[0], audit_entity[1], "task-given-to",  # noqa: SLF001
+            self.store.uow.audit(s, actor, audit_entity[0], audit_entity[1], "task-given-to",
                               {"userTaskKey": user_task_key, "staffId": [before, staff_id], "reason": [None, text]})
             return TaskReassignment.model_validate(row)
 
     def task_reassignment(self, user_task_key: int) -> TaskReassignment | None:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.get(TaskReassignmentRow, user_task_key)
             return TaskReassignment.model_validate(row) if row is not None else None
 
     def clear_task(self, user_task_key: int, *, actor: str, reason: str, audit_entity: tuple[str, str]) -> bool:
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(TaskReassignmentRow, user_task_key)
             if row is None:
                 return False
             s.delete(row)
-            self.store._audit(s, actor, audit_entity[0], audit_entity[1], "task-given-back",  # noqa: SLF001
+            self.store.uow.audit(s, actor, audit_entity[0], audit_entity[1], "task-given-back",
                               {"userTaskKey": user_task_key, "staffId": [row.staff_id, None], "reason": [None, reason]})
             return True
 
     def tasks_given_to(self, staff_id: str) -> list[TaskReassignment]:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(sa.select(TaskReassignmentRow).where(TaskReassignmentRow.staff_id == staff_id)).all()
             return [TaskReassignment.model_validate(x) for x in rows]
 

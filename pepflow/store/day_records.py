@@ -23,6 +23,8 @@ from . import records as r
 from .allocations import _record as allocation_record
 from .errors import UnknownChild, UnknownPep, UnknownSetting, UnknownStaff
 from .models import ChildRow, ContactRow, PepRow, SettingRow, StaffAllocationRow, StaffRow
+from .peps_repo import pep_record
+from .staff_repo import staff_record
 
 
 class _Allocations:
@@ -59,11 +61,11 @@ class DayRecords:
         self.clock = store.clock
         self.cover = _DayCover(store.cover)
         wanted_peps = sorted({p for p in pep_ids if isinstance(p, str)})
-        with store._read() as s:  # noqa: SLF001 - the store's own session, one read
+        with store.uow.read() as s:
             self._children = {
                 row.id: r.Child.model_validate(row) for row in s.scalars(sa.select(ChildRow))
             }
-            self._staff = {row.id: store._staff_record(row) for row in s.scalars(sa.select(StaffRow).options(selectinload(StaffRow.roles)).order_by(StaffRow.id))}  # noqa: SLF001
+            self._staff = {row.id: staff_record(row) for row in s.scalars(sa.select(StaffRow).options(selectinload(StaffRow.roles)).order_by(StaffRow.id))}
             self._settings = {row.id: r.Setting.model_validate(row) for row in s.scalars(sa.select(SettingRow))}
             contacts: dict[str, list[r.Contact]] = defaultdict(list)
             for row in s.scalars(sa.select(ContactRow).order_by(ContactRow.id)):
@@ -78,7 +80,7 @@ class DayRecords:
             self._peps: dict[str, r.Pep] = {}
             for chunk in (wanted_peps[i:i + 500] for i in range(0, len(wanted_peps), 500)):
                 for row in s.scalars(sa.select(PepRow).options(selectinload(PepRow.attendees)).where(PepRow.id.in_(chunk))):
-                    self._peps[row.id] = store._pep_record(row)  # noqa: SLF001
+                    self._peps[row.id] = pep_record(row)
 
     def child(self, child_id: str) -> r.Child:
         try:

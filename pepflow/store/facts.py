@@ -41,7 +41,7 @@ class EventLog:
         care_episode_id: str | None = None, pep_id: str | None = None, details: dict[str, Any] | None = None,
     ) -> r.CouncilEvent:
         store = self._store
-        with store._tx() as s:  # noqa: SLF001 - the store's unit of work
+        with store.uow.transaction() as s:
             if s.get(ChildRow, child_id) is None:
                 raise UnknownChild(child_id)
             if pep_id is not None and s.get(PepRow, pep_id) is None:
@@ -53,7 +53,7 @@ class EventLog:
             )
             s.add(row)
             s.flush()
-            store._audit(s, actor, "child", child_id, f"event:{kind}", {  # noqa: SLF001
+            store.uow.audit(s, actor, "child", child_id, f"event:{kind}", {
                 "event_id": [None, row.id], "occurred_on": [None, occurred_on.isoformat()],
                 **({"pep_id": [None, pep_id]} if pep_id else {}),
             })
@@ -61,7 +61,7 @@ class EventLog:
 
     def told_process(self, event_id: int, message_name: str, message_key: str | None) -> r.CouncilEvent:
         store = self._store
-        with store._tx() as s:  # noqa: SLF001
+        with store.uow.transaction() as s:
             row = s.get(CouncilEventRow, event_id)
             if row is None:
                 raise UnknownRecord(str(event_id))
@@ -72,7 +72,7 @@ class EventLog:
             return r.CouncilEvent.model_validate(row)
 
     def for_child(self, child_id: str, kind: str | None = None) -> list[r.CouncilEvent]:
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             query = sa.select(CouncilEventRow).where(CouncilEventRow.child_id == child_id)
             if kind is not None:
                 query = query.where(CouncilEventRow.kind == kind)
@@ -89,7 +89,7 @@ class Escalations:
     def raise_(self, pep_id: str, kind: str, due_at: datetime, *, owner_staff_id: str | None) -> tuple[r.Escalation, bool]:
         """Record an escalation once per PEP, kind and deadline; ``(it, created now)``."""
         store = self._store
-        with store._tx() as s:  # noqa: SLF001
+        with store.uow.transaction() as s:
             pep = s.get(PepRow, pep_id)
             if pep is None:
                 raise UnknownPep(pep_id)
@@ -104,7 +104,7 @@ class Escalations:
             )
             s.add(row)
             s.flush()
-            store._audit(s, "system", "pep", pep_id, f"escalate:{kind}", {  # noqa: SLF001
+            store.uow.audit(s, "system", "pep", pep_id, f"escalate:{kind}", {
                 "due_at": [None, due_at.isoformat()], "owner_staff_id": [None, owner_staff_id],
             })
             return r.Escalation.model_validate(row), True
@@ -112,7 +112,7 @@ class Escalations:
     def resolve(self, pep_id: str, kinds: tuple[str, ...] | None, resolution: str) -> int:
         """Close the PEP's open escalations of ``kinds`` (all when ``None``)."""
         store = self._store
-        with store._tx() as s:  # noqa: SLF001
+        with store.uow.transaction() as s:
             query = sa.select(EscalationRow).where(
                 EscalationRow.pep_id == pep_id, EscalationRow.resolved_at.is_(None))
             if kinds is not None:
@@ -122,19 +122,19 @@ class Escalations:
                 row.resolved_at = store.clock.now()
                 row.resolution = resolution
                 s.flush()
-                store._audit(s, "system", "pep", pep_id, f"resolve-escalation:{row.kind}", {  # noqa: SLF001
+                store.uow.audit(s, "system", "pep", pep_id, f"resolve-escalation:{row.kind}", {
                     "resolution": [None, resolution],
                 })
             return len(rows)
 
     def open(self, pep_id: str | None = None) -> list[r.Escalation]:
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             query = sa.select(EscalationRow).where(EscalationRow.resolved_at.is_(None))
             if pep_id is not None:
                 query = query.where(EscalationRow.pep_id == pep_id)
             return [r.Escalation.model_validate(x) for x in s.scalars(query.order_by(EscalationRow.raised_at))]
 
     def for_pep(self, pep_id: str) -> list[r.Escalation]:
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             rows = s.scalars(sa.select(EscalationRow).where(EscalationRow.pep_id == pep_id).order_by(EscalationRow.id))
             return [r.Escalation.model_validate(x) for x in rows]

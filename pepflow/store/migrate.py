@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from pepflow.store.repository import create_store_engine
+from pepflow.store.unit_of_work import create_store_engine
 
 DEFAULT_DATABASE_URL = "sqlite:///var/pep.sqlite3"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -108,7 +108,7 @@ class PppRecords:
             number = int(str(target_number).strip())
         except ValueError:
             raise PppRefused(f"the target number must be a whole number (1, 2, ...), not {target_number!r}") from None
-        with self.store._tx() as s:  # noqa: SLF001 - the store's unit of work
+        with self.store.uow.transaction() as s:
             pep = s.get(PepRow, pep_id)
             if pep is None:
                 raise UnknownPep(pep_id)
@@ -129,7 +129,7 @@ class PppRecords:
             )
             s.add(row)
             s.flush()
-            self.store._audit(s, actor, "pep", pep_id, "ppp-requested", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", pep_id, "ppp-requested", {
                 "request_id": [None, row.id], "target": [None, number], "amount": [None, str(amount_value)],
                 "purpose": [None, purpose_text]})
             return _record(row)
@@ -140,7 +140,7 @@ class PppRecords:
         financial year of today (England)."""
         words = _refused_unless(lambda: check_words(
             reason, "the reason for refusing" if not approve else "the note", limit=MAX_PURPOSE, required=not approve))
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(PppRequestRow, request_id)
             if row is None:
                 raise UnknownRecord(str(request_id), "no such Pupil Premium Plus request")
@@ -152,7 +152,7 @@ class PppRecords:
             row.decided_at, row.decided_by, row.decision_reason = now, actor, words
             row.financial_year = financial_year_of(now.astimezone(LONDON).date()) if approve else None
             s.flush()
-            self.store._audit(s, actor, "pep", row.pep_id, "ppp-approved" if approve else "ppp-refused", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", row.pep_id, "ppp-approved" if approve else "ppp-refused", {
                 "request_id": [None, row.id], "status": [PppStatus.REQUESTED.value, row.status],
                 "amount": [None, str(from_pence(row.amount_pence))],
                 **({"financial_year": [None, row.financial_year]} if approve else {}),
@@ -163,7 +163,7 @@ class PppRecords:
         """What an approved request's money achieved, recorded at a later PEP of the
         same child (normally the next term's)."""
         words = _refused_unless(lambda: check_words(impact, "the impact", limit=MAX_IMPACT))
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(PppRequestRow, request_id)
             if row is None:
                 raise UnknownRecord(str(request_id), "no such Pupil Premium Plus request")
@@ -180,13 +180,13 @@ class PppRecords:
             row.impact, row.impact_recorded_at, row.impact_recorded_by = words, self.store.clock.now(), actor
             row.impact_pep_id = at_pep_id
             s.flush()
-            self.store._audit(s, actor, "pep", at_pep_id, "ppp-impact", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", at_pep_id, "ppp-impact", {
                 "request_id": [None, row.id], "impact": [before, words]})
             return _record(row)
 
     # -- reads --------------------------------------------------------------------
     def get(self, request_id: int) -> PppRequest:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.get(PppRequestRow, request_id)
             if row is None:
                 raise UnknownRecord(str(request_id), "no such Pupil Premium Plus request")
@@ -216,7 +216,7 @@ class PppRecords:
         return self._where(PppRequestRow.status == PppStatus.REQUESTED.value)
 
     def _where(self, condition) -> list[PppRequest]:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(sa.select(PppRequestRow).where(condition).order_by(PppRequestRow.id)).all()
             return [_record(x) for x in rows]
 

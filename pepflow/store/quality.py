@@ -30,6 +30,7 @@ from pepflow.domain.quality import (
 from pepflow.store import records as r
 from pepflow.store.errors import InvalidRecord, UnknownPep, UnknownRecord
 from pepflow.store.models import DocumentVersionRow, PepRow
+from pepflow.store.peps_repo import pep_record
 from pepflow.store.quality_models import QualityCriterionRatingRow, QualityCriterionRow, QualityReviewRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +94,7 @@ class QualityRecords:
 
     # -- criteria -----------------------------------------------------------------
     def criteria(self, *, include_retired: bool = False) -> list[Criterion]:
-        with self.store._read() as s:  # noqa: SLF001 - the store's unit of work
+        with self.store.uow.read() as s:
             query = sa.select(QualityCriterionRow).order_by(QualityCriterionRow.position, QualityCriterionRow.id)
             if not include_retired:
                 query = query.where(QualityCriterionRow.active.is_(True))
@@ -101,14 +102,14 @@ class QualityRecords:
 
     def seed_criteria(self, *, actor: str) -> int:
         """The seed criteria, when the Virtual School has none yet; returns how many were added."""
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             if s.scalar(sa.select(sa.func.count()).select_from(QualityCriterionRow)):
                 return 0
             for position, seed in enumerate(SEED_CRITERIA, start=1):
                 s.add(QualityCriterionRow(code=seed.code, title=seed.title, guidance=seed.guidance, position=position,
                                           active=True, updated_at=self.store.clock.now(), updated_by=actor))
             s.flush()
-            self.store._audit(s, actor, "qa-criteria", "list", "seed",  # noqa: SLF001
+            self.store.uow.audit(s, actor, "qa-criteria", "list", "seed",
                               {"criteria": [None, [c.code for c in SEED_CRITERIA]]})
             return len(SEED_CRITERIA)
 
@@ -123,7 +124,7 @@ class QualityRecords:
             guidance = check_words(guidance, "the criterion's guidance", limit=MAX_COMMENT)
         except ValueError as exc:
             raise QualityRefused(str(exc)) from None
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.scalar(sa.select(QualityCriterionRow).where(QualityCriterionRow.code == code))
             now = self.store.clock.now()
             if row is None:
@@ -132,7 +133,7 @@ class QualityRecords:
                                           updated_at=now, updated_by=actor)
                 s.add(row)
                 s.flush()
-                self.store._audit(s, actor, "qa-criteria", code, "create",  # noqa: SLF001
+                self.store.uow.audit(s, actor, "qa-criteria", code, "create",
                                   {"title": [None, title], "guidance": [None, guidance], "active": [None, active]})
                 return Criterion.model_validate(row)
             changes = {k: [getattr(row, k), v] for k, v in (("title", title), ("guidance", guidance), ("active", active))
@@ -143,7 +144,7 @@ class QualityRecords:
                 setattr(row, key, new)
             row.updated_at, row.updated_by = now, actor
             s.flush()
-            self.store._audit(s, actor, "qa-criteria", code, "update", changes)  # noqa: SLF001
+            self.store.uow.audit(s, actor, "qa-criteria", code, "update", changes)
             return Criterion.model_validate(row)
 
     # -- review rounds ------------------------------------------------------------
@@ -151,7 +152,7 @@ class QualityRecords:
         """The round awaiting rating for a final PEP: the open one, or a new one
         (round 1; after an improvement, the next). Refused while a red round waits for
         its improvement, and for a PEP that is not final."""
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             pep = s.get(PepRow, pep_id)
             if pep is None:
                 raise UnknownPep(pep_id)
@@ -171,7 +172,7 @@ class QualityRecords:
                                    requested_at=self.store.clock.now())
             s.add(row)
             s.flush()
-            self.store._audit(s, actor, "pep", pep_id, "quality-review-opened",  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", pep_id, "quality-review-opened",
                               {"round": [None, row.round], "final_version": [None, version]})
             return self._record(s, row)
 
@@ -193,7 +194,7 @@ class QualityRecords:
                 raise QualityRefused("a red rating returns the PEP for improvement: say in the overall comment "
                                      "what must be improved") from None
             raise QualityRefused(str(exc)) from None
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(QualityReviewRow, review_id)
             if row is None:
                 raise UnknownRecord(str(review_id), "no such quality review")
@@ -236,7 +237,7 @@ class QualityRecords:
             if overall_rag is Rag.RED:
                 row.returned_at = now
             s.flush()
-            self.store._audit(s, actor, "pep", row.pep_id, "quality-rated", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", row.pep_id, "quality-rated", {
                 "round": [None, row.round], "rating": [None, overall_rag.value],
                 "criteria": [None, {x.title: x.rating for x in rows}],
                 **({"returned_for_improvement": [None, True]} if overall_rag is Rag.RED else {}),
@@ -246,7 +247,7 @@ class QualityRecords:
     def mark_improved(self, review_id: int, *, actor: str) -> Review:
         """A returned round whose PEP now has a corrected final version made after the
         return. Refused (with what to do) while there is none."""
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(QualityReviewRow, review_id)
             if row is None:
                 raise UnknownRecord(str(review_id), "no such quality review")
@@ -261,20 +262,20 @@ class QualityRecords:
                     "sent to everyone who attended")
             row.status, row.improved_at, row.improved_by = ReviewStatus.IMPROVED.value, self.store.clock.now(), actor
             s.flush()
-            self.store._audit(s, actor, "pep", row.pep_id, "quality-improved", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", row.pep_id, "quality-improved", {
                 "round": [None, row.round], "final_version": [row.final_version, version]})
             return self._record(s, row)
 
     # -- reads --------------------------------------------------------------------
     def review(self, review_id: int) -> Review:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.get(QualityReviewRow, review_id)
             if row is None:
                 raise UnknownRecord(str(review_id), "no such quality review")
             return self._record(s, row)
 
     def reviews_for(self, pep_id: str) -> list[Review]:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(sa.select(QualityReviewRow).where(QualityReviewRow.pep_id == pep_id)
                              .order_by(QualityReviewRow.round)).all()
             return [self._record(s, x) for x in rows]
@@ -285,7 +286,7 @@ class QualityRecords:
 
     def final_peps_without_review(self) -> list[str]:
         """Final PEPs no round has been opened for, oldest first."""
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             reviewed = sa.select(QualityReviewRow.pep_id)
             return list(s.scalars(
                 sa.select(PepRow.id).where(PepRow.status == PepStatus.FINAL.value, PepRow.id.not_in(reviewed))
@@ -293,11 +294,11 @@ class QualityRecords:
 
     def rated_rounds(self) -> list[tuple[Review, r.Pep]]:
         """Every rated round with its PEP (for the dashboard)."""
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.execute(sa.select(QualityReviewRow, PepRow).join(PepRow, PepRow.id == QualityReviewRow.pep_id)
                              .where(QualityReviewRow.rating.is_not(None))
                              .order_by(QualityReviewRow.rated_at, QualityReviewRow.id)).all()
-            return [(_review(q, []), self.store._pep_record(p)) for q, p in rows]  # noqa: SLF001
+            return [(_review(q, []), pep_record(p)) for q, p in rows]
 
     @staticmethod
     def _last(s, pep_id: str) -> QualityReviewRow | None:

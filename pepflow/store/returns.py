@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pepflow.store.errors import RecordsError, UnknownPep
 from pepflow.store.models import PepRow, SchoolReturnRow
+from pepflow.store.values import _jsonable
 
 if TYPE_CHECKING:
     from pepflow.store.repository import RecordsStore
@@ -54,9 +55,7 @@ class SchoolReturns:
     def add(self, pep_id: str, document_id: int, *, form_version: int | None, latest_form_version: int | None,
             values: dict[str, Any], findings: list[dict[str, Any]], changes: list[dict[str, Any]],
             actor: str) -> StoredReturn:
-        from pepflow.store.repository import _jsonable  # noqa: PLC0415 - the store's own JSON rule
-
-        with self.store._tx() as s:  # noqa: SLF001 - the store's own unit of work
+        with self.store.uow.transaction() as s:
             if s.get(PepRow, pep_id) is None:
                 raise UnknownPep(pep_id)
             row = SchoolReturnRow(
@@ -67,7 +66,7 @@ class SchoolReturns:
             )
             s.add(row)
             s.flush()
-            self.store._audit(s, actor, "pep", pep_id, "school-return-received", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", pep_id, "school-return-received", {
                 "return_id": [None, row.id], "document_id": [None, document_id],
                 "form_version": [None, form_version], "findings": [None, len(findings)],
                 "changes": [None, _jsonable(changes)],
@@ -78,11 +77,9 @@ class SchoolReturns:
                query: str | None = None) -> StoredReturn:
         """Record business support's decision on a pending return (audited with the edits
         as before -> after and the query as written)."""
-        from pepflow.store.repository import _jsonable  # noqa: PLC0415
-
         if status not in (ACCEPTED, QUERIED, WITHDRAWN):
             raise RecordsError(f"a return is decided as accepted, queried or withdrawn, not {status!r}")
-        with self.store._tx() as s:  # noqa: SLF001
+        with self.store.uow.transaction() as s:
             row = s.get(SchoolReturnRow, return_id)
             if row is None:
                 raise RecordsError(f"there is no returned form {return_id}")
@@ -97,7 +94,7 @@ class SchoolReturns:
             row.decided_at = self.store.clock.now()
             row.decided_by = actor
             s.flush()
-            self.store._audit(s, actor, "pep", row.pep_id, f"school-return-{status}", {  # noqa: SLF001
+            self.store.uow.audit(s, actor, "pep", row.pep_id, f"school-return-{status}", {
                 "return_id": [row.id, row.id], "status": [PENDING, status],
                 **({"edits": [None, _jsonable(edits)]} if edits else {}),
                 **({"query": [None, query]} if query else {}),
@@ -105,20 +102,20 @@ class SchoolReturns:
             return StoredReturn.model_validate(row)
 
     def get(self, return_id: int) -> StoredReturn:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             row = s.get(SchoolReturnRow, return_id)
             if row is None:
                 raise RecordsError(f"there is no returned form {return_id}")
             return StoredReturn.model_validate(row)
 
     def for_pep(self, pep_id: str) -> list[StoredReturn]:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(sa.select(SchoolReturnRow).where(SchoolReturnRow.pep_id == pep_id)
                              .order_by(SchoolReturnRow.id)).all()
             return [StoredReturn.model_validate(x) for x in rows]
 
     def pending(self) -> list[StoredReturn]:
-        with self.store._read() as s:  # noqa: SLF001
+        with self.store.uow.read() as s:
             rows = s.scalars(sa.select(SchoolReturnRow).where(SchoolReturnRow.status == PENDING)
                              .order_by(SchoolReturnRow.received_at, SchoolReturnRow.id)).all()
             return [StoredReturn.model_validate(x) for x in rows]

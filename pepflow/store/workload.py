@@ -47,7 +47,7 @@ class WorkloadQueries:
         self._store = store
 
     def awaiting_form(self) -> list[AwaitingForm]:
-        with self._store._read() as s:  # noqa: SLF001 - the store's session
+        with self._store.uow.read() as s:
             rows = s.execute(
                 sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at)
                 .where(PepRow.status == PepStatus.FORM_SENT.value, PepRow.form_sent_at.is_not(None))
@@ -56,12 +56,12 @@ class WorkloadQueries:
         return [AwaitingForm(*row) for row in rows]
 
     def peps_by_academic_year(self) -> dict[int, int]:
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             rows = s.execute(sa.select(PepRow.academic_year, sa.func.count()).group_by(PepRow.academic_year)).all()
         return {int(year): int(count) for year, count in rows}
 
     def facts(self) -> WorkloadFacts:
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             forms = s.scalars(sa.select(PepRow.form_sent_at).where(PepRow.form_sent_at.is_not(None))).all()
             meetings = s.scalars(sa.select(PepRow.meeting_at).where(
                 PepRow.meeting_at.is_not(None), PepRow.status != PepStatus.CANCELLED.value)).all()
@@ -73,7 +73,7 @@ class WorkloadQueries:
 
     def counts(self) -> dict[str, int]:
         """Totals a run's figures are checked against."""
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             def count(query) -> int:
                 return int(s.scalar(query) or 0)
 
@@ -95,7 +95,7 @@ class WorkloadQueries:
 
     def final_peps_by_child(self) -> dict[str, list[tuple[int, str]]]:
         """``child id -> [(academic year, term)]`` of their final PEPs."""
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             rows = s.execute(sa.select(PepRow.child_id, PepRow.academic_year, PepRow.term)
                              .where(PepRow.status == PepStatus.FINAL.value)).all()
         result: dict[str, list[tuple[int, str]]] = {}
@@ -105,7 +105,7 @@ class WorkloadQueries:
 
     def mail_by_child(self) -> dict[str, list[tuple[str, datetime, datetime]]]:
         """``child id -> [(status, queued at, last change)]`` of the mail about their PEPs."""
-        with self._store._read() as s:  # noqa: SLF001
+        with self._store.uow.read() as s:
             rows = s.execute(
                 sa.select(PepRow.child_id, MailLogRow.status, MailLogRow.created_at, MailLogRow.updated_at)
                 .join(PepRow, PepRow.id == MailLogRow.pep_id)

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from pepflow.store.repository import create_store_engine
+from pepflow.store.unit_of_work import create_store_engine
 
 metadata = sa.MetaData()
 

@@ -20,7 +20,7 @@ from pepflow.pep_content import answers_view
 from pepflow.engine.errors import NotFound
 from pepflow.engine.views import UserTask
 from pepflow.store.models import ChildRow
-from pepflow.store.repository import create_store_engine
+from pepflow.store.unit_of_work import create_store_engine
 
 from pepflow.domain.variables import contract_for, value_fits
 from pepflow.handover import Handover
@@ -97,11 +97,10 @@ class WebBackend:
     # ---------------------------------------------------------------- audit
     def audit(self, actor: str, entity: str, entity_id: str, action: str, diff: dict | None = None) -> None:
         """Write one entry to the records store's audit log (views and changes of a
-        child's data). The store has no public method for an arbitrary entry, so
-        this uses its transaction and audit helpers (see docs/web.md)."""
+        child's data), in a transaction of the store's unit of work."""
         store = self.store
-        with store._tx() as session:  # noqa: SLF001 - documented gap in the store API
-            store._audit(session, actor, entity, entity_id, action, diff or {})  # noqa: SLF001
+        with store.uow.transaction() as session:
+            store.uow.audit(session, actor, entity, entity_id, action, diff or {})
 
     # ---------------------------------------------------------------- names
     def child_names(self) -> dict[str, str]:

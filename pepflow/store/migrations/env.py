@@ -13,7 +13,7 @@ from alembic import context
 
 from pepflow.store.migrate import database_url
 from pepflow.store.models import Base
-from pepflow.store.repository import create_store_engine
+from pepflow.store.unit_of_work import create_store_engine
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("connection"):

@@ -1,0 +1,465 @@
+"""PEPs: one per child and term, their sections' content, who viewed them and the
+versions of their documents. Everything is audited under entity ``pep`` and the PEP id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, TermName, Variant
+from pepflow.domain.rules import check_status_change, pep_reference, variant_for
+from pepflow.store import records as r
+from pepflow.store.children_repo import ChildrenRepository
+from pepflow.store.errors import (
+    ClosedPep,
+    InvalidRecord,
+    OpenPepExists,
+    UnknownCareEpisode,
+    UnknownChild,
+    UnknownPep,
+    UnknownRecord,
+    UnknownSetting,
+    UnknownStaff,
+)
+from pepflow.store.models import (
+    CareEpisodeRow,
+    ChildRow,
+    DocumentVersionRow,
+    PepAttendeeRow,
+    PepRow,
+    PepSectionRow,
+    SettingRow,
+    StaffRow,
+)
+from pepflow.store.unit_of_work import UnitOfWork
+from pepflow.store.values import (
+    UNSET,
+    _Unset,
+    _aware,
+    _diff,
+    _enum,
+    _identifier,
+    _jsonable,
+    _snapshot,
+    _text,
+)
+
+
+class PepOwner(Protocol):
+    """What a new PEP records of its owner (:class:`pepflow.store.allocations.Owner`)."""
+
+    @property
+    def role(self) -> OwnerRole: ...
+
+    @property
+    def staff_id(self) -> str | None: ...
+
+
+_PEP_FIELDS = (
+    "child_id",
+    "care_episode_id",
+    "academic_year",
+    "term",
+    "sequence",
+    "status",
+    "is_initial",
+    "setting_id",
+    "variant",
+    "owner_role",
+    "owner_staff_id",
+    "meeting_at",
+    "form_sent_at",
+    "form_returned_at",
+    "finalised_at",
+)
+
+
+def pep_record(row: PepRow) -> r.Pep:
+    data = _snapshot(row, (*_PEP_FIELDS, "id", "created_at", "updated_at"))
+    data["attendee_ids"] = tuple(a.attendee_id for a in row.attendees)
+    return r.Pep.model_validate(data)
+
+
+class PepRepository:
+    """PEPs, sections, views and documents (``store.peps_repo``).
+
+    ``owner_of(child_id, pep_day, today)`` is the owner a new PEP records
+    (:func:`pepflow.store.allocations.pep_owner` over the store).
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, children: ChildrenRepository,
+        owner_of: Callable[[str, date, date], PepOwner],
+    ) -> None:
+        self.uow = uow
+        self.children = children
+        self._owner_of = owner_of
+
+    def create_pep(
+        self,
+        child_id: str,
+        academic_year: int,
+        term: TermName | str,
+        *,
+        actor: str,
+        is_initial: bool = False,
+        on: date | None = None,
+        care_episode_id: str | None = None,
+        setting_id: str | None | _Unset = UNSET,
+        meeting_at: datetime | None = None,
+    ) -> r.Pep:
+        """Open a PEP for a child's term, status ``not-started``.
+
+        ``on`` (default: today by the clock) is the date the variant and owner role
+        are worked out for. The setting defaults to the child's setting on that date,
+        the care episode to the open one. A second PEP in the same term (after a
+        change of setting) gets the reference suffix ``-2``.
+        """
+        term = _enum(TermName, term, "term")
+        on = on or self.uow.clock.now().date()
+        _aware(meeting_at, "meeting_at")
+        with self.uow.transaction() as s:
+            child = s.get(ChildRow, child_id)
+            if child is None:
+                raise UnknownChild(child_id)
+            if care_episode_id is None:
+                episode = self.children.current_care_episode(child_id)
+                care_episode_id = episode.id if episode else None
+            elif s.get(CareEpisodeRow, care_episode_id) is None:
+                raise UnknownCareEpisode(care_episode_id)
+            if isinstance(setting_id, _Unset):
+                current = self.children.setting_for(child_id, on)
+                setting_id = current.id if current else None
+            setting = s.get(SettingRow, setting_id) if setting_id else None
+            if setting_id and setting is None:
+                raise UnknownSetting(setting_id)
+            already_open = s.scalars(
+                sa.select(PepRow.id).where(
+                    PepRow.child_id == child_id,
+                    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
+                )
+            ).first()
+            if already_open is not None:
+                raise OpenPepExists(child_id, already_open)
+            sequences = s.scalars(
+                sa.select(PepRow.sequence).where(
+                    PepRow.child_id == child_id,
+                    PepRow.academic_year == academic_year,
+                    PepRow.term == term.value,
+                )
+            ).all()
+            sequence = max(sequences, default=0) + 1
+            now = self.uow.clock.now()
+            owner = self._owner_of(child_id, on, now.date())
+            row = PepRow(
+                id=pep_reference(child_id, academic_year, term, sequence),
+                child_id=child_id,
+                care_episode_id=care_episode_id,
+                academic_year=academic_year,
+                term=term.value,
+                sequence=sequence,
+                status=PepStatus.NOT_STARTED.value,
+                is_initial=bool(is_initial),
+                setting_id=setting_id,
+                variant=variant_for(
+                    child.date_of_birth, on, setting.kind if setting else None
+                ).value,
+                owner_role=owner.role.value,
+                owner_staff_id=owner.staff_id,
+                meeting_at=meeting_at,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            self.uow.audit(s, actor, "pep", row.id, "create", _diff({}, _snapshot(row, _PEP_FIELDS)))
+            return pep_record(row)
+
+    def update_pep(
+        self,
+        pep_id: str,
+        *,
+        actor: str,
+        status: PepStatus | str | _Unset = UNSET,
+        meeting_at: datetime | None | _Unset = UNSET,
+        form_sent_at: datetime | None | _Unset = UNSET,
+        form_returned_at: datetime | None | _Unset = UNSET,
+        finalised_at: datetime | None | _Unset = UNSET,
+        attendee_ids: Sequence[str] | _Unset = UNSET,
+        setting_id: str | None | _Unset = UNSET,
+        variant: Variant | str | _Unset = UNSET,
+        owner_role: OwnerRole | str | _Unset = UNSET,
+        owner_staff_id: str | None | _Unset = UNSET,
+    ) -> r.Pep:
+        """Change the given fields of a PEP (others untouched).
+
+        Status changes follow :func:`pepflow.domain.rules.check_status_change`. Nothing
+        changed: no write, no audit entry.
+        """
+        changes: dict[str, Any] = {}
+        if not isinstance(status, _Unset):
+            changes["status"] = _enum(PepStatus, status, "status").value
+        for name, value in (
+            ("meeting_at", meeting_at),
+            ("form_sent_at", form_sent_at),
+            ("form_returned_at", form_returned_at),
+            ("finalised_at", finalised_at),
+        ):
+            if not isinstance(value, _Unset):
+                changes[name] = _aware(value, name)
+        if not isinstance(variant, _Unset):
+            changes["variant"] = _enum(Variant, variant, "variant").value
+        if not isinstance(owner_role, _Unset):
+            changes["owner_role"] = _enum(OwnerRole, owner_role, "owner role").value
+        if not isinstance(setting_id, _Unset):
+            changes["setting_id"] = setting_id
+        if not isinstance(owner_staff_id, _Unset):
+            changes["owner_staff_id"] = owner_staff_id
+        with self.uow.transaction() as s:
+            row = s.get(PepRow, pep_id)
+            if row is None:
+                raise UnknownPep(pep_id)
+            if "status" in changes:
+                check_status_change(row.status, changes["status"])
+            if changes.get("setting_id") and s.get(SettingRow, changes["setting_id"]) is None:
+                raise UnknownSetting(changes["setting_id"])
+            if changes.get("owner_staff_id") and s.get(StaffRow, changes["owner_staff_id"]) is None:
+                raise UnknownStaff(changes["owner_staff_id"])
+            before = _snapshot(row, _PEP_FIELDS)
+            before_attendees = [a.attendee_id for a in row.attendees]
+            closed = PepStatus(row.status).is_closed
+            for name, value in changes.items():
+                setattr(row, name, value)
+            diff = _diff(before, _snapshot(row, _PEP_FIELDS))
+            wanted_attendees = None
+            if not isinstance(attendee_ids, _Unset):
+                wanted = list(dict.fromkeys(_identifier(a, "attendee id") for a in attendee_ids))
+                if wanted != before_attendees:
+                    wanted_attendees = wanted
+                    diff["attendee_ids"] = [before_attendees, wanted]
+            if not diff:
+                return pep_record(row)
+            if closed:
+                # nothing about a final or cancelled PEP changes (the session is rolled back)
+                raise ClosedPep(pep_id, before["status"], f"change {', '.join(sorted(diff))}")
+            if wanted_attendees is not None:
+                row.attendees = [
+                    PepAttendeeRow(attendee_id=a, position=i) for i, a in enumerate(wanted_attendees)
+                ]
+            row.updated_at = self.uow.clock.now()
+            s.flush()
+            self.uow.audit(s, actor, "pep", pep_id, "update", diff)
+            return pep_record(row)
+
+    def pep(self, pep_id: str) -> r.Pep:
+        with self.uow.read() as s:
+            row = s.get(PepRow, pep_id)
+            if row is None:
+                raise UnknownPep(pep_id)
+            return pep_record(row)
+
+    def peps_for(self, child_id: str) -> list[r.Pep]:
+        """A child's PEPs, oldest first (academic year, term, sequence)."""
+        self.children.child(child_id)
+        with self.uow.read() as s:
+            rows = s.scalars(sa.select(PepRow).where(PepRow.child_id == child_id)).all()
+            peps = [pep_record(x) for x in rows]
+        return sorted(peps, key=lambda p: (p.academic_year, p.term.index, p.sequence))
+
+    def open_pep(self, child_id: str) -> r.Pep | None:
+        """The child's open PEP (neither final nor cancelled), or ``None``. A child has
+        at most one (:meth:`create_pep` refuses a second)."""
+        with self.uow.read() as s:
+            row = s.scalars(
+                sa.select(PepRow).where(
+                    PepRow.child_id == child_id,
+                    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
+                )
+            ).first()
+            return pep_record(row) if row is not None else None
+
+    def current_pep(self, child_id: str) -> r.Pep | None:
+        """The child's latest PEP that is not cancelled (it may be final), or ``None``."""
+        live = [p for p in self.peps_for(child_id) if p.status is not PepStatus.CANCELLED]
+        return live[-1] if live else None
+
+    def record_pep_view(self, pep_id: str, *, actor: str) -> None:
+        """Audit that someone looked at a PEP (every view of a child's PEP is auditable)."""
+        with self.uow.transaction() as s:
+            if s.get(PepRow, pep_id) is None:
+                raise UnknownPep(pep_id)
+            self.uow.audit(s, actor, "pep", pep_id, "view", {})
+
+    def save_section(
+        self, pep_id: str, section: PepSection | str, content: dict[str, Any], *, actor: str,
+        correction: str | None = None,
+    ) -> None:
+        """Replace the content (JSON) of one section of a PEP. A final PEP's sections
+        change only as a correction, with its reason (audited as such)."""
+        section = _enum(PepSection, section, "section")
+        if not isinstance(content, dict):
+            raise InvalidRecord("section content must be a JSON object (a dict)")
+        content = _jsonable(content)
+        with self.uow.transaction() as s:
+            pep = s.get(PepRow, pep_id)
+            if pep is None:
+                raise UnknownPep(pep_id)
+            row = s.get(PepSectionRow, (pep_id, section.value))
+            before = dict(row.content) if row is not None else {}
+            diff = _diff(before, content)
+            if row is not None and not diff:
+                return
+            if PepStatus(pep.status).is_closed and not (correction and pep.status == PepStatus.FINAL.value):
+                raise ClosedPep(pep_id, pep.status, f"change its {section.value} section")
+            now = self.uow.clock.now()
+            if row is None:
+                s.add(
+                    PepSectionRow(
+                        pep_id=pep_id,
+                        section=section.value,
+                        content=content,
+                        updated_at=now,
+                        updated_by=actor,
+                    )
+                )
+            else:
+                row.content = content
+                row.updated_at = now
+                row.updated_by = actor
+            s.flush()
+            if correction:
+                diff = {**diff, "correction_reason": [None, correction]}
+            self.uow.audit(s, actor, "pep", pep_id, f"{'correct' if correction else 'save'}-section:{section.value}", diff)
+
+    def section(self, pep_id: str, section: PepSection | str) -> dict[str, Any] | None:
+        section = _enum(PepSection, section, "section")
+        with self.uow.read() as s:
+            if s.get(PepRow, pep_id) is None:
+                raise UnknownPep(pep_id)
+            row = s.get(PepSectionRow, (pep_id, section.value))
+            return dict(row.content) if row is not None else None
+
+    def record_document(
+        self,
+        pep_id: str,
+        kind: DocumentKind | str,
+        filename: str,
+        *,
+        content: bytes | None = None,
+        path: str | Path | None = None,
+        purpose: str | None = None,
+        actor: str,
+        correction: str | None = None,
+    ) -> r.DocumentVersion:
+        """Keep a new version of a PEP document: its bytes, or the path of a stored file.
+
+        The version number counts up per PEP and kind; sha256 and size are taken from
+        the bytes (read from ``path`` when only a path is given). With a ``purpose``
+        (what the version is for, e.g. the step's element instance) there is at most
+        one version per PEP, kind and purpose: asked again, the existing one is
+        returned and nothing is written (see :meth:`document_for`).
+        """
+        kind = _enum(DocumentKind, kind, "document kind")
+        if (content is None) == (path is None):
+            raise InvalidRecord("record_document needs either content or path, not both")
+        data = content if content is not None else Path(path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        with self.uow.transaction() as s:
+            pep = s.get(PepRow, pep_id)
+            if pep is None:
+                raise UnknownPep(pep_id)
+            correcting = correction and pep.status == PepStatus.FINAL.value and kind in (DocumentKind.FINAL, DocumentKind.FINAL_PDF)
+            if PepStatus(pep.status).is_closed and not correcting:
+                raise ClosedPep(pep_id, pep.status, f"add a {kind.value} document")
+            if purpose is not None:
+                existing = self._document_for(s, pep_id, kind, purpose)
+                if existing is not None:
+                    return existing
+            latest = s.scalar(
+                sa.select(sa.func.max(DocumentVersionRow.version)).where(
+                    DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value
+                )
+            )
+            row = DocumentVersionRow(
+                pep_id=pep_id,
+                kind=kind.value,
+                version=(latest or 0) + 1,
+                filename=_text(filename, "filename"),
+                sha256=digest,
+                size=len(data),
+                content=content,
+                path=str(path) if path is not None else None,
+                purpose=purpose,
+                created_at=self.uow.clock.now(),
+                created_by=actor,
+            )
+            s.add(row)
+            s.flush()
+            self.uow.audit(
+                s,
+                actor,
+                "pep",
+                pep_id,
+                "record-document",
+                {
+                    "document": [
+                        None,
+                        {
+                            "kind": kind.value,
+                            "version": row.version,
+                            "filename": row.filename,
+                            "sha256": digest,
+                            "size": row.size,
+                        },
+                    ],
+                    **({"correction_reason": [None, correction]} if correcting else {}),
+                },
+            )
+            return r.DocumentVersion.model_validate(row)
+
+    def document_for(self, pep_id: str, kind: DocumentKind | str, purpose: str) -> r.DocumentVersion | None:
+        """The version of a PEP's document made for ``purpose``, if one was made."""
+        kind = _enum(DocumentKind, kind, "document kind")
+        with self.uow.read() as s:
+            return self._document_for(s, pep_id, kind, purpose)
+
+    @staticmethod
+    def _document_for(s: Session, pep_id: str, kind: DocumentKind, purpose: str) -> r.DocumentVersion | None:
+        row = s.scalar(sa.select(DocumentVersionRow).where(
+            DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value,
+            DocumentVersionRow.purpose == purpose,
+        ))
+        return r.DocumentVersion.model_validate(row) if row is not None else None
+
+    def documents(
+        self, pep_id: str, kind: DocumentKind | str | None = None
+    ) -> list[r.DocumentVersion]:
+        with self.uow.read() as s:
+            query = sa.select(DocumentVersionRow).where(DocumentVersionRow.pep_id == pep_id)
+            if kind is not None:
+                query = query.where(
+                    DocumentVersionRow.kind == _enum(DocumentKind, kind, "document kind").value
+                )
+            rows = s.scalars(query.order_by(DocumentVersionRow.kind, DocumentVersionRow.version))
+            return [r.DocumentVersion.model_validate(x) for x in rows]
+
+    def latest_document(self, pep_id: str, kind: DocumentKind | str) -> r.DocumentVersion | None:
+        versions = self.documents(pep_id, kind)
+        return versions[-1] if versions else None
+
+    def document_content(self, document_id: int) -> bytes:
+        with self.uow.read() as s:
+            row = s.get(DocumentVersionRow, document_id)
+            if row is None:
+                raise UnknownRecord(str(document_id), "no such document version")
+            if row.content is not None:
+                return row.content
+            assert row.path is not None
+            return Path(row.path).read_bytes()

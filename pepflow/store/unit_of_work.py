@@ -1,0 +1,179 @@
+"""The records store's unit of work: one database, one transaction at a time, audited.
+
+Every repository of the store (``children_repo``, ``settings_repo``, ``staff_repo``,
+``peps_repo``, ``mail_repo``, ``outbox_repo``, ``audit_repo``) and its neighbours
+(``allocations``, ``cover``, ``returns``, ``facts``, ``quality``, ``ppp``) change data
+through one :class:`UnitOfWork`:
+
+- Every change writes an audit entry (who, when from the injected clock, which
+  entity, what action, a JSON diff ``{field: [old, new]}``, :meth:`UnitOfWork.audit`)
+  in the same transaction as the change: both are committed or neither is.
+- Several changes are grouped into one transaction with :meth:`UnitOfWork.atomic`
+  (``RecordsStore.atomic``; the importer does): all of them, with their audit, or none.
+  The open session is shared through a context variable, so a repository's
+  :meth:`~UnitOfWork.transaction` or :meth:`~UnitOfWork.read` inside it joins it,
+  whichever repository opened it.
+- A change the database refuses (a constraint, a value too long) is a
+  :class:`~pepflow.store.errors.RecordsError` naming what the database said.
+
+Everything about one PEP (sections, documents, mail, views) is audited under entity
+``pep`` and the PEP id, so ``audit_entries("pep", pep_id)`` is that PEP's full history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pepflow.clock import Clock
+from pepflow.store.errors import RecordsError
+from pepflow.store.models import AuditRow
+from pepflow.store.values import _diff, _jsonable, _snapshot, _text
+
+
+def create_store_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets foreign keys on and its directory created."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+
+        @sa.event.listens_for(engine, "connect")
+        def _foreign_keys_on(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if database and database != ":memory:":
+                # As the engine's store on the same file: WAL, and NORMAL sync - a
+                # commit survives a killed process (the OS has the pages) without an
+                # fsync per commit (the outbox records each message it sends).
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """Sessions and transactions over one database, and the audit written in them.
+
+    ``url`` is a SQLAlchemy URL (SQLite or PostgreSQL with psycopg 3); ``clock`` stamps
+    every audit entry. :meth:`close` releases the connections.
+    """
+
+    def __init__(self, url: str, clock: Clock) -> None:
+        self.url = url
+        self.clock = clock
+        self.engine = create_store_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._active: ContextVar[Session | None] = ContextVar(
+            f"records-store-{id(self)}", default=None
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread (or task) is inside a transaction of this unit of work."""
+        return self._active.get() is not None
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group changes into one transaction: all of them (with their audit) or none."""
+        with self.transaction():
+            yield
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a transaction, committed when the block ends (rolled back on an
+        exception); inside another transaction, that one's session."""
+        active = self._active.get()
+        if active is not None:
+            yield active
+            return
+        with self._sessions() as session:
+            token = self._active.set(session)
+            try:
+                with session.begin():
+                    yield session
+            except (IntegrityError, DataError) as exc:
+                raise RecordsError(f"The records store refused the change: {exc.orig}") from exc
+            finally:
+                self._active.reset(token)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session to read with; inside a transaction, that transaction's session."""
+        active = self._active.get()
+        if active is not None:
+            yield active
+            return
+        with self._sessions() as session:
+            yield session
+
+    def audit(
+        self,
+        session: Session,
+        actor: str,
+        entity: str,
+        entity_id: str,
+        action: str,
+        diff: dict[str, Any],
+    ) -> None:
+        """Write one audit entry in ``session`` (the change's own transaction)."""
+        actor_id = _text(actor, "the actor (who makes the change)")
+        at = self.clock.now()
+        if at.tzinfo is None:
+            raise RecordsError("the clock returned a naive datetime; audit stamps must be aware")
+        session.add(
+            AuditRow(
+                at=at,
+                actor_id=actor_id,
+                entity=entity,
+                entity_id=entity_id,
+                action=action,
+                diff=_jsonable(diff),
+            )
+        )
+        session.flush()
+
+    def upsert(
+        self,
+        session: Session,
+        row_type: type,
+        key: Any,
+        fields: Sequence[str],
+        values: dict[str, Any],
+        *,
+        actor: str,
+        entity: str,
+        entity_id: str,
+    ) -> tuple[Any, str]:
+        """Create or update a row; audit ``create`` / ``update``; ``unchanged`` writes nothing."""
+        row = session.get(row_type, key)
+        if row is None:
+            row = row_type(**values)
+            session.add(row)
+            session.flush()
+            self.audit(session, actor, entity, entity_id, "create", _diff({}, values))
+            return row, "created"
+        before = _snapshot(row, fields)
+        for name, value in values.items():
+            setattr(row, name, value)
+        changes = _diff(before, _snapshot(row, fields))
+        if not changes:
+            return row, "unchanged"
+        session.flush()
+        self.audit(session, actor, entity, entity_id, "update", changes)
+        return row, "updated"
