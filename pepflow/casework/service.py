@@ -42,15 +42,6 @@ def _step(part: str, method: Callable[..., Any]) -> Callable[..., Any]:
     return forwarded
 
 
-def _shared(name: str, doc: str | None = None) -> property:
-    """``Casework.<name>`` is the context's: read and set there, so every stage sees it."""
-    return property(
-        lambda self: getattr(self.context, name),
-        lambda self, value: setattr(self.context, name, value),
-        doc=doc,
-    )
-
-
 class Casework:
     """The PEP casework the workers do: records, dates, documents and mail together.
 
@@ -64,26 +55,27 @@ class Casework:
     for what an earlier run already did before doing it."""
 
     def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: PdfConverter | None = None) -> None:
-        self.context = CaseContext(store, mailer, clock, config, sender=sender, pdf=pdf)
+        self.context = context = CaseContext(store, mailer, clock, config, sender=sender, pdf=pdf)
+        # the context's services, the same objects (only ``config`` is ever replaced)
+        self.store, self.mailer, self.clock, self.pdf = context.store, context.mailer, context.clock, context.pdf
+        self.working_days, self.meetings, self.protected = context.working_days, context.meetings, context.protected
+        self.sender, self.deliver_after_steps = context.sender, context.deliver_after_steps
+        #: queued and protected mail, passwords, addresses; the dates that follow from a meeting
+        self.mail, self.deadlines = context.mail, context.deadlines
         self.entry = EntryStage(self.context)
         self.termly_form = TermlyFormStage(self.context)
         self.meeting = MeetingStage(self.context)
         self.final_pep = FinalPepStage(self.context)
         self.closing = ClosingStage(self.context)
 
-    # ------------------------------------------------------------ the shared context
-    store = _shared("store")
-    mailer = _shared("mailer")
-    clock = _shared("clock")
-    config = _shared("config", "The casework settings; setting them reaches every stage.")
-    pdf = _shared("pdf")
-    working_days = _shared("working_days")
-    meetings = _shared("meetings")
-    protected = _shared("protected")
-    sender = _shared("sender")
-    deliver_after_steps = _shared("deliver_after_steps")
-    mail = _shared("mail", "Queued and protected mail, passwords, addresses (:class:`SecureMail`).")
-    deadlines = _shared("deadlines", "The dates that follow from a meeting (:class:`Deadlines`).")
+    @property
+    def config(self) -> CaseworkConfig:
+        """The casework settings; setting them reaches every stage."""
+        return self.context.config
+
+    @config.setter
+    def config(self, value: CaseworkConfig) -> None:
+        self.context.config = value
 
     # ------------------------------------------------------------ boxes 1 and 2
     create_pep_record = _step("entry", EntryStage.create_pep_record)
