@@ -58,15 +58,15 @@ async def correct_final_pep(
         raise CorrectionRefused("the correction changes nothing")
     version = len(store.documents(pep_id, DocumentKind.FINAL)) + 1
     note = (
-        f"Corrected on {long_date(casework._today())}: version {version} replaces version {version - 1}. "  # noqa: SLF001
+        f"Corrected on {long_date(casework.context.today())}: version {version} replaces version {version - 1}. "
         f"Corrected: {', '.join(sorted(changes))}. Reason: {reason}"
     )
     school = corrected if part == PepSection.SCHOOL_RETURN else (store.section(pep_id, PepSection.SCHOOL_RETURN) or {})
     meeting = corrected if part == PepSection.MEETING_RECORD else (store.section(pep_id, PepSection.MEETING_RECORD) or {})
     data = render_final_pep(
-        casework._identity(pep), casework._content(pep), SchoolReturn.model_validate(school),  # noqa: SLF001
+        casework.context.identity(pep), casework.context.content(pep), SchoolReturn.model_validate(school),
         MeetingRecord.model_validate(meeting), version, council_name=casework.config.council_name,
-        finalised_on=local_date(pep.finalised_at) if pep.finalised_at else casework._today(),  # noqa: SLF001
+        finalised_on=local_date(pep.finalised_at) if pep.finalised_at else casework.context.today(),
         correction_note=note, finalised_by=finalised_by(store, pep),
     )
     filename = f"{pep.id}-final-v{version}.docx"
@@ -78,14 +78,14 @@ async def correct_final_pep(
         folder.mkdir(parents=True, exist_ok=True)
         (folder / filename).write_bytes(data)
     recipients = [store.address_for(a) for a in pep.attendee_ids]
-    meeting_day = local_date(pep.meeting_at) if pep.meeting_at else casework._today()  # noqa: SLF001
-    await casework._send_protected(  # noqa: SLF001 - the one way a protected document is sent
+    meeting_day = local_date(pep.meeting_at) if pep.meeting_at else casework.context.today()
+    await casework.mail.send_protected(  # the one way a protected document is sent
         pep, f"final-pep-v{version}", "final-pep-corrected", DocumentKind.FINAL, recipients,
         {"pep_reference": pep.id, "meeting_date": meeting_day, "version": version},
     )
     store.record_event("pep", pep_id, "correction", actor=actor or SYSTEM, details={
         "version": version, "section": part.value, "fields": sorted(changes), "reason": reason,
     })
-    if casework.deliver_after_steps:  # no sender of its own runs (see Casework.__init__)
+    if casework.deliver_after_steps:  # no sender of its own runs (see CaseContext.__init__)
         await casework.sender.flush()
     return version

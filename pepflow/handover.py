@@ -39,6 +39,17 @@ PEP_PROCESS = "pep"
 OWNER_PROCESSES = (PEP_PROCESS, "pep-quality")
 
 
+def change_allocation(store: RecordsStore, child_id: str, role: Any, staff_id: str | None, *, on: date,
+                      actor: str, reason: str) -> None:
+    """A worker allocated to a child in ``role`` from ``on`` or, with no ``staff_id``,
+    nobody in that role from then (the tasks go to the team manager). The one decision
+    of the web's allocation and ``pep allocate``; the open tasks then follow
+    (:meth:`Handover.follow`)."""
+    if staff_id is None:
+        store.allocations.end(child_id, role, on=on, actor=actor, reason=reason)
+    else:
+        store.allocations.allocate(child_id, staff_id, role, starts_on=on, actor=actor, reason=reason)
+
 @dataclass(frozen=True)
 class _Instance:
     process_instance_key: int

@@ -22,10 +22,10 @@ def reschedule_meeting(casework, pep_id: str, changed_meeting_at: str) -> dict[s
     if pep.meeting_at != meeting:  # recorded by the event first; a replay finds it done
         pep = store.update_pep(pep_id, actor=SYSTEM, meeting_at=meeting)
     sent_on = local_date(pep.form_sent_at) if pep.form_sent_at else local_date(casework.clock.now())
-    deadlines = casework._write_up_deadlines(pep, meeting)  # noqa: SLF001 - the one rule for them
+    deadlines = casework.deadlines.write_up_deadlines(pep, meeting)  # the one rule for them
     store.escalations.resolve(pep.id, ("meeting-not-recorded",), "meeting rearranged")
     return {
         "meetingAt": iso(meeting),
-        "formReminderAt": iso(casework._form_reminder_at(pep, meeting, sent_on)),  # noqa: SLF001
+        "formReminderAt": iso(casework.deadlines.form_reminder_at(pep, meeting, sent_on)),
         **deadlines,
     }

@@ -150,7 +150,7 @@ class QualityService:
             except MissingAddress:
                 log.warning("%s: the school has no designated teacher address; the owner tells them", pep.id)
         for who, address in recipients:
-            await self.casework._send(  # noqa: SLF001 - the one way a message is queued
+            await self.casework.mail.queue(  # the one way a message is queued
                 f"{pep.id}:quality-returned:{review.round}:{who}", "pep-quality-returned", pep, address,
                 {"pep_reference": pep.id, "rated_on": rated_on, "recipient_role": address.role},
             )

@@ -47,7 +47,7 @@ async def decide(product, return_id: int, decision: str, *, actor: str, edits: d
     elif decision == "accept":
         if casework.store.pep(report.pep_id).status == PepStatus.FORM_SENT:
             await asyncio.to_thread(
-                casework._advance_status, report.pep_id, PepStatus.FORM_RETURNED,  # noqa: SLF001
+                casework.context.advance_status, report.pep_id, PepStatus.FORM_RETURNED,
                 form_returned_at=casework.clock.now(),
             )
     else:

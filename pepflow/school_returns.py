@@ -38,7 +38,7 @@ from .domain.meeting_dates import long_date
 from .store import returns as st
 
 if TYPE_CHECKING:
-    from .casework import Casework
+    from .casework import CaseContext, Casework
 
 SYSTEM = "system"
 #: the reason codes business support can give in Tasklist when asking the school again
@@ -200,7 +200,8 @@ def _shown(value: Any) -> str:
 class SchoolReturns:
     """The service over ``store.returns``, the read-back and the PEP's school section."""
 
-    def __init__(self, casework: Casework) -> None:
+    def __init__(self, casework: Casework | CaseContext) -> None:
+        # either has the store, the settings and the casework's mail (``SecureMail``)
         self.casework = casework
         self.store = casework.store
 
@@ -216,7 +217,7 @@ class SchoolReturns:
         except Encrypted:
             pass
         for form in reversed(forms):
-            password, _ = self.casework.document_password(pep_id, DocumentKind.FORM, form.version)
+            password, _ = self.casework.mail.document_password(pep_id, DocumentKind.FORM, form.version)
             try:
                 return read_school_return(data, pep_id, secret, password=password), form.version, latest
             except WrongPassword:
@@ -397,11 +398,11 @@ class SchoolReturns:
         if report.version_note:
             places.insert(0, "the version of the form")
         sent = False
-        for recipient in self.casework._setting_recipients(pep):  # noqa: SLF001 - the casework's own rule
-            sent |= await self.casework._send(  # noqa: SLF001
+        for recipient in self.casework.mail.setting_recipients(pep):  # the casework's own rule
+            sent |= await self.casework.mail.queue(
                 f"{pep.id}:school-form-query:{return_id}:{recipient.email}", "pep-form-query", pep, recipient, {
                     "pep_reference": pep.id, "query": stored.query or "", "places": places,
-                    "received_on": stored.received_at.date(), "recipient_role": self.casework.reader_role(recipient),
+                    "received_on": stored.received_at.date(), "recipient_role": self.casework.mail.reader_role(recipient),
                     "meeting_date": pep.meeting_at.date() if pep.meeting_at else None,
                 },
             )

@@ -1,7 +1,7 @@
 """Secure mail: documents to settings and attendees, notices to the Virtual School and
 the PEP co-ordinator, reminders and escalations (boxes 1, 2, 3, 4 and 6).
 
-Each step only queues its messages in the outbox (``Casework._send``) and completes;
+Each step only queues its messages in the outbox (``Casework.mail.queue``) and completes;
 the outbox sender delivers them, so a slow or unreachable mail relay never holds up
 or fails a job, and a retried job queues nothing twice. When the casework has no
 sender of its own running (a bare worker, the process tests), the handler asks the

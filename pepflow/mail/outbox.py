@@ -1,7 +1,7 @@
 """The mail outbox: steps queue messages in the records store, a sender delivers them.
 
 A step of the process that must send mail calls :func:`enqueue` (through
-``Casework._send``): the whole message - idempotency key, rendered subject and bodies,
+``SecureMail.queue``): the whole message - idempotency key, rendered subject and bodies,
 attachments (bytes, or a reference to the stored document version) - goes into the
 records store with its mail log entry and an audit entry, in one transaction, and the
 step returns. It never talks SMTP. A retried or re-delivered job finds the key and

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from pepflow.domain.enums import OwnerRole
+from pepflow.handover import change_allocation
 from pepflow.store.errors import RecordsError
 
 from .accounts import AccountError
@@ -50,12 +51,8 @@ async def allocate(request: Request, child_id: str, body: AllocationIn,
         raise HTTPException(403, "only the team manager of the child's locality allocates workers")
     starts_on = body.starts_on or web.access.today()
     try:
-        if body.staff_id is None:
-            web.store.allocations.end(child.id, OwnerRole(body.role), on=starts_on, actor=principal.staff_id,
-                                      reason="team manager (web)")
-        else:
-            web.store.allocations.allocate(child.id, body.staff_id, OwnerRole(body.role), starts_on=starts_on,
-                                           actor=principal.staff_id, reason="team manager (web)")
+        change_allocation(web.store, child.id, OwnerRole(body.role), body.staff_id, on=starts_on,
+                          actor=principal.staff_id, reason="team manager (web)")
     except RecordsError as exc:
         raise HTTPException(422, str(exc)) from None
     moves = web.handover.follow([child.id], actor=principal.staff_id, reason=f"allocation changed by {principal.staff_id}")

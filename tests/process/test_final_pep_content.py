@@ -96,7 +96,7 @@ async def test_the_next_pep_form_carries_last_terms_targets_and_facts_forward(tm
             pepId=last.id, job=SimpleNamespace(element_id="GenerateFinalPepTask", element_instance_key=1), attendeeIds=[])
         spring = store.create_pep(last.child_id, 2026, "spring", actor="test", on=date(2027, 1, 10),
                                   meeting_at=datetime(2027, 2, 3, 10, tzinfo=timezone.utc))
-        content = casework._content(spring)  # noqa: SLF001 - the form's content, as generate-pep-form renders it
+        content = casework.context.content(spring)  # the form's content, as generate-pep-form renders it
         assert content.review == "termly" and content.previous_term == "Autumn 2026"
         made = casework.generate_pep_form(spring.id, "GenerateTermlyPepTask:7")
         form = store.document_content(made["formDocumentId"])

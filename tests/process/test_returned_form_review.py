@@ -223,7 +223,7 @@ async def test_an_older_version_opens_with_its_own_password_and_is_flagged(make_
     v1 = the_form(world, 1)
     # the council re-issues the form (version 2) the next day
     world.clock.advance(timedelta(days=1))
-    world.casework._keep_document(world.store.pep(PEP), DocumentKind.FORM, v1)  # noqa: SLF001
+    world.casework.context.keep_document(world.store.pep(PEP), DocumentKind.FORM, v1)
     p1, _ = world.casework.document_password(PEP, DocumentKind.FORM, 1)
     p2, _ = world.casework.document_password(PEP, DocumentKind.FORM, 2)
     assert p1 != p2

@@ -20,10 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
-console = Console()
-err = Console(stderr=True)
+from . import USER_ERRORS, clock, console, council_events, err, settings, zeebe_mode
 
 review_app = typer.Typer(help="Returned forms waiting for business support's review.", no_args_is_help=True)
 
@@ -38,22 +35,20 @@ def _print_report(report) -> None:
 
 def _open(work):
     """Open the product (embedded or Camunda 8), do ``async work(product)``, run what became due."""
-    from . import cli
-
-    if cli._zeebe_mode():  # noqa: SLF001
-        from .zeebe.client import open_zeebe_app as opener
+    if zeebe_mode():
+        from ..zeebe.client import open_zeebe_app as opener
     else:
-        from .app import open_app as opener
+        from ..app import open_app as opener
 
     async def main():
-        async with opener(cli._settings(), cli.SystemClock()) as product:  # noqa: SLF001
+        async with opener(settings(), clock()) as product:
             result = await work(product)
             await product.runtime.run_until_idle()
             return result
 
     try:
         return asyncio.run(main())
-    except cli.USER_ERRORS as exc:
+    except USER_ERRORS as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
 
@@ -64,19 +59,18 @@ def form_returned(
     accept: Annotated[bool, typer.Option("--accept", help="accept the form as read even when something is flagged (recorded as yours)")] = False,
 ) -> None:
     """Take in the Word form a school returned (it must be the form sent for that PEP)."""
-    from . import cli
-    from .cli_access import os_actor
-    from .limits import MAX_RETURNED_FORM, read_limited
+    from ..limits import MAX_RETURNED_FORM, read_limited
+    from .access import os_actor
 
     actor = os_actor()
     try:
         data = read_limited(file, MAX_RETURNED_FORM, "a returned form")
-    except cli.USER_ERRORS as exc:
+    except USER_ERRORS as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
 
     async def work(product):
-        outcome = cli._events(product).form_returned(pep_id, data, actor=actor, accept=accept)  # noqa: SLF001
+        outcome = council_events(product).form_returned(pep_id, data, actor=actor, accept=accept)
         return outcome, product.casework.returns.report(outcome.details["schoolReturnId"])
 
     outcome, report = _open(work)
@@ -117,7 +111,7 @@ def review_show(return_id: int) -> None:
     report = _open(work)
     _print_report(report)
     console.print("read:", highlight=False)
-    from .school_returns import label
+    from ..school_returns import label
 
     for name, value in report.read.items():
         if value not in (None, "", []):
@@ -125,7 +119,7 @@ def review_show(return_id: int) -> None:
 
 
 def _actor() -> str:
-    from .cli_access import os_actor
+    from .access import os_actor
 
     return os_actor()
 
@@ -151,7 +145,7 @@ def review_accept(
     set_: Annotated[list[str] | None, typer.Option("--set", help="field=value: correct an answer before accepting (checked against the form)")] = None,
 ) -> None:
     """Accept a returned form (with edits): merged into the PEP, the process goes on."""
-    from .return_review import decide
+    from ..return_review import decide
 
     edits = _parse_edits(set_)
 
@@ -168,7 +162,7 @@ def review_ask_again(
     message: Annotated[str, typer.Option(help="what the school is asked, in words (sent to the designated teacher)")],
 ) -> None:
     """Ask the school again: a secure mail with the message; the process waits for the next return."""
-    from .return_review import decide
+    from ..return_review import decide
 
     async def work(product):
         return await decide(product, return_id, "ask-again", actor=_actor(), query=message)

@@ -13,11 +13,9 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err = Console(stderr=True)
+from . import console, fail as _fail
 
 
 def os_actor() -> str:
@@ -30,19 +28,15 @@ def os_actor() -> str:
         return f"os:uid-{os.getuid()}"
 
 
-def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code=1)
-
 
 def follow_allocations(child_ids, reason: str) -> int:
     """Open tasks of these children follow their allocation now (embedded engine)."""
     if not child_ids:
         return 0
-    from .app import open_engine, open_records
-    from .clock import SystemClock
-    from .config import AppSettings
-    from .handover import Handover
+    from ..app import open_engine, open_records
+    from ..clock import SystemClock
+    from ..config import AppSettings
+    from ..handover import Handover
 
     settings = AppSettings()
     clock = SystemClock()
@@ -69,21 +63,20 @@ def register(app: typer.Typer, user_app: typer.Typer, user_errors: tuple) -> Non
         end: Annotated[bool, typer.Option("--end", help="nobody in the role from --from (tasks go to the team manager)")] = False,
     ) -> None:
         """Allocate a worker to a child (or end the role); open PEP tasks follow, audited."""
-        from .app import open_records
-        from .casework import local_date
-        from .clock import SystemClock
-        from .config import AppSettings
+        from ..app import open_records
+        from ..casework import local_date
+        from ..clock import SystemClock
+        from ..config import AppSettings
+        from ..handover import change_allocation
 
         try:
             clock = SystemClock()
             store = open_records(AppSettings(), clock)
             day = date.fromisoformat(starts_on) if starts_on else local_date(clock.now())
-            if end:
-                store.allocations.end(child_id, role, on=day, actor=os_actor(), reason="pep allocate --end")
-            elif staff_id:
-                store.allocations.allocate(child_id, staff_id, role, starts_on=day, actor=os_actor(), reason="pep allocate")
-            else:
+            if not end and not staff_id:
                 raise ValueError("name the staff member, or --end the role")
+            change_allocation(store, child_id, role, None if end else staff_id, on=day, actor=os_actor(),
+                              reason="pep allocate --end" if end else "pep allocate")
             store.close()
             moved = follow_allocations([child_id], "allocation changed (pep allocate)")
         except user_errors as exc:
@@ -93,11 +86,11 @@ def register(app: typer.Typer, user_app: typer.Typer, user_errors: tuple) -> Non
     @app.command()
     def allocations(child_id: str) -> None:
         """A child's allocated workers over time, and who owns the PEP today."""
-        from .app import open_records
-        from .casework import local_date
-        from .clock import SystemClock
-        from .config import AppSettings
-        from .ownership import assignment_for
+        from ..app import open_records
+        from ..casework import local_date
+        from ..clock import SystemClock
+        from ..config import AppSettings
+        from ..ownership import assignment_for
 
         try:
             clock = SystemClock()
@@ -125,10 +118,10 @@ def register(app: typer.Typer, user_app: typer.Typer, user_errors: tuple) -> Non
         store.record_event("account", username, action, actor=os_actor(), details=diff or {})
 
     def _accounts():
-        from .app import open_records
-        from .clock import SystemClock
-        from .config import AppSettings
-        from .web.accounts import Accounts
+        from ..app import open_records
+        from ..clock import SystemClock
+        from ..config import AppSettings
+        from ..web.accounts import Accounts
 
         settings = AppSettings()
         return Accounts(settings.resolved_database_url, SystemClock()), open_records(settings, SystemClock())
@@ -182,7 +175,7 @@ def register(app: typer.Typer, user_app: typer.Typer, user_errors: tuple) -> Non
     def user_reset_password(username: str) -> None:
         """A one-time reset code (24 hours) to give the person by phone or in person; they
         set a new password at /reset-password. Earlier codes stop working."""
-        from .web.accounts import AccountError
+        from ..web.accounts import AccountError
 
         accounts, store = _accounts()
         try:

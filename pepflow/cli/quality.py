@@ -12,34 +12,26 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err = Console(stderr=True)
+from . import USER_ERRORS, clock, console, engine, fail as _fail, records
+
 quality_app = typer.Typer(help="The Virtual School's quality review of final PEPs", no_args_is_help=True)
 ppp_app = typer.Typer(help="Pupil Premium Plus", no_args_is_help=True)
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code=1)
 
 
 @quality_app.command("request-due")
 def request_due() -> None:
     """Start the quality review of every final PEP nobody has asked about yet."""
-    from . import cli
-    from .app import open_records
-    from .quality import QualityService
+    from ..quality import QualityService
 
     try:
-        store = open_records(cli._settings(), cli.SystemClock())  # noqa: SLF001 - the CLI's own settings
+        store = records()
         try:
-            asked = QualityService(store, cli._engine(), cli.SystemClock()).request_due()  # noqa: SLF001
+            asked = QualityService(store, engine(), clock()).request_due()
         finally:
             store.close()
-    except cli.USER_ERRORS as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     console.print(f"quality review requested for {len(asked)} final PEP(s)" + (f": {', '.join(asked)}" if asked else ""))
 
@@ -50,19 +42,17 @@ def ppp_ledger(
     csv_file: Annotated[Path | None, typer.Option("--csv", help="write the ledger as CSV to this file")] = None,
 ) -> None:
     """The Pupil Premium Plus approved in a financial year, by school."""
-    from . import cli
-    from .app import open_records
-    from .ppp import ledger, ledger_csv
+    from ..ppp import ledger, ledger_csv
 
     try:
-        store = open_records(cli._settings(), cli.SystemClock())  # noqa: SLF001
+        store = records()
         try:
             book = ledger(store, year)
             if csv_file is not None:
                 csv_file.write_text(ledger_csv(store, year), encoding="utf-8")
         finally:
             store.close()
-    except cli.USER_ERRORS as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     table = Table("school", "approved", "requests approved", "refused", title=f"Pupil Premium Plus {book.label}")
     for _key, line in sorted(book.by_school.items()):

@@ -1,4 +1,4 @@
-"""The staff-allocation part of the council's CSV imports (see :mod:`pepflow.importer`).
+"""The ``allocations`` import and the worker columns of ``children`` (see :mod:`pepflow.importer`).
 
 Children rows name the child's workers (``social_worker_id``, ``leaving_care_worker_id``,
 ``personal_adviser_id``); the ``allocations`` kind carries dated allocations. Both end
@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import model_validator
 
 from pepflow.domain.enums import OwnerRole, StaffRole
-from pepflow.importer import Identifier, _Row
+from .rows import Identifier, Row
 from pepflow.store import RecordsStore, UnknownRecord
 from pepflow.store.allocations import ROLE_LABELS, owner_on
 
@@ -27,7 +27,7 @@ WORKER_COLUMNS = {
 }
 
 
-class AllocationRowIn(_Row):
+class AllocationRowIn(Row):
     child_id: Identifier
     staff_id: Identifier | None = None
     role: OwnerRole

@@ -1,0 +1,80 @@
+"""Boxes 6 and 7 of the flowchart: the final PEP made (with its PDF copy), and the
+term's PEP completed with the next one opened, or the cycle ended as the young person
+ages out. Distribution to the attendees is ``send_secure_email`` (template final-pep)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..documents import SchoolReturn, render_final_pep
+from ..domain.enums import DocumentKind, PepSection, PepStatus
+from ..domain.rules import aged_out
+from ..pep_content import finalised_by
+from .base import SYSTEM, at_local, iso, local_date, parse_instant
+from .context import Stage
+
+
+class FinalPepStage(Stage):
+    def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None,
+                           purpose: str | None = None) -> dict[str, Any]:
+        """Render and keep the final PEP (and its PDF copy). With a ``purpose`` (the
+        step's element instance) it is made once, whatever the retries: a step that made
+        it and failed before the job completed finds it when it runs again."""
+        current = self.ctx.store.pep(pep_id)
+        made = self.ctx.store.document_for(pep_id, DocumentKind.FINAL, purpose) if purpose is not None else None
+        if made is not None:
+            if self.ctx.config.final_pdf and self.ctx.store.document_for(pep_id, DocumentKind.FINAL_PDF, purpose) is None:
+                pdf = self.ctx.pdf.convert(self.ctx.store.document_content(made.id), made.filename.removesuffix(".docx"))
+                if pdf is not None:
+                    self.ctx.keep_document(current, DocumentKind.FINAL_PDF, pdf, purpose)
+            if current.status != PepStatus.FINAL:
+                self.ctx.advance_status(pep_id, PepStatus.FINAL, finalised_at=self.ctx.now())
+                self.ctx.store.escalations.resolve(pep_id, None, "PEP final")
+            return {"finalDocumentId": made.id}
+        if current.status == PepStatus.FINAL:  # a retried job: the final PEP exists and never changes
+            document = self.ctx.store.latest_document(pep_id, DocumentKind.FINAL)
+            return {"finalDocumentId": document.id if document else None}
+        pep = self.ctx.advance_status(pep_id, PepStatus.MEETING_HELD, PepStatus.TYPED_UP, attendee_ids=list(attendee_ids or []))
+        school = self.ctx.store.section(pep.id, PepSection.SCHOOL_RETURN) or {}
+        meeting = self.ctx.meeting_record(pep, attendee_ids, next_meeting_dates)
+        self.ctx.store.save_section(pep.id, PepSection.MEETING_RECORD, meeting.model_dump(mode="json"), actor=SYSTEM)
+        version = len(self.ctx.store.documents(pep.id, DocumentKind.FINAL)) + 1
+        data = render_final_pep(
+            self.ctx.identity(pep), self.ctx.content(pep), SchoolReturn.model_validate(school), meeting, version,
+            council_name=self.ctx.config.council_name, finalised_on=self.ctx.today(), finalised_by=finalised_by(self.ctx.store, pep),
+        )
+        # the PDF first: a conversion that fails (the job is retried) keeps no half-made version
+        pdf = self.ctx.pdf.convert(data, f"{pep.id}-final-v{version}") if self.ctx.config.final_pdf else None
+        document = self.ctx.keep_document(pep, DocumentKind.FINAL, data, purpose)
+        if pdf is not None:
+            self.ctx.keep_document(pep, DocumentKind.FINAL_PDF, pdf, purpose)
+        self.ctx.advance_status(pep_id, PepStatus.FINAL, finalised_at=self.ctx.now())
+        self.ctx.store.escalations.resolve(pep.id, None, "PEP final")
+        return {"finalDocumentId": document.id}
+
+    def complete_pep(self, pep_id: str, next_meeting_dates: list[str] | None) -> dict[str, Any]:
+        """Close this term's PEP and open the next one at the date set in box 5: a new
+        record, even in the same term (a final PEP never changes)."""
+        pep = self.ctx.advance_status(pep_id, PepStatus.FINAL)
+        child = self.ctx.store.child(pep.child_id)
+        today = self.ctx.today()
+        dates = sorted(parse_instant(d) for d in (next_meeting_dates or []))
+        upcoming = [d for d in dates if local_date(d) > today]
+        calendar = self.ctx.calendar(pep.setting_id)
+        if upcoming:
+            meeting = upcoming[0]
+        else:  # nobody set a date: three school weeks into next term, on a valid day
+            _year, term = calendar.next_term(today)
+            day = self.ctx.meetings.first_valid(self.ctx.meetings.place_for_pep(pep), calendar.add_school_days(term.starts_on, 15))
+            meeting = at_local(day, self.ctx.config.meeting_hour)
+        settings = self.ctx.config.settings
+        if aged_out(child.date_of_birth, local_date(meeting), settings.age_limit, settings.age_out_rule):
+            return {"agedOut": True}
+        following = self.ctx.open_pep(pep.child_id)
+        if following is None:
+            year, term = self.ctx.term_for(calendar, local_date(meeting))
+            following = self.ctx.store.create_pep(
+                pep.child_id, year, term, actor=SYSTEM, on=local_date(meeting), meeting_at=meeting,
+                care_episode_id=pep.care_episode_id,
+            )
+        return {**self.ctx.pep_variables(following), "meetingAt": iso(following.meeting_at or meeting), "agedOut": False}
