@@ -42,7 +42,7 @@ from .mail.wording import designated_role
 from .domain.settings import Settings
 from .meeting_options import contact_options
 from .documents import document_password, protect, spell_password
-from .documents.pdf import PdfConverter, default_converter
+from .documents.final_pdf import FinalPdf
 from .documents.protected_copies import ProtectedCopies
 from .mail.message import Attachment, OutgoingMail
 from .mail.outbox import OutboxSender, bounded_key, enqueue
@@ -155,13 +155,13 @@ def casework_config(settings: AppSettings) -> CaseworkConfig:
 
 
 class Casework:
-    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: PdfConverter | None = None) -> None:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: FinalPdf | None = None) -> None:
         self.store = store
         self.mailer = mailer
         self.clock = clock
         self.config = config or CaseworkConfig()
         # the composition root owns its LibreOffice pool and closes it; else the shared one
-        self.pdf = pdf if pdf is not None else default_converter()
+        self.pdf = pdf if pdf is not None else FinalPdf()
         self.working_days = WorkingDays()
         self.meetings = MeetingDates(store, clock, self.working_days)
         # a version's protected copy, made once for all its recipients
@@ -921,9 +921,13 @@ class Casework:
         made = self.store.document_for(pep_id, DocumentKind.FINAL, purpose) if purpose is not None else None
         if made is not None:
             if self.config.final_pdf and self.store.document_for(pep_id, DocumentKind.FINAL_PDF, purpose) is None:
-                pdf = self.pdf.convert(self.store.document_content(made.id), made.filename.removesuffix(".docx"))
-                if pdf is not None:
-                    self._keep_document(current, DocumentKind.FINAL_PDF, pdf, purpose)
+                # set again from the records the final PEP was made from (its school part and meeting record)
+                self._keep_document(current, DocumentKind.FINAL_PDF, self.pdf.render(
+                    self._identity(current), self._content(current),
+                    SchoolReturn.model_validate(self.store.section(pep_id, PepSection.SCHOOL_RETURN) or {}),
+                    MeetingRecord.model_validate(self.store.section(pep_id, PepSection.MEETING_RECORD) or {}),
+                    made.version, council_name=self.config.council_name, finalised_on=local_date(made.created_at),
+                    finalised_by=finalised_by(self.store, current)), purpose)
             if current.status != PepStatus.FINAL:
                 self._advance_status(pep_id, PepStatus.FINAL, finalised_at=self._now())
                 self.store.escalations.resolve(pep_id, None, "PEP final")
@@ -936,12 +940,12 @@ class Casework:
         meeting = self._meeting_record(pep, attendee_ids, next_meeting_dates)
         self.store.save_section(pep.id, PepSection.MEETING_RECORD, meeting.model_dump(mode="json"), actor=SYSTEM)
         version = len(self.store.documents(pep.id, DocumentKind.FINAL)) + 1
-        data = render_final_pep(
-            self._identity(pep), self._content(pep), SchoolReturn.model_validate(school), meeting, version,
-            council_name=self.config.council_name, finalised_on=self._today(), finalised_by=finalised_by(self.store, pep),
-        )
-        # the PDF first: a conversion that fails (the job is retried) keeps no half-made version
-        pdf = self.pdf.convert(data, f"{pep.id}-final-v{version}") if self.config.final_pdf else None
+        final = (self._identity(pep), self._content(pep), SchoolReturn.model_validate(school), meeting, version)
+        made_by = dict(council_name=self.config.council_name, finalised_on=self._today(),
+                       finalised_by=finalised_by(self.store, pep))
+        data = render_final_pep(*final, **made_by)
+        # the PDF first, from the same outline: one that fails (the job is retried) keeps no half-made version
+        pdf = self.pdf.render(*final, **made_by) if self.config.final_pdf else None
         document = self._keep_document(pep, DocumentKind.FINAL, data, purpose)
         if pdf is not None:
             self._keep_document(pep, DocumentKind.FINAL_PDF, pdf, purpose)
