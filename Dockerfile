@@ -8,13 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PEP_DATA_DIR=/var/lib/pepflow \
     PEP_ZEEBE_READY_FILE=/tmp/pep-worker.ready
 
-# Final PEPs get their tagged PDF copy here too (pepflow/documents/pdf.py): LibreOffice
-# Writer without the GUI, the UNO bridge for Debian's own python3 that drives it (the
-# app's Python stays /usr/local's), and Liberation fonts, metric-compatible with the
-# documents' Arial, so the PDF breaks lines and pages where Word does.
-# --no-install-recommends keeps out Java, the GUI and the other office programs.
+# Final PEPs get their tagged PDF copy here too, set in-process by Typst (a Python
+# package, pepflow/documents/final_pdf.py) in Liberation Sans, metric-compatible with
+# the documents' Arial, so the PDF keeps the Word layout: the only system package it needs.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libreoffice-writer-nogui python3-uno fonts-liberation2 \
+ && apt-get install -y --no-install-recommends fonts-liberation2 \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -1,4 +1,4 @@
-"""Final PDFs: the LibreOffice pool against a LibreOffice start per document.
+"""Final PDFs: set directly by Typst, against the LibreOffice pool and a LibreOffice start per document.
 
 Not a timed test: run it by hand, on a machine as quiet as you can get.
 
@@ -10,6 +10,10 @@ content (every phase variant, one to five SMART targets, up to seven attendees a
 four agreed actions, paragraphs of views and well-being notes), as casework renders
 them. Then, in this one run:
 
+- ``pdf_direct_*``: the product's way, :class:`FinalPdf` setting the PDF from the
+  same arguments (``first_call`` includes reading the system's fonts once;
+  ``sequential`` one caller; ``two_callers`` wall time / PDFs with two threads, as the
+  workers call it; ``cpu_per_pdf`` the process's CPU time, Typst's threads included);
 - ``pdf_cold_first_call``: a new converter's first PDF (LibreOffice start included);
 - ``pdf_sequential_*``: one caller, one warm LibreOffice, PDF after PDF (latency);
 - ``pdf_pool_*``: ``--converters`` callers on as many LibreOffice processes, the
@@ -20,7 +24,9 @@ them. Then, in this one run:
   export; the ratios divide it by the pool's figures;
 - ``*_cpu_per_pdf``: CPU time (user + system) LibreOffice spent per PDF, pool (its
   hosts included) and baseline: what a PDF costs whatever else the machine is doing,
-  and on a machine of N cores at most N of them run at once.
+  and on a machine of N cores at most N of them run at once;
+- ``pdf_direct_speedup_*``, ``pdf_direct_cpu_ratio``: the pool's figures divided by
+  the direct renderer's (how many times cheaper the product's way is).
 
 Every figure is one ``name: value unit`` line.
 """
@@ -53,6 +59,7 @@ from pepflow.documents import (  # noqa: E402
     SmartTarget,
     render_final_pep,
 )
+from pepflow.documents.final_pdf import FinalPdf  # noqa: E402
 from pepflow.documents.pdf import PdfConverter, libreoffice  # noqa: E402
 
 COUNCIL = "Anyshire County Council"
@@ -72,8 +79,8 @@ def paragraph(i: int, sentences: int) -> str:
     return " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(sentences))
 
 
-def final_pep(i: int) -> tuple[str, bytes]:
-    """One realistic final PEP, rendered as casework renders it."""
+def final_pep(i: int) -> tuple[str, bytes, tuple, dict]:
+    """One realistic final PEP, rendered as casework renders it, and the arguments it was rendered from."""
     identity, content, _ = sample(i)
     variant = content.variant
     held = content.meeting.date or date(2026, 10, 14)
@@ -118,8 +125,8 @@ def final_pep(i: int) -> tuple[str, bytes]:
                  for a in range(i % 5)],
         next_meeting_dates=[held + timedelta(days=120), held + timedelta(days=240)],
     )
-    docx = render_final_pep(identity, content, school, meeting, 1 + i % 2, council_name=COUNCIL, finalised_on=held)
-    return f"{identity.pep_reference}-final-v1", docx
+    args, kwargs = (identity, content, school, meeting, 1 + i % 2), dict(council_name=COUNCIL, finalised_on=held)
+    return f"{identity.pep_reference}-final-v1", render_final_pep(*args, **kwargs), args, kwargs
 
 
 BASELINE_EXPORT = 'pdf:writer_pdf_Export:{"UseTaggedPDF":{"type":"boolean","value":"true"}}'
@@ -189,25 +196,87 @@ def libreoffice_rss_mib() -> float:
     return total / 1024
 
 
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_in_threads(callers: int, work: list, call) -> tuple[float, list[float], list[bytes]]:
+    """``call(item)`` for every item by ``callers`` threads: (wall seconds, latencies, results)."""
+    latencies: list[float] = []
+    results: list[bytes] = []
+    lock = threading.Lock()
+    todo = list(work)
+
+    def caller() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                item = todo.pop()
+            t = time.perf_counter()
+            out = call(item)
+            elapsed = time.perf_counter() - t
+            with lock:
+                latencies.append(elapsed)
+                results.append(out or b"")
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    t = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - t, latencies, results
+
+
+def direct(documents: list, callers: int) -> dict[str, float]:
+    """The product's way: the PDF set from the final PEP's arguments, in this process."""
+    renderer = FinalPdf()
+    _, _, args, kwargs = documents[0]
+    t = time.perf_counter()
+    first = renderer.render(*args, **kwargs)
+    print(f"pdf_direct_first_call: {(time.perf_counter() - t) * 1000:.0f} ms")
+    assert first.startswith(b"%PDF")
+    latencies = []
+    cpu = cpu_s()
+    for _, _, args, kwargs in documents:
+        t = time.perf_counter()
+        renderer.render(*args, **kwargs)
+        latencies.append(time.perf_counter() - t)
+    figures = {"sequential": statistics.mean(latencies), "cpu": (cpu_s() - cpu) / len(documents)}
+    print(f"pdf_direct_sequential_mean: {figures['sequential'] * 1000:.1f} ms")
+    print(f"pdf_direct_sequential_p95: {p95(latencies) * 1000:.1f} ms")
+    print(f"pdf_direct_cpu_per_pdf: {figures['cpu'] * 1000:.1f} ms")
+    wall, latencies, pdfs = timed_in_threads(callers, documents, lambda d: renderer.render(*d[2], **d[3]))
+    figures["busy"] = wall / len(documents)
+    print(f"pdf_direct_two_callers_mean: {figures['busy'] * 1000:.1f} ms")
+    print(f"pdf_direct_two_callers_latency_p95: {p95(latencies) * 1000:.1f} ms")
+    print(f"pdf_direct_mean_size: {statistics.mean(len(p) for p in pdfs) / 1024:.1f} KiB")
+    return figures
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--documents", type=int, default=60, help="final PEPs through the pool")
+    ap.add_argument("--documents", type=int, default=60, help="final PEPs set directly and through the pool")
     ap.add_argument("--converters", type=int, default=2, help="LibreOffice processes in the pool")
     ap.add_argument("--baseline", type=int, default=6, help="final PEPs with a LibreOffice start each")
     args = ap.parse_args()
-    soffice = libreoffice()
-    if soffice is None:
-        sys.exit("pdf_bench: LibreOffice is not installed (scripts/setup installs it)")
 
     t0 = time.perf_counter()
     documents = [final_pep(i) for i in range(args.documents)]
     render_s = time.perf_counter() - t0
     print(f"pdf_documents: {len(documents)} count")
-    print(f"pdf_docx_mean_size: {statistics.mean(len(d) for _, d in documents) / 1024:.1f} KiB")
+    print(f"pdf_docx_mean_size: {statistics.mean(len(d) for _, d, _, _ in documents) / 1024:.1f} KiB")
     print(f"pdf_render_docx_mean: {render_s / len(documents) * 1000:.1f} ms")
+    made = direct(documents, args.converters)
+    soffice = libreoffice()
+    if soffice is None:
+        sys.exit("pdf_bench: LibreOffice is not installed: no pool to compare with (scripts/setup installs it)")
 
     with PdfConverter(size=args.converters) as converter:
-        name, docx = documents[0]
+        name, docx, _, _ = documents[0]
         t = time.perf_counter()
         first = converter.convert(docx, name)
         cold = time.perf_counter() - t
@@ -216,7 +285,7 @@ def main() -> None:
 
         latencies = []
         cpu = pool_cpu_s()
-        for name, docx in documents:
+        for name, docx, _, _ in documents:
             t = time.perf_counter()
             converter.convert(docx, name)
             latencies.append(time.perf_counter() - t)
@@ -226,31 +295,9 @@ def main() -> None:
         pool_cpu = (pool_cpu_s() - cpu) / len(documents)
         print(f"pdf_pool_cpu_per_pdf: {pool_cpu * 1000:.1f} ms")
 
-        pool_latencies: list[float] = []
-        sizes: list[int] = []
-        lock = threading.Lock()
-        queue = list(documents)
-
-        def caller() -> None:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    name, docx = queue.pop()
-                t = time.perf_counter()
-                pdf = converter.convert(docx, name)
-                elapsed = time.perf_counter() - t
-                with lock:
-                    pool_latencies.append(elapsed)
-                    sizes.append(len(pdf or b""))
-
-        threads = [threading.Thread(target=caller) for _ in range(args.converters)]
-        t = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        pool_wall = time.perf_counter() - t
+        pool_wall, pool_latencies, pdfs = timed_in_threads(
+            args.converters, documents, lambda d: converter.convert(d[1], d[0]))
+        sizes = [len(p) for p in pdfs]
         pool_mean = pool_wall / len(documents)
         print(f"pdf_pool_mean: {pool_mean * 1000:.1f} ms")
         print(f"pdf_pool_latency_p95: {p95(pool_latencies) * 1000:.1f} ms")
@@ -261,7 +308,7 @@ def main() -> None:
 
     baseline = []
     cpu = children_cpu_s()
-    for name, docx in documents[: args.baseline]:
+    for name, docx, _, _ in documents[: args.baseline]:
         t = time.perf_counter()
         per_document_start(soffice, docx, name)
         baseline.append(time.perf_counter() - t)
@@ -273,6 +320,10 @@ def main() -> None:
     print(f"pdf_speedup_sequential: {base / sequential:.1f} x")
     print(f"pdf_speedup_pool: {base / pool_mean:.1f} x")
     print(f"pdf_cpu_ratio: {base_cpu / pool_cpu:.1f} x")
+    print(f"pdf_direct_speedup_sequential: {sequential / made['sequential']:.1f} x")
+    print(f"pdf_direct_speedup_busy: {pool_mean / made['busy']:.1f} x")
+    print(f"pdf_direct_cpu_ratio: {pool_cpu / made['cpu']:.1f} x")
+    print(f"pdf_direct_speedup_baseline: {base / made['sequential']:.0f} x")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 from .casework import Casework, casework_config, local_date
 from .clock import Clock
 from .config import AppSettings
-from .documents.pdf import PdfConverter
+from .documents.final_pdf import FinalPdf
 from .engine.runtime import Engine
 from .engine.worker import EmbeddedRuntime
 from .handover import Handover
@@ -160,7 +160,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
     engine = open_engine(settings, clock)
     outbox: LocalOutboxServer | None = None
     smtps: list[SmtpMailer] = []
-    pdf = PdfConverter(size=settings.pdf_converters, timeout=settings.pdf_timeout_seconds)  # started on first use
+    pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
     try:
         if mailer is None:
             signer = dkim_signer_from_env()
@@ -193,7 +193,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         runtime.tickers.append(quality.tick)  # once a day: final PEPs go to the Virtual School for rating
         yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender, handover)
     finally:
-        await asyncio.to_thread(pdf.close)
+        pdf.close()
         for smtp in smtps:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:

@@ -30,12 +30,8 @@ class AppSettings(BaseSettings):
     password_channel: Literal["phone", "separate-email"] = "phone"
     # separate-email: how long after the file its password follows (never together)
     password_delay_minutes: int = Field(default=120, ge=15, le=24 * 60)
-    # a tagged PDF copy of each final PEP where LibreOffice is installed, made by a pool
-    # of long-lived LibreOffice processes (docs/final-pdf.md)
+    # a tagged PDF copy of each final PEP, set in-process by Typst (docs/final-pdf.md)
     final_pdf: bool = True
-    pdf_converters: int = Field(default=2, ge=1, le=8)
-    # one conversion; inside the documents workers' 120 s job timeout
-    pdf_timeout_seconds: float = Field(default=60.0, gt=0, le=110)
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None

@@ -10,7 +10,7 @@ from typing import Any
 from ..calendar import SchoolCalendar, WorkingDays, academic_year_label, academic_year_of
 from ..clock import Clock
 from ..documents import MeetingRecord, PepFormContent, PepIdentity
-from ..documents.pdf import PdfConverter, default_converter
+from ..documents.final_pdf import FinalPdf
 from ..documents.protected_copies import ProtectedCopies
 from ..domain.enums import DocumentKind, PepStatus, Variant
 from ..domain.rules import initial_meeting_due
@@ -34,13 +34,13 @@ class CaseContext:
 
     ``config`` is read at each use, so a changed configuration reaches every stage."""
 
-    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: PdfConverter | None = None) -> None:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: FinalPdf | None = None) -> None:
         self.store = store
         self.mailer = mailer
         self.clock = clock
         self.config = config or CaseworkConfig()
-        # the composition root owns its LibreOffice pool and closes it; else the shared one
-        self.pdf = pdf if pdf is not None else default_converter()
+        # the composition root owns its final-PDF renderer (Typst); else one of its own
+        self.pdf = pdf if pdf is not None else FinalPdf()
         self.working_days = WorkingDays()
         self.meetings = MeetingDates(store, clock, self.working_days)
         # a version's protected copy, made once for all its recipients

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..documents import SchoolReturn, render_final_pep
+from ..documents import MeetingRecord, SchoolReturn, render_final_pep
 from ..domain.enums import DocumentKind, PepSection, PepStatus
 from ..domain.rules import aged_out
 from ..pep_content import finalised_by
@@ -24,9 +24,13 @@ class FinalPepStage(Stage):
         made = self.ctx.store.document_for(pep_id, DocumentKind.FINAL, purpose) if purpose is not None else None
         if made is not None:
             if self.ctx.config.final_pdf and self.ctx.store.document_for(pep_id, DocumentKind.FINAL_PDF, purpose) is None:
-                pdf = self.ctx.pdf.convert(self.ctx.store.document_content(made.id), made.filename.removesuffix(".docx"))
-                if pdf is not None:
-                    self.ctx.keep_document(current, DocumentKind.FINAL_PDF, pdf, purpose)
+                # set again from the records the final PEP was made from (its school part and meeting record)
+                self.ctx.keep_document(current, DocumentKind.FINAL_PDF, self.ctx.pdf.render(
+                    self.ctx.identity(current), self.ctx.content(current),
+                    SchoolReturn.model_validate(self.ctx.store.section(pep_id, PepSection.SCHOOL_RETURN) or {}),
+                    MeetingRecord.model_validate(self.ctx.store.section(pep_id, PepSection.MEETING_RECORD) or {}),
+                    made.version, council_name=self.ctx.config.council_name, finalised_on=local_date(made.created_at),
+                    finalised_by=finalised_by(self.ctx.store, current)), purpose)
             if current.status != PepStatus.FINAL:
                 self.ctx.advance_status(pep_id, PepStatus.FINAL, finalised_at=self.ctx.now())
                 self.ctx.store.escalations.resolve(pep_id, None, "PEP final")
@@ -39,12 +43,12 @@ class FinalPepStage(Stage):
         meeting = self.ctx.meeting_record(pep, attendee_ids, next_meeting_dates)
         self.ctx.store.save_section(pep.id, PepSection.MEETING_RECORD, meeting.model_dump(mode="json"), actor=SYSTEM)
         version = len(self.ctx.store.documents(pep.id, DocumentKind.FINAL)) + 1
-        data = render_final_pep(
-            self.ctx.identity(pep), self.ctx.content(pep), SchoolReturn.model_validate(school), meeting, version,
-            council_name=self.ctx.config.council_name, finalised_on=self.ctx.today(), finalised_by=finalised_by(self.ctx.store, pep),
-        )
-        # the PDF first: a conversion that fails (the job is retried) keeps no half-made version
-        pdf = self.ctx.pdf.convert(data, f"{pep.id}-final-v{version}") if self.ctx.config.final_pdf else None
+        final = (self.ctx.identity(pep), self.ctx.content(pep), SchoolReturn.model_validate(school), meeting, version)
+        made_by = dict(council_name=self.ctx.config.council_name, finalised_on=self.ctx.today(),
+                       finalised_by=finalised_by(self.ctx.store, pep))
+        data = render_final_pep(*final, **made_by)
+        # the PDF first, from the same outline: one that fails (the job is retried) keeps no half-made version
+        pdf = self.ctx.pdf.render(*final, **made_by) if self.ctx.config.final_pdf else None
         document = self.ctx.keep_document(pep, DocumentKind.FINAL, data, purpose)
         if pdf is not None:
             self.ctx.keep_document(pep, DocumentKind.FINAL_PDF, pdf, purpose)

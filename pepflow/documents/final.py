@@ -13,24 +13,17 @@ from datetime import date
 from lxml import etree
 
 from pepflow.documents import _ooxml as ox
-from pepflow.documents._fields import shape_of
 from pepflow.documents.forms import (
     DEFAULT_COUNCIL_NAME,
-    DETAIL_HEADERS,
     QUESTION_HEADERS,
     GRID_COLS,
     TWO_COLS,
-    VARIANT_TITLES,
     append_all,
-    child_and_placement,
-    format_date,
+    details,
     heading,
-    locked_row,
     new_document,
-    part_3_title,
     save,
     set_core_properties,
-    social_worker_part,
     table,
 )
 from pepflow.documents.model import (
@@ -39,7 +32,8 @@ from pepflow.documents.model import (
     PepIdentity,
     SchoolReturn,
 )
-from pepflow.documents.view import NOT_PROVIDED, SectionView, meeting_view, school_view
+from pepflow.documents.outline import TITLE, DetailTable, final_outline
+from pepflow.documents.view import NOT_PROVIDED, SectionView
 
 __all__ = ["NOT_PROVIDED", "render_final_pep"]
 
@@ -84,55 +78,24 @@ def render_final_pep(
 ) -> bytes:
     """One final PEP document merging all parts, marked Final with ``version``; a
     corrected version says what was corrected and why (``correction_note``)."""
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError("version must be a positive whole number")
-    shape = shape_of(content)
+    outline = final_outline(identity, content, school_return, meeting, version, council_name=council_name,
+                            finalised_on=finalised_on, finalised_by=finalised_by, correction_note=correction_note)
     doc = new_document(council_name)
     ids = ox.IdSource()
 
     body: list[etree._Element] = [
-        ox.paragraph(None, "Personal Education Plan", style="Title", space_after=60),
-        ox.paragraph(
-            None,
-            f"Final · Version {version} · {identity.term} · {VARIANT_TITLES[content.variant]} PEP",
-            color="404040", size_half_points=22, space_after=120,
-        ),
+        ox.paragraph(None, TITLE, style="Title", space_after=60),
+        ox.paragraph(None, outline.subtitle, color="404040", size_half_points=22, space_after=120),
     ]
-    if correction_note:
-        body.append(ox.paragraph(None, correction_note, color="404040", size_half_points=22, space_after=120))
-    t = table("PEP details", TWO_COLS, DETAIL_HEADERS)
-    for tag, label, value in (
-        ("pep.reference", "PEP reference", identity.pep_reference),
-        ("pep.child_id", "Child ID", identity.child_id),
-        ("pep.term", "Term", identity.term),
-        ("pep.academic_year", "Academic year", identity.academic_year),
-        ("pep.status", "Status", "Final"),
-        ("pep.version", "Version", str(version)),
-        ("pep.finalised_on", "Finalised on", format_date(finalised_on) or None),
-        ("pep.finalised_by", "Finalised by", finalised_by),
-    ):
-        locked_row(t, tag, label, value, ids, bold=tag in ("pep.reference", "pep.status"))
-    body += [heading("PEP details"), t.tbl]
-
-    body.append(heading("Part 1: Child and placement"))
-    body += child_and_placement(content, ids)
-    body.append(heading(f"Part 2: {content.social_worker.owner_role}'s part"))
-    body += social_worker_part(content, ids)
-
-    body.append(heading(part_3_title(shape)))
-    for view in school_view(shape, school_return):
-        body += _section(view)
-
-    body.append(heading("Part 4: The PEP meeting"))
-    for view in meeting_view(shape, meeting):
-        body += _section(view)
+    if outline.correction_note:
+        body.append(ox.paragraph(None, outline.correction_note, color="404040", size_half_points=22, space_after=120))
+    body += details([outline.details], ids, level=1)  # PEP details is a part of its own
+    for part in outline.parts:
+        body.append(heading(part.title))
+        for block in part.blocks:
+            body += details([block], ids) if isinstance(block, DetailTable) else _section(block)
     body.append(ox.paragraph(None, space_after=0))
-    body.append(ox.paragraph(
-        None,
-        "This is the final PEP. It is OFFICIAL-SENSITIVE: keep it secure and share it only with the "
-        "people who attended the meeting or need it to support the child's education.",
-        italic=True, space_after=0,
-    ))
+    body.append(ox.paragraph(None, outline.closing, italic=True, space_after=0))
     append_all(doc, body)
 
     settings = doc.settings.element
@@ -145,6 +108,6 @@ def render_final_pep(
     else:
         settings.append(protection)
 
-    set_core_properties(doc, identity, title=f"Final PEP, version {version}", status="Final", check=None,
+    set_core_properties(doc, identity, title=outline.subject, status="Final", check=None,
                         variant=content.variant, council_name=council_name, stamp=finalised_on, version=version)
     return save(doc)

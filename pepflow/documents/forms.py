@@ -20,22 +20,21 @@ from docx.shared import Pt, RGBColor, Twips
 from lxml import etree
 
 from pepflow.documents import _ooxml as ox
-from pepflow.documents._fields import FieldSpec, FormShape, Section, meeting_sections, school_sections, shape_of, year_group
+from pepflow.documents._fields import FieldSpec, FormShape, Section, meeting_sections, school_sections, shape_of
 from pepflow.documents._package import FastDocument, split_template
 from pepflow.documents.carry import carried_note, carried_values, prefill
 from pepflow.documents.model import SEN_STATUS_LABELS, PepFormContent, PepIdentity, form_check_value
+from pepflow.documents.outline import (  # noqa: F401 - VARIANT_TITLES, NOT_RECORDED: the form's names too
+    DEFAULT_COUNCIL_NAME,
+    NOT_RECORDED,
+    VARIANT_TITLES,
+    DetailTable,
+    child_and_placement_tables,
+    part_3_title,
+    social_worker_tables,
+)
 from pepflow.documents.view import format_date
 
-DEFAULT_COUNCIL_NAME = "[Council name]"
-
-VARIANT_TITLES = {
-    "early-years": "Early years",
-    "school-age": "School age",
-    "post-16": "Post-16",
-    "early-years-no-setting": "Early years (no setting)",
-}
-
-NOT_RECORDED = "Not recorded"
 
 
 
@@ -247,65 +246,23 @@ def locked_row(t: ox.Table, tag: str, label: str, value: str | None, ids: ox.IdS
         ox.inline_control(p, tag=tag, alias=label, ids=ids, lock="sdtContentLocked", value=shown, bold=bold)
 
 
+def details(tables: list[DetailTable], ids: ox.IdSource, level: int = 2) -> list[etree._Element]:
+    """Prefilled tables (parts 1 and 2), each under its heading, every value locked."""
+    out: list[etree._Element] = []
+    for d in tables:
+        t = table(d.title, TWO_COLS, DETAIL_HEADERS)
+        for row in d.rows:
+            locked_row(t, row.tag, row.label, row.value, ids, bold=row.bold, multiline=row.multiline)
+        out += titled(d.title, t, level)
+    return out
+
+
 def child_and_placement(content: PepFormContent, ids: ox.IdSource) -> list[etree._Element]:
-    c, s, m = content.child, content.setting, content.meeting
-    t = table("Child and placement details", TWO_COLS, DETAIL_HEADERS)
-    rows = [
-        ("child.name", "Child's name", c.name),
-        ("child.date_of_birth", "Date of birth", format_date(c.date_of_birth)),
-        ("child.upn", "Unique pupil number (UPN)", c.upn),
-        ("child.year_group", "Year group", year_group(content).words(c.year_group)),
-        ("child.legal_status", "Legal status", c.legal_status),
-        ("child.carer_name", "Carer", c.carer_name),
-        ("child.placement_type", "Placement type", c.placement_type),
-    ]
-    for tag, label, value in rows:
-        locked_row(t, tag, label, value, ids)
-    if content.variant == "early-years-no-setting":
-        title2 = "Health Visitor and carers (no early years setting)"
-        t2 = table(title2, TWO_COLS, DETAIL_HEADERS)
-        locked_row(t2, "setting.health_visitor_name", "Health Visitor", s.health_visitor_name, ids)
-        locked_row(t2, "setting.carers_names", "Carers (and parents if appropriate)", s.carers_names, ids)
-    elif content.not_on_roll:
-        title2 = "Education (not on a school or college roll)"
-        t2 = table(title2, TWO_COLS, DETAIL_HEADERS)
-        locked_row(t2, "setting.setting_name", "Education provider", s.setting_name, ids)
-        locked_row(t2, "setting.designated_teacher_name", "Education lead", s.designated_teacher_name, ids)
-    else:
-        title2 = "Education setting"
-        t2 = table(title2, TWO_COLS, DETAIL_HEADERS)
-        locked_row(t2, "setting.setting_name", "Education setting", s.setting_name, ids)
-        locked_row(t2, "setting.designated_teacher_name", "Designated teacher", s.designated_teacher_name, ids)
-    t3 = table("PEP meeting arrangements", TWO_COLS, DETAIL_HEADERS)
-    locked_row(t3, "arrangements.date", "Meeting date", format_date(m.date), ids)
-    locked_row(t3, "arrangements.time", "Meeting time", m.time.strftime("%H:%M") if m.time else None, ids)
-    locked_row(t3, "arrangements.venue", "Venue", m.venue, ids)
-    return (titled("Child and placement details", t) + titled(title2, t2)
-            + titled("PEP meeting arrangements", t3))
+    return details(child_and_placement_tables(content), ids)
 
 
 def social_worker_part(content: PepFormContent, ids: ox.IdSource) -> list[etree._Element]:
-    sw = content.social_worker
-    title = f"Filled in by the {sw.owner_role.lower()}"
-    t = table(title, TWO_COLS, DETAIL_HEADERS)
-    locked_row(t, "sw.owner_role", "Lead professional role", sw.owner_role, ids)
-    locked_row(t, "sw.owner_name", "Lead professional", sw.owner_name, ids)
-    locked_row(t, "sw.team", "Team", sw.team, ids)
-    if content.variant == "early-years-no-setting":
-        locked_row(t, "sw.development_knowledge", "What the social worker knows of the child's development",
-                   sw.development_knowledge, ids, multiline=True)
-    locked_row(t, "sw.strengths", "Current strengths", sw.strengths, ids, multiline=True)
-    locked_row(t, "sw.needs", "Current needs", sw.needs, ids, multiline=True)
-    c = table("The care context", TWO_COLS, DETAIL_HEADERS)
-    locked_row(c, "sw.date_into_care", "Date into care", format_date(sw.date_into_care) or None, ids)
-    locked_row(c, "sw.placement_moves", "Placement moves in the last 12 months",
-               None if sw.placement_moves is None else str(sw.placement_moves), ids)
-    locked_row(c, "sw.school_moves", "School moves since coming into care",
-               None if sw.school_moves is None else str(sw.school_moves), ids)
-    locked_row(c, "sw.delegated_authority", "Delegated authority (what the carers may agree to)",
-               sw.delegated_authority, ids, multiline=True)
-    locked_row(c, "sw.health", "Health (needs, latest health assessment)", sw.health, ids, multiline=True)
-    return titled(title, t) + titled("The care context", c)
+    return details(social_worker_tables(content), ids)
 
 
 def field_control(tc: etree._Element, f: FieldSpec, ids: ox.IdSource) -> None:
@@ -391,14 +348,6 @@ def document_control(rows: list[tuple[str, str, str]], ids: ox.IdSource) -> list
 
 #: Content-control ids of the cached parts 3 and 4 start here, clear of parts 1 and 2 (~40 ids).
 STATIC_ID_START = 1000
-
-
-def part_3_title(shape: FormShape) -> str:
-    if shape.variant == "early-years-no-setting":
-        return "Part 3: Health Visitor's and carers' part"
-    if shape.not_on_roll:
-        return "Part 3: Education provider's part"
-    return "Part 3: Designated teacher's part"
 
 
 def part_3_author(shape: FormShape) -> str:

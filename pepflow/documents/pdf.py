@@ -1,7 +1,10 @@
 """Tagged PDF copies of Word documents, made by long-lived LibreOffice processes.
 
-The final PEP is kept as .docx and, where LibreOffice is installed, as PDF too (what
-an IRO or a carer opens most easily). Starting LibreOffice costs about 2 s, so a
+No product path uses it any more: final PEPs' PDFs are set directly from their outline
+by :mod:`pepflow.documents.final_pdf` (about ten times cheaper). It stays as
+``bench/pdf_bench.py``'s baseline, the way final PDFs were made before.
+
+Starting LibreOffice costs about 2 s, so a
 :class:`PdfConverter` keeps a small pool of them running: each is started on first
 use, reused for every later document, started again if it died or hung, and stopped
 by :meth:`PdfConverter.close` (the composition roots close theirs with the app).

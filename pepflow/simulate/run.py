@@ -88,7 +88,6 @@ class Figures:
     year_s: float = 0.0
     elapsed_s: float = 0.0
     peak_rss_mib: float = 0.0
-    peak_libreoffice_rss_mib: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -131,7 +130,6 @@ class Figures:
             f"mail_per_second: {rates['mail']:.2f} messages/s",
             f"cost_per_child_year: {self.cost_per_child_year_ms:.0f} ms",
             f"peak_memory: {self.peak_rss_mib:.0f} MiB",
-            f"peak_memory_libreoffice: {self.peak_libreoffice_rss_mib:.0f} MiB",
             f"invariant_problems: {len(self.problems)} problems",
         ]
 
@@ -223,8 +221,8 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
         figures.documents, figures.final_peps = counts["documents"], counts["final_peps"]
         figures.mail_sent, figures.escalations = counts["mail_sent"], counts["escalations"]
         pdf = app.casework.pdf
-        figures.final_pdfs = pdf.converted
-        figures.final_pdf_ms = 1000 * pdf.convert_seconds / max(pdf.converted, 1)
+        figures.final_pdfs = pdf.rendered
+        figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
         figures.incidents = len(app.engine.incidents())
         figures.eml_files = sum(1 for _ in (options.data_dir / "outbox").rglob("*.eml"))
         figures.problems = check_invariants(app, plan, counts, figures.eml_files)
@@ -237,8 +235,6 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
     forecast_png.write_bytes(to_png(weeks, title))
     figures.elapsed_s = time.perf_counter() - started
     figures.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # the LibreOffice pool's processes, waited for when it closed: the largest one's peak
-    figures.peak_libreoffice_rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return Simulation(options, plan, figures, forecast_csv, forecast_png)
 
 

@@ -32,7 +32,7 @@ from pyzeebe.grpc_internals.zeebe_adapter import ZeebeAdapter
 from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
-from pepflow.documents.pdf import PdfConverter
+from pepflow.documents.final_pdf import FinalPdf
 from pepflow.mail.local_outbox import LocalOutboxServer
 from pepflow.mail.transport import Mailer, SmtpMailer
 from pepflow.store import RecordsStore
@@ -71,7 +71,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
     store = open_records(settings, clock)
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None
-    pdf = PdfConverter(size=settings.pdf_converters, timeout=settings.pdf_timeout_seconds)  # started on first use
+    pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
     try:
         if mailer is None:
             relay = relay_smtp_settings(settings)
@@ -89,7 +89,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
         )
         yield Services(settings, clock, store, mailer, casework, outbox)
     finally:
-        await asyncio.to_thread(pdf.close)
+        pdf.close()
         if smtp is not None:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:

@@ -1,4 +1,6 @@
-"""Final PDFs from the pool of long-lived LibreOffice processes (pepflow.documents.pdf).
+"""The pool of long-lived LibreOffice processes (pepflow.documents.pdf), which made final
+PDFs until they were set directly by Typst (tests/documents/test_final_pdf.py); kept as
+bench/pdf_bench.py's baseline.
 
 Real LibreOffice and poppler (both from scripts/setup); skips only where LibreOffice
 is not installed at all. The PDF must be tagged (PDF/UA structure) and carry every
@@ -317,55 +319,12 @@ def test_docx_to_pdf_keeps_one_shared_libreoffice_for_callers_that_own_no_conver
 
 @needs_lo
 def test_the_default_uno_python_can_drive_this_libreoffice():
-    """What the worker image relies on too: Debian's python3 with python3-uno."""
+    """What the pool relies on: Debian's python3 with python3-uno."""
     from pepflow.documents.pdf import libreoffice, uno_python
 
     python = uno_python(libreoffice())
     probe = subprocess.run([python, "-c", "import uno"], capture_output=True, text=True)
     assert probe.returncode == 0, f"{python} cannot import uno: {probe.stderr}"
-
-
-def test_the_worker_image_installs_what_final_pdfs_need():
-    """The Camunda 8 worker service makes final PDFs too: LibreOffice Writer without the
-    GUI, the UNO bridge for the Debian python3 that drives it, the Arial-metric fonts;
-    nothing recommended, no apt lists left in the image."""
-    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
-    install = next(line for line in dockerfile.splitlines() if "apt-get install" in line)
-    assert {"libreoffice-writer-nogui", "python3-uno", "fonts-liberation2"} <= set(install.split())
-    assert "--no-install-recommends" in install
-    assert "rm -rf /var/lib/apt/lists/*" in dockerfile
-    assert "bookworm" in dockerfile.splitlines()[1]  # Debian's python3-uno is built for /usr/bin/python3
-
-
-@needs_lo
-async def test_the_embedded_product_keeps_a_tagged_pdf_beside_every_final_pep_and_stops_libreoffice(tmp_path):
-    """End to end: the demo's term on the embedded engine, workers and store; the app's
-    own converter makes the PDFs and is closed with the app."""
-    from datetime import date
-
-    from pepflow.demo import run_demo
-
-    mine = f"pepflow-{os.getpid()}-"  # the pipe names of this process's LibreOffice hosts
-    before = {p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, mine)}
-    result = await run_demo(tmp_path / "demo", until=date(2026, 10, 9))
-    finals = sorted(result.documents.glob("PEP-*/*-final-v*.docx"))
-    assert finals, "the demo's first weeks finalise PEPs"
-    for docx_path in finals:
-        pdf_path = docx_path.with_suffix(".pdf")
-        assert pdf_path.exists(), f"no PDF beside {docx_path.name}"
-        assert pdfinfo(pdf_path)["Tagged"] == "yes"
-        tags, _ = structure(pdf_path)
-        tagged_text = " ".join(text for _, text in tags)
-        assert all(text in tagged_text for _, text in docx_paragraphs(docx_path.read_bytes()))
-    left = {p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, mine)} - before
-    assert left == set(), "the app stopped its LibreOffice processes"
-
-
-def _cmdline_has(proc: Path, needle: str) -> bool:
-    try:
-        return needle in (proc / "cmdline").read_bytes().decode(errors="replace") and alive(int(proc.name))
-    except OSError:
-        return False
 
 
 @needs_lo

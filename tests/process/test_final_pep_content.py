@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import subprocess
 import zipfile
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
@@ -59,7 +60,6 @@ def a_pep_at_its_meeting(store, child_id: str = "C-0002"):
     return pep
 
 
-@pytest.mark.skipif((shutil.which("soffice") or shutil.which("libreoffice")) is None, reason="LibreOffice is not installed")
 async def test_the_camunda_8_worker_keeps_a_tagged_pdf_of_the_final_pep_in_plain_words(tmp_path):
     clock = SimulationClock(T0)
     async with open_services(settings(tmp_path), clock, mailer=RecordingMailer()) as services:
@@ -75,8 +75,9 @@ async def test_the_camunda_8_worker_keeps_a_tagged_pdf_of_the_final_pep_in_plain
         (pdf_version,) = store.documents(pep.id, DocumentKind.FINAL_PDF)
         pdf = store.document_content(pdf_version.id)
         assert pdf.startswith(b"%PDF-") and b"/StructTreeRoot" in pdf
-        assert re.search(rb"/MarkInfo\s*<<\s*/Marked\s+true\s*>>", pdf)
+        assert re.search(rb"/MarkInfo\s*<<\s*/Marked\s+true", pdf) and re.search(rb"/Lang\s*\(en-GB\)", pdf)
         assert store.pep(pep.id).status == PepStatus.FINAL
+        assert services.casework.pdf.rendered == 1
 
         text = text_of(store.document_content(final.id))
         owner = store.staff(pep.owner_staff_id)
@@ -104,3 +105,38 @@ async def test_the_next_pep_form_carries_last_terms_targets_and_facts_forward(tm
         assert [(r.number, r.target) for r in back.target_reviews] == [(1, "Read with an adult five nights a week.")]
         assert (back.sen_status, back.agencies) == ("sen-support", "Speech and language therapy.")
         assert back.targets == []
+
+
+async def test_a_final_pep_kept_without_its_pdf_gets_it_when_the_step_runs_again(tmp_path, monkeypatch):
+    """A step that kept the Word final PEP and failed before its PDF was kept sets the
+    PDF when it runs again, version for version, from the records the final PEP was made from."""
+    clock = SimulationClock(T0)
+    async with open_services(settings(tmp_path), clock, mailer=RecordingMailer()) as services:
+        store, casework = services.store, services.casework
+        load_sample_data(store)
+        pep = a_pep_at_its_meeting(store)
+        keep = casework.context.keep_document  # the failure between the two documents
+
+        def fail_on_the_pdf(pep_record, kind, data, purpose=None):
+            if kind == DocumentKind.FINAL_PDF:
+                raise OSError("disk full")
+            return keep(pep_record, kind, data, purpose)
+
+        monkeypatch.setattr(casework.context, "keep_document", fail_on_the_pdf)
+        job = SimpleNamespace(element_id="GenerateFinalPepTask", element_instance_key=77)
+        handler = job_handler(casework, document_jobs.GENERATE_FINAL_PEP)
+        with pytest.raises(OSError, match="disk full"):
+            await handler(pepId=pep.id, job=job, attendeeIds=[])
+        assert store.documents(pep.id, DocumentKind.FINAL_PDF) == [] and store.pep(pep.id).status != PepStatus.FINAL
+        monkeypatch.setattr(casework.context, "keep_document", keep)
+        again = await handler(pepId=pep.id, job=job, attendeeIds=[])
+        (final,) = store.documents(pep.id, DocumentKind.FINAL)
+        assert again == {"finalDocumentId": final.id} and store.pep(pep.id).status == PepStatus.FINAL
+        (pdf_version,) = store.documents(pep.id, DocumentKind.FINAL_PDF)
+        assert pdf_version.filename == f"{pep.id}-final-v1.pdf"
+        pdf = store.document_content(pdf_version.id)
+        assert pdf.startswith(b"%PDF-") and b"/StructTreeRoot" in pdf
+        if shutil.which("pdftotext"):
+            text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+                            .stdout.decode().split())
+            assert "Refer to the educational psychologist" in text and "Version 1" in text
