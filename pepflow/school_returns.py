@@ -34,6 +34,7 @@ from .documents._fields import FormShape, all_fields, meeting_sections, school_s
 from .documents.findings import ReadFinding
 from .documents.model import VARIANTS, PepReview
 from .domain.enums import DocumentKind, PepSection, PepStatus
+from .domain.instants import local_date
 from .domain.meeting_dates import long_date
 from .store import returns as st
 
@@ -238,8 +239,6 @@ class SchoolReturns:
                 f"(version {latest}, sent on {long_date(newest)})")
 
     def _form_sent_on(self, pep_id: str, version: int) -> date:
-        from .casework import local_date
-
         document = next(d for d in self.store.documents(pep_id, DocumentKind.FORM) if d.version == version)
         return local_date(document.created_at)
 
@@ -247,8 +246,6 @@ class SchoolReturns:
         """A final or cancelled PEP takes no returned form: refused with what to do."""
         pep = self.store.pep(pep_id)
         if pep.status == PepStatus.FINAL:
-            from .casework import local_date
-
             finalised = f" on {long_date(local_date(pep.finalised_at))}" if pep.finalised_at else ""
             raise ReturnRefused(
                 f"{pep_id} is already final (finalised{finalised}): a returned form cannot change it and was not "

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import console, fail as _fail
+from .common import console, fail as _fail
 
 
 def os_actor() -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import USER_ERRORS, app, clock, console, fail, settings
+from .common import USER_ERRORS, app, clock, console, fail, settings
 
 user_app = typer.Typer(no_args_is_help=True, help="Web accounts.")
 app.add_typer(user_app, name="user")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from . import app, council_events, err, console, fail, with_app
+from .common import app, council_events, err, console, fail, with_app
 
 event_app = typer.Typer(no_args_is_help=True, help="Tell the process what happened to a child.")
 app.add_typer(event_app, name="event")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import USER_ERRORS, app, console, err, fail, records
+from .common import USER_ERRORS, app, console, err, fail, records
 
 
 @app.command("import")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import USER_ERRORS, app, clock, console, fail, records, settings, with_app
+from .common import USER_ERRORS, app, clock, console, fail, records, settings, with_app
 
 mail_app = typer.Typer(no_args_is_help=True, help="Secure mail: what went, what waits, what failed.")
 app.add_typer(mail_app, name="mail")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import USER_ERRORS, app, clock, console, fail, parse_vars, records, settings
+from .common import USER_ERRORS, app, clock, console, fail, parse_vars, records, settings
 
 
 @app.command()

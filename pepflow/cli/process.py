@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import USER_ERRORS, Vars, VarsFile, app, console, engine, fail, parse_vars, with_app, zeebe_mode
+from .common import USER_ERRORS, Vars, VarsFile, app, console, engine, fail, parse_vars, with_app, zeebe_mode
 
 task_app = typer.Typer(no_args_is_help=True, help="Work one user task.")
 app.add_typer(task_app, name="task")

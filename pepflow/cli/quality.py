@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import USER_ERRORS, clock, console, engine, fail as _fail, records
+from .common import USER_ERRORS, clock, console, engine, fail as _fail, records
 
 quality_app = typer.Typer(help="The Virtual School's quality review of final PEPs", no_args_is_help=True)
 ppp_app = typer.Typer(help="Pupil Premium Plus", no_args_is_help=True)

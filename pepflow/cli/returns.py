@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from . import USER_ERRORS, clock, console, council_events, err, settings, zeebe_mode
+from .common import USER_ERRORS, clock, console, council_events, err, settings, zeebe_mode
 
 review_app = typer.Typer(help="Returned forms waiting for business support's review.", no_args_is_help=True)
 

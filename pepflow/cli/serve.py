@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..simulate.cli import simulate as _simulate
-from . import USER_ERRORS, app, clock, console, err, fail, settings
+from .common import USER_ERRORS, app, clock, console, err, fail, settings
 
 app.command("simulate")(_simulate)
 

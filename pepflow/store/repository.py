@@ -35,14 +35,14 @@ from pepflow.clock import Clock
 from pepflow.store.allocations import Owner, pep_owner
 from pepflow.store.audit_repo import AuditRepository
 from pepflow.store.children_repo import ChildrenRepository
-from pepflow.store.mail_repo import MailLogRepository, mail_summary_record
+from pepflow.store.mail_repo import MailLogRepository
 from pepflow.store.outbox_repo import OutboxRepository
-from pepflow.store.peps_repo import PepRepository, pep_record
+from pepflow.store.peps_repo import PepRepository
 from pepflow.store.settings_repo import SettingsRepository
-from pepflow.store.staff_repo import StaffRepository, staff_record
+from pepflow.store.staff_repo import StaffRepository
 from pepflow.store.unit_of_work import UnitOfWork, create_store_engine  # noqa: F401
 # Importable from here as before the split (their homes are ``unit_of_work`` and ``values``).
-from pepflow.store.values import COUNCIL, UNSET, _jsonable, _Unset, check_login  # noqa: F401
+from pepflow.store.values import COUNCIL, UNSET, check_login  # noqa: F401
 
 
 P = ParamSpec("P")
@@ -223,17 +223,6 @@ class RecordsStore:
 
     record_event = _forward("audit_repo", AuditRepository.record_event)
     audit_entries = _forward("audit_repo", AuditRepository.audit_entries)
-
-    # The unit of work and record builders under their names from before the split,
-    # for code written against them (the store's code uses ``store.uow`` and the
-    # repositories' ``pep_record``/``staff_record``/``mail_summary_record``).
-    _tx = _forward("uow", UnitOfWork.transaction)
-    _read = _forward("uow", UnitOfWork.read)
-    _audit = _forward("uow", UnitOfWork.audit)
-    _upsert = _forward("uow", UnitOfWork.upsert)
-    _pep_record = staticmethod(pep_record)
-    _staff_record = staticmethod(staff_record)
-    _summary = staticmethod(mail_summary_record)
 
 
 #: Every public name a repository answers for, by the store's attribute for it

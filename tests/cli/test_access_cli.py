@@ -27,7 +27,7 @@ def pep(tmp_path, monkeypatch):
     for name in ("PEP_DATABASE_URL", "PEP_SMTP_HOST", "PEP_ENVIRONMENT", "PEP_DOCUMENT_SECRET", "PEP_WEB_HOST"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "220")
-    monkeypatch.setattr("pepflow.cli.SystemClock", lambda: SimulationClock(TODAY))
+    monkeypatch.setattr("pepflow.cli.common.SystemClock", lambda: SimulationClock(TODAY))
     monkeypatch.setattr("pepflow.clock.SystemClock", lambda: SimulationClock(TODAY))
     runner = CliRunner()
 

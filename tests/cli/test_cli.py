@@ -25,7 +25,7 @@ def pep(tmp_path, monkeypatch):
     monkeypatch.delenv("PEP_SMTP_HOST", raising=False)
     monkeypatch.setenv("COLUMNS", "220")  # tables not wrapped
     # the commands read the injected clock: pin "today" to a day in the sample term dates
-    monkeypatch.setattr("pepflow.cli.SystemClock", lambda: SimulationClock(TODAY))
+    monkeypatch.setattr("pepflow.cli.common.SystemClock", lambda: SimulationClock(TODAY))
     runner = CliRunner()
 
     def run(*args: str):
