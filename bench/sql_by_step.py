@@ -9,11 +9,12 @@ listener that charges each statement to a **step** and a **site**:
   it makes are charged to the engine operation), else the
   daily handover check (``handover:<function>``), else the engine operation
   (``engine:<function>``), else the outermost product function on the stack;
-- the site is the innermost product line that issued it (``file:line function``).
+- the site is the innermost product line that issued it (``file:line function``), the
+  caller the innermost one outside the records store (which store method it called).
 
 Prints ``step_<step>: <count> statements`` (and per job of that type where the run
 handled any), then the busiest sites of each busy step as ``site_<step>|<site>: <count>
-statements``. Every figure is one ``name: value unit`` line.
+statements``, and the busiest sites and callers over the whole run. Every figure is one ``name: value unit`` line.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ PRODUCT = (str(ROOT / "pepflow") + "/", str(ROOT / "workers") + "/")
 JOB_TYPE: contextvars.ContextVar[str] = contextvars.ContextVar("job_type", default="")
 
 
-def _classify(frame) -> tuple[str, str]:
-    site = ""
+def _classify(frame) -> tuple[str, str, str]:
+    site = caller = ""
     job = handover = engine = outer = ""
     while frame is not None:
         path = frame.f_code.co_filename
@@ -45,6 +46,8 @@ def _classify(frame) -> tuple[str, str]:
             short = path[len(str(ROOT)) + 1:]
             if not site:
                 site = f"{short}:{frame.f_lineno} {name}"
+            if not caller and not short.startswith(("pepflow/store/", "pepflow/engine/store.py", "pepflow/mail/outbox")):
+                caller = f"{short}:{frame.f_lineno} {name} <- {site.rsplit(' ', 1)[-1]}"
             if short.startswith("workers/") and not job and not name.startswith("_"):
                 job = f"job:{name}"
             elif short == "pepflow/handover.py":
@@ -55,7 +58,7 @@ def _classify(frame) -> tuple[str, str]:
             outer = f"{short.rsplit('/', 1)[-1]}:{name}"
         frame = frame.f_back
     running = JOB_TYPE.get()
-    return (f"job:{running}" if running and not engine else job or handover or engine or outer or "other"), site
+    return (f"job:{running}" if running and not engine else job or handover or engine or outer or "other"), site, caller
 
 
 def main() -> int:
@@ -81,10 +84,12 @@ def main() -> int:
     EmbeddedWorker._run = _run
     steps: Counter[str] = Counter()
     sites: Counter[tuple[str, str]] = Counter()
+    callers: Counter[str] = Counter()
 
     @event.listens_for(sa.engine.Engine, "before_cursor_execute")
     def _count(*_args) -> None:
-        step, site = _classify(sys._getframe(1))
+        step, site, caller = _classify(sys._getframe(1))
+        callers[caller] += 1
         steps[step] += 1
         sites[(step, site)] += 1
 
@@ -103,6 +108,8 @@ def main() -> int:
         by_site[site] += n
     for site, n in by_site.most_common(args.sites * 4):
         print(f"site_all|{site}: {n} statements")
+    for caller, n in callers.most_common(args.sites * 4):
+        print(f"caller_all|{caller}: {n} statements")
     for step, _count in steps.most_common(12):
         mine = [(site, n) for (s, site), n in sites.items() if s == step]
         for site, n in sorted(mine, key=lambda item: -item[1])[:args.sites]:

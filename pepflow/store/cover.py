@@ -184,6 +184,13 @@ class StaffCover:
             row = s.get(TaskReassignmentRow, user_task_key)
             return TaskReassignment.model_validate(row) if row is not None else None
 
+    def task_reassignments(self) -> dict[int, TaskReassignment]:
+        """Every open task given to a named colleague, by user task key (the daily
+        check reads them once, not once a task)."""
+        with self.store.uow.read() as s:
+            rows = s.scalars(sa.select(TaskReassignmentRow)).all()
+            return {x.user_task_key: TaskReassignment.model_validate(x) for x in rows}
+
     def clear_task(self, user_task_key: int, *, actor: str, reason: str, audit_entity: tuple[str, str]) -> bool:
         with self.store.uow.transaction() as s:
             row = s.get(TaskReassignmentRow, user_task_key)
