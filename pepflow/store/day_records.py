@@ -47,12 +47,14 @@ class _DayCover:
     def __init__(self, cover) -> None:
         self._cover = cover
         self._absences = cover.absences()
-        self._given = cover.task_reassignments()
+        self._given = None  # read at the first task asked about (most days have none)
 
     def absent_on(self, staff_id: str, day):
         return next((a for a in self._absences if a.staff_id == staff_id and a.covers(day)), None)
 
     def task_reassignment(self, user_task_key: int):
+        if self._given is None:
+            self._given = self._cover.task_reassignments()
         return self._given.get(user_task_key)
 
     def __getattr__(self, name: str):

@@ -133,7 +133,9 @@ class StaffRepository:
     def staff_by_login(self, login: str) -> r.Staff | None:
         """The staff member with this Identity login (case-insensitive), or ``None``."""
         with self.uow.read() as s:
-            row = s.scalar(sa.select(StaffRow).where(StaffRow.login == login.strip().lower()))
+            row = s.execute(
+                sa.select(StaffRow).options(*STAFF_AND_ROLES).where(StaffRow.login == login.strip().lower())
+            ).unique().scalar_one_or_none()
             return staff_record(row) if row is not None else None
 
 
