@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, TermName, Variant
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
@@ -462,7 +462,8 @@ class PepRepository:
 
     def document_content(self, document_id: int) -> bytes:
         with self.uow.read() as s:
-            row = s.get(DocumentVersionRow, document_id)
+            # the deferred bytes with the row: one statement, not two
+            row = s.get(DocumentVersionRow, document_id, options=[undefer(DocumentVersionRow.content)])
             if row is None:
                 raise UnknownRecord(str(document_id), "no such document version")
             if row.content is not None:
