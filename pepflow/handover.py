@@ -159,7 +159,7 @@ class Handover:
                 continue
             assignee = assignment.assignee or None
             groups = list(assignment.candidate_groups)
-            given = self.store.cover.task_reassignment(task.user_task_key)
+            given = records.cover.task_reassignment(task.user_task_key)
             if given is not None:  # given to a named colleague: it stays with them
                 assignee, groups = login_of(self.store, given.staff_id), []
             if task.assignee == assignee and list(task.candidate_groups) == groups:

@@ -136,6 +136,14 @@ def merge(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any]
     return merged, changes, kept
 
 
+def _merged_baseline(accepted: dict[str, Any] | None, queried: st.StoredReturn | None) -> dict[str, Any]:
+    """The accepted answers merged with those of the return the school was asked about."""
+    baseline = dict(accepted or {})
+    if queried is not None:
+        baseline, _, _ = merge(baseline, queried.values.get("school", {}))
+    return baseline
+
+
 @dataclass
 class ReturnReport:
     """What business support (and the CLI) sees of one return, side by side."""
@@ -287,11 +295,8 @@ class SchoolReturns:
         """What a return is compared with: the answers accepted so far, merged with
         the answers of a return the school was asked about (their new form answers
         that query: business support sees what they changed)."""
-        accepted = dict(self.store.section(pep_id, PepSection.SCHOOL_RETURN) or {})
-        queried = self._queried_before(pep_id, before_id)
-        if queried is not None:
-            accepted, _, _ = merge(accepted, queried.values.get("school", {}))
-        return accepted
+        return _merged_baseline(self.store.section(pep_id, PepSection.SCHOOL_RETURN),
+                                self._queried_before(pep_id, before_id))
 
     def _queried_before(self, pep_id: str, before_id: int | None) -> st.StoredReturn | None:
         earlier = [x for x in self.store.returns.for_pep(pep_id) if before_id is None or x.id < before_id]
@@ -301,8 +306,8 @@ class SchoolReturns:
         accepted = self.store.section(stored.pep_id, PepSection.SCHOOL_RETURN) or {}
         school = stored.values.get("school", {})
         queried = self._queried_before(stored.pep_id, stored.id)
-        if stored.status == st.PENDING:
-            _, changes, kept = merge(self._baseline(stored.pep_id, stored.id), school)
+        if stored.status == st.PENDING:  # compared with what was just read, not read again
+            _, changes, kept = merge(_merged_baseline(accepted, queried), school)
         else:
             changes = stored.changes
             kept = []

@@ -32,11 +32,14 @@ class MeetingStage(Stage):
         problem = self.ctx.meetings.problem(self.ctx.meetings.place_for_pep(pep), instants, what)
         if problem is not None:
             return problem
+        calendar = None  # the setting's, read once for every date
         for instant in instants:
             try:
-                send_on = self.ctx.today() if initial else local_date(self.ctx.deadlines.sw_part_due(pep, instant))
-                self.ctx.deadlines.form_reminder_at(pep, instant, send_on)
-                self.ctx.deadlines.write_up_deadlines(pep, instant)
+                if calendar is None:
+                    calendar = self.ctx.calendar(pep.setting_id)
+                send_on = self.ctx.today() if initial else local_date(self.ctx.deadlines.sw_part_due(pep, instant, calendar))
+                self.ctx.deadlines.form_reminder_at(pep, instant, send_on, calendar)
+                self.ctx.deadlines.write_up_deadlines(pep, instant, calendar)
             except MissingTermDates as missing:
                 where = self.ctx.store.setting(pep.setting_id).name if pep.setting_id else "the council (default term dates)"
                 return Problem(

@@ -75,7 +75,10 @@ class SecureMail:
                     f"{pep.id} has no version {version} of its {kind.value} document "
                     f"(versions: {', '.join(map(str, made)) or 'none'})"
                 )
-        return document_password(self.setting_secret(pep), pep.id, version, kind=kind.value), version
+        return self._password(pep, kind, version), version
+
+    def _password(self, pep: r.Pep, kind: DocumentKind, version: int) -> str:
+        return document_password(self.setting_secret(pep), pep.id, version, kind=kind.value)
 
     def give_password(self, pep_id: str, kind: str, version: int | None, *, actor: str, to: str) -> tuple[str, str, int]:
         """A password read out to a designated teacher by phone: audited."""
@@ -90,7 +93,8 @@ class SecureMail:
         document = self.ctx.store.latest_document(pep.id, kind)
         if document is None:
             raise LookupError(f"{pep.id} has no {kind.value} document to send")
-        password, _ = self.document_password(pep.id, kind, document.version)
+        # the version just read exists: only the PEP is read again (its setting now)
+        password = self._password(self.ctx.store.pep(pep.id), DocumentKind(kind), document.version)
         data = self.ctx.protected.get(document.id, password, lambda: protect(self.ctx.store.document_content(document.id), password))
         return Attachment(filename=document.filename, content_type=DOCX, data=data), password
 

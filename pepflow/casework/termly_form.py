@@ -48,8 +48,9 @@ class TermlyFormStage(Stage):
         else:
             send = max(now, at_local(calendar.school_weeks_before(meeting_day, settings.form_send_school_weeks)))
         prepare = now if is_initial else max(now, at_local(self.ctx.working_days.add_working_days(local_date(send), -10)))
-        reminder = self.ctx.deadlines.form_reminder_at(pep, meeting, local_date(send))
-        sw_due = self.ctx.deadlines.sw_part_due(pep, meeting) if not is_initial else at_local(self.ctx.working_days.add_working_days(local_date(now), 2), 17)
+        # the setting's calendar read once above serves every deadline below
+        reminder = self.ctx.deadlines.form_reminder_at(pep, meeting, local_date(send), calendar)
+        sw_due = self.ctx.deadlines.sw_part_due(pep, meeting, calendar) if not is_initial else at_local(self.ctx.working_days.add_working_days(local_date(now), 2), 17)
         if is_initial:
             sw_escalate = at_local(self.ctx.working_days.add_working_days(local_date(now), 1), 17)
         else:
@@ -61,7 +62,7 @@ class TermlyFormStage(Stage):
         return {
             "meetingAt": iso(meeting), "prepareFromAt": iso(prepare), "formSendAt": iso(send),
             "formReminderAt": iso(reminder), "swPartDueAt": iso(sw_due), "swPartEscalateAt": iso(sw_escalate),
-            **self.ctx.deadlines.write_up_deadlines(pep, meeting),
+            **self.ctx.deadlines.write_up_deadlines(pep, meeting, calendar),
             "formAlreadyReturned": self._form_returned(pep),
             # refreshed each term: the record-pep-meeting form's attendee list
             "contactOptions": contact_options(self.ctx.store, pep.child_id, pep.setting_id),

@@ -19,7 +19,7 @@ from pepflow.domain.enums import OwnerRole, StaffRole
 from pepflow.domain.rules import owner_role_for
 from pepflow.store import records as r
 from pepflow.store.errors import InvalidRecord, UnknownChild, UnknownStaff
-from pepflow.store.models import ChildRow, StaffAllocationRow, StaffRow
+from pepflow.store.models import STAFF_AND_ROLES, ChildRow, StaffAllocationRow, StaffRow
 
 if TYPE_CHECKING:
     from pepflow.store.repository import RecordsStore
@@ -64,7 +64,7 @@ class StaffAllocations:
             child = s.get(ChildRow, child_id)
             if child is None:
                 raise UnknownChild(child_id)
-            staff = s.get(StaffRow, staff_id)
+            staff = s.get(StaffRow, staff_id, options=STAFF_AND_ROLES)
             if staff is None:
                 raise UnknownStaff(staff_id)
             if role.value not in {x.role for x in staff.roles}:

@@ -25,6 +25,7 @@ from pepflow.store.errors import (
     UnknownStaff,
 )
 from pepflow.store.models import (
+    STAFF_AND_ROLES,
     CareEpisodeRow,
     ChildRow,
     ContactRow,
@@ -84,7 +85,8 @@ class ChildrenRepository:
             "carer_contact_id": _text(carer_contact_id, "carer contact", required=False),
         }
         with self.uow.transaction() as s:
-            if values["social_worker_id"] and s.get(StaffRow, values["social_worker_id"]) is None:
+            social_worker = values["social_worker_id"]
+            if social_worker and s.get(StaffRow, social_worker, options=STAFF_AND_ROLES) is None:
                 raise UnknownStaff(values["social_worker_id"])
             if values["carer_contact_id"]:
                 contact = s.get(ContactRow, values["carer_contact_id"])
@@ -209,7 +211,7 @@ class ChildrenRepository:
                 return r.Address(
                     name=contact.name, email=contact.email, party_id=party_id, role=contact.role
                 )
-            staff = s.get(StaffRow, party_id)
+            staff = s.get(StaffRow, party_id, options=STAFF_AND_ROLES)
             if staff is not None:
                 return r.Address(
                     name=staff.name, email=staff.email, party_id=party_id, role="staff"

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from pepflow.domain.meeting_dates import long_date
 from pepflow.store import records as r
 from pepflow.store.errors import InvalidRecord, UnknownChild, UnknownStaff
-from pepflow.store.models import ChildRow, StaffAbsenceRow, StaffRow, TaskReassignmentRow
+from pepflow.store.models import STAFF_AND_ROLES, ChildRow, StaffAbsenceRow, StaffRow, TaskReassignmentRow
 
 if TYPE_CHECKING:
     from pepflow.store.repository import RecordsStore
@@ -86,7 +86,8 @@ class StaffCover:
         if staff_id == cover_staff_id:
             raise InvalidRecord("A person cannot cover their own absence: choose a colleague")
         with self.store.uow.transaction() as s:
-            absent, cover = s.get(StaffRow, staff_id), s.get(StaffRow, cover_staff_id)
+            absent = s.get(StaffRow, staff_id, options=STAFF_AND_ROLES)
+            cover = s.get(StaffRow, cover_staff_id, options=STAFF_AND_ROLES)
             if absent is None:
                 raise UnknownStaff(staff_id)
             if cover is None:
@@ -163,7 +164,7 @@ class StaffCover:
         with self.store.uow.transaction() as s:
             if s.get(ChildRow, child_id) is None:
                 raise UnknownChild(child_id)
-            if s.get(StaffRow, staff_id) is None:
+            if s.get(StaffRow, staff_id, options=STAFF_AND_ROLES) is None:
                 raise UnknownStaff(staff_id)
             row = s.get(TaskReassignmentRow, user_task_key)
             before = row.staff_id if row is not None else None
@@ -182,6 +183,13 @@ class StaffCover:
         with self.store.uow.read() as s:
             row = s.get(TaskReassignmentRow, user_task_key)
             return TaskReassignment.model_validate(row) if row is not None else None
+
+    def task_reassignments(self) -> dict[int, TaskReassignment]:
+        """Every open task given to a named colleague, by user task key (the daily
+        check reads them once, not once a task)."""
+        with self.store.uow.read() as s:
+            rows = s.scalars(sa.select(TaskReassignmentRow)).all()
+            return {x.user_task_key: TaskReassignment.model_validate(x) for x in rows}
 
     def clear_task(self, user_task_key: int, *, actor: str, reason: str, audit_entity: tuple[str, str]) -> bool:
         with self.store.uow.transaction() as s:

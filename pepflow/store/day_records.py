@@ -39,16 +39,23 @@ class _Allocations:
 
 
 class _DayCover:
-    """Staff absences for one daily check: read once, asked per owner in memory (the
-    answers of :meth:`pepflow.store.cover.StaffCover.absent_on`); anything else is asked
-    of the store's own cover records."""
+    """Staff absences and the tasks given to named colleagues for one daily check: read
+    once, asked per owner and per task in memory (the answers of
+    :meth:`pepflow.store.cover.StaffCover.absent_on` and ``task_reassignment``);
+    anything else is asked of the store's own cover records."""
 
     def __init__(self, cover) -> None:
         self._cover = cover
         self._absences = cover.absences()
+        self._given = None  # read at the first task asked about (most days have none)
 
     def absent_on(self, staff_id: str, day):
         return next((a for a in self._absences if a.staff_id == staff_id and a.covers(day)), None)
+
+    def task_reassignment(self, user_task_key: int):
+        if self._given is None:
+            self._given = self._cover.task_reassignments()
+        return self._given.get(user_task_key)
 
     def __getattr__(self, name: str):
         return getattr(self._cover, name)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from pepflow.store import records as r
 from pepflow.store.errors import UnknownChild, UnknownPep, UnknownRecord
-from pepflow.store.models import ChildRow, CouncilEventRow, EscalationRow, PepRow
+from pepflow.store.models import PEP_AND_ATTENDEES, ChildRow, CouncilEventRow, EscalationRow, PepRow
 
 if TYPE_CHECKING:  # pragma: no cover
     from pepflow.store.repository import RecordsStore
@@ -44,7 +44,7 @@ class EventLog:
         with store.uow.transaction() as s:
             if s.get(ChildRow, child_id) is None:
                 raise UnknownChild(child_id)
-            if pep_id is not None and s.get(PepRow, pep_id) is None:
+            if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
                 raise UnknownPep(pep_id)
             row = CouncilEventRow(
                 kind=kind, child_id=child_id, care_episode_id=care_episode_id, pep_id=pep_id,
@@ -90,7 +90,7 @@ class Escalations:
         """Record an escalation once per PEP, kind and deadline; ``(it, created now)``."""
         store = self._store
         with store.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id)
+            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if pep is None:
                 raise UnknownPep(pep_id)
             row = s.scalars(sa.select(EscalationRow).where(

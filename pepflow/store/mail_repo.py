@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
 from pepflow.store.errors import UnknownMail, UnknownPep
-from pepflow.store.models import MailLogRow, MailOutboxRow, PepRow
+from pepflow.store.models import PEP_AND_ATTENDEES, MailLogRow, MailOutboxRow, PepRow
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _email, _enum, _text
 
@@ -65,7 +65,7 @@ class MailLogRepository:
             ).first()
             if existing is not None:
                 return r.MailLogEntry.model_validate(existing), False
-            if pep_id is not None and s.get(PepRow, pep_id) is None:
+            if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
                 raise UnknownPep(pep_id)
             now = self.uow.clock.now()
             row = MailLogRow(

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from pepflow.store.model_base import NAMING_CONVENTION, Base, Code, Email, Id, Name  # noqa: F401
 
@@ -420,4 +420,10 @@ class EscalationRow(Base):
 
 
 # The Virtual School's quality assurance and Pupil Premium Plus tables, on this metadata.
+#: Options for ``session.get`` of one PEP or one member of staff: the row and its
+#: collection in one joined statement, where the relationship's own ``selectin`` takes
+#: two (a PEP is read by key at almost every step of the casework).
+PEP_AND_ATTENDEES = (joinedload(PepRow.attendees),)
+STAFF_AND_ROLES = (joinedload(StaffRow.roles),)
+
 from pepflow.store import quality_models  # noqa: E402,F401

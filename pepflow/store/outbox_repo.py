@@ -24,6 +24,7 @@ from pepflow.store.errors import InvalidRecord, RecordsError, UnknownMail, Unkno
 from pepflow.store.mail_due import any_mail_due
 from pepflow.store.mail_repo import MailLogRepository
 from pepflow.store.models import (
+    PEP_AND_ATTENDEES,
     DocumentVersionRow,
     MailLogRow,
     MailOutboxAttachmentRow,
@@ -110,7 +111,7 @@ class OutboxRepository:
             ).first()
             if existing is not None:
                 return r.MailLogEntry.model_validate(existing), False
-            if pep_id is not None and s.get(PepRow, pep_id) is None:
+            if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
                 raise UnknownPep(pep_id)
             now = self.uow.clock.now()
             log_row = MailLogRow(

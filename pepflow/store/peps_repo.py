@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, TermName, Variant
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
@@ -29,6 +29,8 @@ from pepflow.store.errors import (
     UnknownStaff,
 )
 from pepflow.store.models import (
+    PEP_AND_ATTENDEES,
+    STAFF_AND_ROLES,
     CareEpisodeRow,
     ChildRow,
     DocumentVersionRow,
@@ -223,14 +225,15 @@ class PepRepository:
         if not isinstance(owner_staff_id, _Unset):
             changes["owner_staff_id"] = owner_staff_id
         with self.uow.transaction() as s:
-            row = s.get(PepRow, pep_id)
+            row = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if row is None:
                 raise UnknownPep(pep_id)
             if "status" in changes:
                 check_status_change(row.status, changes["status"])
             if changes.get("setting_id") and s.get(SettingRow, changes["setting_id"]) is None:
                 raise UnknownSetting(changes["setting_id"])
-            if changes.get("owner_staff_id") and s.get(StaffRow, changes["owner_staff_id"]) is None:
+            owner = changes.get("owner_staff_id")
+            if owner and s.get(StaffRow, owner, options=STAFF_AND_ROLES) is None:
                 raise UnknownStaff(changes["owner_staff_id"])
             before = _snapshot(row, _PEP_FIELDS)
             before_attendees = [a.attendee_id for a in row.attendees]
@@ -260,7 +263,7 @@ class PepRepository:
 
     def pep(self, pep_id: str) -> r.Pep:
         with self.uow.read() as s:
-            row = s.get(PepRow, pep_id)
+            row = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if row is None:
                 raise UnknownPep(pep_id)
             return pep_record(row)
@@ -293,7 +296,7 @@ class PepRepository:
     def record_pep_view(self, pep_id: str, *, actor: str) -> None:
         """Audit that someone looked at a PEP (every view of a child's PEP is auditable)."""
         with self.uow.transaction() as s:
-            if s.get(PepRow, pep_id) is None:
+            if s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
                 raise UnknownPep(pep_id)
             self.uow.audit(s, actor, "pep", pep_id, "view", {})
 
@@ -308,7 +311,7 @@ class PepRepository:
             raise InvalidRecord("section content must be a JSON object (a dict)")
         content = _jsonable(content)
         with self.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id)
+            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if pep is None:
                 raise UnknownPep(pep_id)
             row = s.get(PepSectionRow, (pep_id, section.value))
@@ -341,10 +344,13 @@ class PepRepository:
     def section(self, pep_id: str, section: PepSection | str) -> dict[str, Any] | None:
         section = _enum(PepSection, section, "section")
         with self.uow.read() as s:
-            if s.get(PepRow, pep_id) is None:
-                raise UnknownPep(pep_id)
+            # a saved section's PEP exists (its foreign key): only a missing one asks
             row = s.get(PepSectionRow, (pep_id, section.value))
-            return dict(row.content) if row is not None else None
+            if row is not None:
+                return dict(row.content)
+            if s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
+                raise UnknownPep(pep_id)
+            return None
 
     def record_document(
         self,
@@ -372,7 +378,7 @@ class PepRepository:
         data = content if content is not None else Path(path).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         with self.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id)
+            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if pep is None:
                 raise UnknownPep(pep_id)
             correcting = correction and pep.status == PepStatus.FINAL.value and kind in (DocumentKind.FINAL, DocumentKind.FINAL_PDF)
@@ -456,7 +462,8 @@ class PepRepository:
 
     def document_content(self, document_id: int) -> bytes:
         with self.uow.read() as s:
-            row = s.get(DocumentVersionRow, document_id)
+            # the deferred bytes with the row: one statement, not two
+            row = s.get(DocumentVersionRow, document_id, options=[undefer(DocumentVersionRow.content)])
             if row is None:
                 raise UnknownRecord(str(document_id), "no such document version")
             if row.content is not None:

@@ -34,7 +34,7 @@ from pepflow.domain.quality import (
 )
 from pepflow.store import records as r
 from pepflow.store.errors import InvalidRecord, UnknownPep, UnknownRecord
-from pepflow.store.models import PepRow, PepSectionRow
+from pepflow.store.models import PEP_AND_ATTENDEES, PepRow, PepSectionRow
 from pepflow.store.quality_models import PppRequestRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -109,7 +109,7 @@ class PppRecords:
         except ValueError:
             raise PppRefused(f"the target number must be a whole number (1, 2, ...), not {target_number!r}") from None
         with self.store.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id)
+            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if pep is None:
                 raise UnknownPep(pep_id)
             if pep.status == PepStatus.CANCELLED.value:
@@ -169,10 +169,10 @@ class PppRecords:
                 raise UnknownRecord(str(request_id), "no such Pupil Premium Plus request")
             if row.status != PppStatus.APPROVED.value:
                 raise PppRefused(f"request {request_id} is {row.status}: impact is recorded for money approved")
-            pep = s.get(PepRow, at_pep_id)
+            pep = s.get(PepRow, at_pep_id, options=PEP_AND_ATTENDEES)
             if pep is None:
                 raise UnknownPep(at_pep_id)
-            spent_at = s.get(PepRow, row.pep_id)
+            spent_at = s.get(PepRow, row.pep_id, options=PEP_AND_ATTENDEES)
             if pep.child_id != row.child_id or at_pep_id == row.pep_id or pep.created_at < spent_at.created_at:
                 raise PppRefused(f"the impact of request {request_id} is recorded at a later PEP of {row.child_id}, "
                                  f"not at {at_pep_id}")

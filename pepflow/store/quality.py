@@ -29,7 +29,7 @@ from pepflow.domain.quality import (
 )
 from pepflow.store import records as r
 from pepflow.store.errors import InvalidRecord, UnknownPep, UnknownRecord
-from pepflow.store.models import DocumentVersionRow, PepRow
+from pepflow.store.models import PEP_AND_ATTENDEES, DocumentVersionRow, PepRow
 from pepflow.store.peps_repo import pep_record
 from pepflow.store.quality_models import QualityCriterionRatingRow, QualityCriterionRow, QualityReviewRow
 
@@ -153,7 +153,7 @@ class QualityRecords:
         (round 1; after an improvement, the next). Refused while a red round waits for
         its improvement, and for a PEP that is not final."""
         with self.store.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id)
+            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
             if pep is None:
                 raise UnknownPep(pep_id)
             if pep.status != PepStatus.FINAL.value:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from pepflow.store.errors import RecordsError, UnknownPep
-from pepflow.store.models import PepRow, SchoolReturnRow
+from pepflow.store.models import PEP_AND_ATTENDEES, PepRow, SchoolReturnRow
 from pepflow.store.values import _jsonable
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class SchoolReturns:
             values: dict[str, Any], findings: list[dict[str, Any]], changes: list[dict[str, Any]],
             actor: str) -> StoredReturn:
         with self.store.uow.transaction() as s:
-            if s.get(PepRow, pep_id) is None:
+            if s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
                 raise UnknownPep(pep_id)
             row = SchoolReturnRow(
                 pep_id=pep_id, document_id=document_id, form_version=form_version,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pepflow.domain.enums import StaffRole
 from pepflow.store import records as r
 from pepflow.store.errors import DuplicateRecord, InvalidRecord, MissingAddress, UnknownStaff
-from pepflow.store.models import StaffRoleRow, StaffRow
+from pepflow.store.models import STAFF_AND_ROLES, StaffRoleRow, StaffRow
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import (
     UNSET,
@@ -81,7 +81,7 @@ class StaffRepository:
                 holder = s.scalar(sa.select(StaffRow.id).where(StaffRow.login == values["login"]))
                 if holder is not None and holder != staff_id:
                     raise DuplicateRecord(f"login {values['login']!r} is already {holder}'s")
-            row = s.get(StaffRow, staff_id)
+            row = s.get(StaffRow, staff_id, options=STAFF_AND_ROLES)
             if row is None:
                 row = StaffRow(**values, roles=[StaffRoleRow(role=role) for role in role_values])
                 s.add(row)
@@ -108,7 +108,7 @@ class StaffRepository:
 
     def staff(self, staff_id: str) -> r.Staff:
         with self.uow.read() as s:
-            row = s.get(StaffRow, staff_id)
+            row = s.get(StaffRow, staff_id, options=STAFF_AND_ROLES)
             if row is None:
                 raise UnknownStaff(staff_id)
             return staff_record(row)
@@ -133,7 +133,9 @@ class StaffRepository:
     def staff_by_login(self, login: str) -> r.Staff | None:
         """The staff member with this Identity login (case-insensitive), or ``None``."""
         with self.uow.read() as s:
-            row = s.scalar(sa.select(StaffRow).where(StaffRow.login == login.strip().lower()))
+            row = s.execute(
+                sa.select(StaffRow).options(*STAFF_AND_ROLES).where(StaffRow.login == login.strip().lower())
+            ).unique().scalar_one_or_none()
             return staff_record(row) if row is not None else None
 
 
