@@ -26,14 +26,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core import EngineCore
 
 
-_INSTANCE_COLUMNS = (
+# a job's or user task's instance, read with its row (so ``EngineCore.load`` need not)
+INSTANCE_COLUMNS = (
     t.instances.c.revision.label("instance_revision"), t.instances.c.state.label("instance_state"),
     t.instances.c.process_definition_key.label("instance_definition_key"),
 )
 
 
-def _current(row) -> tuple[int, str, int]:
-    """The instance's (revision, state, definition key) read with a job row."""
+def current_instance(row) -> tuple[int, str, int]:
+    """The instance's (revision, state, definition key) read with a job's or user task's row."""
     return row.instance_revision, row.instance_state, row.instance_definition_key
 
 
@@ -70,7 +71,7 @@ class Jobs:
             j = t.jobs
             i = t.instances
             rows = op.conn.execute(
-                sa.select(j, *_INSTANCE_COLUMNS)
+                sa.select(j, *INSTANCE_COLUMNS)
                 .outerjoin(i, i.c.key == j.c.instance_key)
                 .where(
                     j.c.type == job_type,
@@ -84,14 +85,15 @@ class Jobs:
             ).all()
             activated: list[ActivatedJob] = []
             deadline = now + timeout
-            for row in rows:
+            if rows:  # one statement for the batch, not one a job
                 op.conn.execute(
-                    j.update().where(j.c.key == row.key).values(
+                    j.update().where(j.c.key.in_([row.key for row in rows])).values(
                         state="ACTIVATED", worker=worker, deadline=deadline, retry_at=None,
-                        activations=row.activations + 1,
+                        activations=j.c.activations + 1,
                     )
                 )
-                live = self.core.load(op, row.instance_key, _current(row))
+            for row in rows:
+                live = self.core.load(op, row.instance_key, current_instance(row))
                 task = find_task(live, row.task_id)
                 variables = {**visible_variables(task), **json.loads(row.local_variables)}
                 if fetch_variables:
@@ -117,7 +119,7 @@ class Jobs:
         _check_key(job_key, "job")
         # the job with its instance's revision, state and definition (one statement, not two)
         row = op.conn.execute(
-            sa.select(t.jobs, *_INSTANCE_COLUMNS)
+            sa.select(t.jobs, *INSTANCE_COLUMNS)
             .outerjoin(t.instances, t.instances.c.key == t.jobs.c.instance_key)
             .where(t.jobs.c.key == job_key)
         ).first()
@@ -136,7 +138,7 @@ class Jobs:
         _json(result)
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
-            live = self.core.modify(op, row.instance_key, _current(row))
+            live = self.core.modify(op, row.instance_key, current_instance(row))
             self.core.contracts.check(live.definition.bpmn_process_id, result, f"job {job_key} ({row.element_id}) result")
             task = find_task(live, row.task_id)
             local = json.loads(row.local_variables)
@@ -158,7 +160,7 @@ class Jobs:
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
             if variables:
-                live = self.core.modify(op, row.instance_key, _current(row))
+                live = self.core.modify(op, row.instance_key, current_instance(row))
                 self.core.contracts.check(live.definition.bpmn_process_id, dict(variables), f"job {job_key} failure variables")
                 find_task(live, row.task_id).data.update(dict(variables))
             if retries > 0:
@@ -199,7 +201,7 @@ class Jobs:
         an enclosing subprocess; an incident if nothing catches it."""
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
-            live = self.core.modify(op, row.instance_key, _current(row))
+            live = self.core.modify(op, row.instance_key, current_instance(row))
             self.core.contracts.check(live.definition.bpmn_process_id, dict(variables or {}), f"job {job_key} error variables")
             task = find_task(live, row.task_id)
             catcher = self.find_error_catcher(live, task, error_code)
