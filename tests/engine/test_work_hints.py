@@ -84,7 +84,7 @@ def test_a_backoff_and_a_timed_out_activation_are_worked_when_they_fall_due(harn
     job = harness.one_job("prepare-document")
     harness.engine.fail_job(job.key, 1, "busy", retry_backoff=timedelta(minutes=10))
     harness.engine.create_instance("jobs", {"pepId": "P2", "sendRetries": 1})
-    stuck = harness.one_job("prepare-document", timeout=timedelta(minutes=30))  # P2's worker never answers
+    harness.one_job("prepare-document", timeout=timedelta(minutes=30))  # P2's worker never answers
     asyncio.run(runtime.run_until_idle())
     assert done == []
     harness.clock.set(T0 + timedelta(minutes=10))
@@ -93,7 +93,7 @@ def test_a_backoff_and_a_timed_out_activation_are_worked_when_they_fall_due(harn
     harness.clock.set(T0 + timedelta(minutes=30, seconds=1))
     asyncio.run(runtime.run_until_idle())
     assert done == ["prepare P1", "send D-P1", "prepare P2", "send D-P2"]
-    assert harness.engine.jobs() == [] and stuck.key not in {j.key for j in harness.engine.jobs()}
+    assert harness.engine.jobs() == []  # P2's stuck activation was handed out again and completed
 
 
 def test_timers_fire_at_the_same_instants(harness):
