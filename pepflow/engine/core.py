@@ -14,7 +14,6 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -24,16 +23,9 @@ from .contract import ContractGuard
 from .errors import InvalidState, NotFound
 from .expressions import ZeebeScriptEngine, clock_scope
 from .forms import FormSchema
-from .hints import WorkHints
 from .reconcile import Reconciler
 from .shared import ACTIVE, _check_key, _Definition, _Live, _Op
 from .store import EngineStore, KeyAllocator
-
-
-class _Current(NamedTuple):
-    revision: int
-    state: str
-    process_definition_key: int
 
 
 class EngineCore:
@@ -60,8 +52,6 @@ class EngineCore:
         # the process-variable contracts (pepflow/domain/variables.py)
         self.contracts = ContractGuard()
         self.waits = Reconciler(self)
-        # what the runtime need not read again (pepflow/engine/hints.py)
-        self.hints = WorkHints()
 
     def spiff_now(self) -> datetime:
         return self.clock.now()
@@ -88,10 +78,6 @@ class EngineCore:
                     self.remember(live)
                 else:
                     self.cache.pop(key, None)
-            self.hints.committed(
-                new_job_types=op.new_job_types, drained_job_types=op.drained_job_types, job_due=op.job_due,
-                timer_due=op.timer_due, unknown=op.hints_unknown,
-            )
         if op.woke_jobs or op.timers_changed:
             for listener in list(self.listeners):
                 if op.woke_jobs:
@@ -124,20 +110,15 @@ class EngineCore:
                 return definition
         raise NotFound(f"process '{bpmn_process_id}' has no version {version}")
 
-    def load(self, op: _Op, key: int, current: tuple[int, str, int] | None = None) -> _Live:
-        """The instance as of the database, from the cache when its revision is current.
-        ``current``: its (revision, state, process_definition_key), read in this
-        transaction with another row (a job's), so it is not read again."""
+    def load(self, op: _Op, key: int) -> _Live:
+        """The instance as of the database, from the cache when its revision is current."""
         _check_key(key, "process instance")
         if key in op.loaded:
             return op.loaded[key]
-        if current is not None and current[0] is not None:
-            row = _Current(*current)
-        else:
-            row = op.conn.execute(
-                sa.select(t.instances.c.revision, t.instances.c.state, t.instances.c.process_definition_key)
-                .where(t.instances.c.key == key)
-            ).first()
+        row = op.conn.execute(
+            sa.select(t.instances.c.revision, t.instances.c.state, t.instances.c.process_definition_key)
+            .where(t.instances.c.key == key)
+        ).first()
         if row is None:
             raise NotFound(f"no process instance {key}")
         live = self.cache.get(key)
@@ -155,9 +136,9 @@ class EngineCore:
         op.loaded[key] = live
         return live
 
-    def modify(self, op: _Op, key: int, current: tuple[int, str, int] | None = None) -> _Live:
+    def modify(self, op: _Op, key: int) -> _Live:
         """An active instance this operation changes (saved on commit)."""
-        live = self.load(op, key, current)
+        live = self.load(op, key)
         if live.state != ACTIVE:
             raise InvalidState(f"process instance {key} is {live.state.lower()}")
         op.dirty.add(key)

@@ -20,22 +20,9 @@ from .errors import InvalidState, InvalidVariables, NotFound
 from .expressions import evaluate
 from .shared import _aware, _check_key, _incident_view, _job_view, _json, _Live, _Op, _set_path, find_task, visible_variables
 from .views import ActivatedJob, Incident, Job
-from .waits import _aware as _aware_any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import EngineCore
-
-
-# a job's or user task's instance, read with its row (so ``EngineCore.load`` need not)
-INSTANCE_COLUMNS = (
-    t.instances.c.revision.label("instance_revision"), t.instances.c.state.label("instance_state"),
-    t.instances.c.process_definition_key.label("instance_definition_key"),
-)
-
-
-def current_instance(row) -> tuple[int, str, int]:
-    """The instance's (revision, state, definition key) read with a job's or user task's row."""
-    return row.instance_revision, row.instance_state, row.instance_definition_key
 
 
 def apply_result(op: _Op, task, local: dict, result: dict) -> None:
@@ -69,10 +56,8 @@ class Jobs:
         with self.core.operation() as op:
             now = op.now
             j = t.jobs
-            i = t.instances
             rows = op.conn.execute(
-                sa.select(j, *INSTANCE_COLUMNS)
-                .outerjoin(i, i.c.key == j.c.instance_key)
+                sa.select(j)
                 .where(
                     j.c.type == job_type,
                     sa.or_(
@@ -85,15 +70,14 @@ class Jobs:
             ).all()
             activated: list[ActivatedJob] = []
             deadline = now + timeout
-            if rows:  # one statement for the batch, not one a job
+            for row in rows:
                 op.conn.execute(
-                    j.update().where(j.c.key.in_([row.key for row in rows])).values(
+                    j.update().where(j.c.key == row.key).values(
                         state="ACTIVATED", worker=worker, deadline=deadline, retry_at=None,
-                        activations=j.c.activations + 1,
+                        activations=row.activations + 1,
                     )
                 )
-            for row in rows:
-                live = self.core.load(op, row.instance_key, current_instance(row))
+                live = self.core.load(op, row.instance_key)
                 task = find_task(live, row.task_id)
                 variables = {**visible_variables(task), **json.loads(row.local_variables)}
                 if fetch_variables:
@@ -109,20 +93,11 @@ class Jobs:
                         deadline=deadline, variables=variables, activation=row.activations + 1,
                     )
                 )
-            if rows:
-                op.job_due_at(deadline)  # an activation that times out is handed out again
-            if len(rows) < max_jobs:
-                op.drained_job_types.add(job_type)
             return activated
 
     def job_row(self, op: _Op, job_key: int, activation: int | None):
         _check_key(job_key, "job")
-        # the job with its instance's revision, state and definition (one statement, not two)
-        row = op.conn.execute(
-            sa.select(t.jobs, *INSTANCE_COLUMNS)
-            .outerjoin(t.instances, t.instances.c.key == t.jobs.c.instance_key)
-            .where(t.jobs.c.key == job_key)
-        ).first()
+        row = op.conn.execute(sa.select(t.jobs).where(t.jobs.c.key == job_key)).first()
         if row is None:
             raise NotFound(f"no job {job_key} (it may have been completed or its element left)")
         if row.state != "ACTIVATED":
@@ -138,7 +113,7 @@ class Jobs:
         _json(result)
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
-            live = self.core.modify(op, row.instance_key, current_instance(row))
+            live = self.core.modify(op, row.instance_key)
             self.core.contracts.check(live.definition.bpmn_process_id, result, f"job {job_key} ({row.element_id}) result")
             task = find_task(live, row.task_id)
             local = json.loads(row.local_variables)
@@ -160,7 +135,7 @@ class Jobs:
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
             if variables:
-                live = self.core.modify(op, row.instance_key, current_instance(row))
+                live = self.core.modify(op, row.instance_key)
                 self.core.contracts.check(live.definition.bpmn_process_id, dict(variables), f"job {job_key} failure variables")
                 find_task(live, row.task_id).data.update(dict(variables))
             if retries > 0:
@@ -174,9 +149,6 @@ class Jobs:
                 op.woke_jobs = True
                 if retry_backoff > timedelta(0):
                     op.timers_changed = True
-                    op.job_due_at(op.now + retry_backoff)
-                else:
-                    op.new_job_types.add(row.type)
             else:
                 op.conn.execute(
                     t.jobs.update().where(t.jobs.c.key == job_key).values(
@@ -201,7 +173,7 @@ class Jobs:
         an enclosing subprocess; an incident if nothing catches it."""
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
-            live = self.core.modify(op, row.instance_key, current_instance(row))
+            live = self.core.modify(op, row.instance_key)
             self.core.contracts.check(live.definition.bpmn_process_id, dict(variables or {}), f"job {job_key} error variables")
             task = find_task(live, row.task_id)
             catcher = self.find_error_catcher(live, task, error_code)
@@ -279,7 +251,6 @@ class Jobs:
                 query = query.where(t.jobs.c.worker != except_worker)
             count = op.conn.execute(query.values(state="ACTIVATABLE", worker=None, deadline=None)).rowcount
             op.woke_jobs = count > 0
-            op.hints_unknown = count > 0
             return count
 
     def next_job_due(self) -> datetime | None:
@@ -295,31 +266,18 @@ class Jobs:
         return min(values) if values else None
 
     def activatable_job_types(self) -> set[str]:
-        """The types with a job ready now. The same statement finds the earliest instant
-        a job becomes ready by time (a backoff ending, an activation timing out), which
-        the work hints keep (pepflow/engine/hints.py)."""
         now = self.core.clock.now()
         j = t.jobs
-        ready = sa.or_(
-            sa.and_(j.c.state == "ACTIVATABLE", sa.or_(j.c.retry_at.is_(None), j.c.retry_at <= now)),
-            sa.and_(j.c.state == "ACTIVATED", j.c.deadline < now),
-        )
-        later = sa.case(
-            (sa.and_(j.c.state == "ACTIVATABLE", j.c.retry_at > now), j.c.retry_at),
-            (sa.and_(j.c.state == "ACTIVATED", j.c.deadline >= now), j.c.deadline),
-            else_=sa.null(),
-        )
-        generation = self.core.hints.generation
         with self.core.store.read() as conn:
             rows = conn.execute(
-                sa.select(j.c.type, sa.func.max(sa.case((ready, 1), else_=0)).label("ready"), sa.func.min(later).label("later"))
-                .where(j.c.state.in_(("ACTIVATABLE", "ACTIVATED")))
-                .group_by(j.c.type)
+                sa.select(j.c.type).distinct().where(
+                    sa.or_(
+                        sa.and_(j.c.state == "ACTIVATABLE", sa.or_(j.c.retry_at.is_(None), j.c.retry_at <= now)),
+                        sa.and_(j.c.state == "ACTIVATED", j.c.deadline < now),
+                    )
+                )
             ).all()
-        types = {row.type for row in rows if row.ready}
-        dues = [_aware_any(row.later) for row in rows if row.later is not None]
-        self.core.hints.jobs_read(generation, types, min(dues) if dues else None)
-        return types
+        return {row.type for row in rows}
 
     def incidents(self, *, state: str | None = "ACTIVE", process_instance_key: int | None = None) -> list[Incident]:
         query = sa.select(t.incidents).order_by(t.incidents.c.key)
@@ -355,7 +313,6 @@ class Jobs:
                         )
                     )
                     op.woke_jobs = True
-                    op.new_job_types.add(job.type)
             else:
                 live = self.core.modify(op, row.instance_key)
                 self.core.waits.step(op, live)

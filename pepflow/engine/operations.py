@@ -130,7 +130,6 @@ def update_job_timeout(core: EngineCore, job_key: int, timeout: timedelta) -> No
             raise InvalidState(f"Expected to update the timeout of job with key '{job_key}', but it is not active")
         op.conn.execute(t.jobs.update().where(t.jobs.c.key == job_key).values(deadline=op.now + timeout))
         op.timers_changed = True
-        op.job_due_at(op.now + timeout)
 
 
 def new_key(core: EngineCore) -> int:

@@ -241,7 +241,6 @@ class Reconciler:
                 else:
                     conn.execute(t.timers.insert().values(task_id=tid, instance_key=key, element_id=element_id, due_at=due))
                 op.timers_changed = True
-                op.timer_due_at(due)
         gone_timers = [tid for tid in existing_timers if tid not in timers_wanted]
         if gone_timers:
             conn.execute(t.timers.delete().where(t.timers.c.task_id.in_(gone_timers)))
@@ -349,7 +348,6 @@ class Reconciler:
                 state="ACTIVATABLE", activations=0, created_at=op.now,
             )
         )
-        op.new_job_types.add(job_type)
 
     def create_user_task(self, op: _Op, live: _Live, task) -> None:
         config = task.task_spec.zeebe

@@ -132,20 +132,6 @@ class _Op:
         self.new_instances: set[int] = set()
         self.woke_jobs = False
         self.timers_changed = False
-        # for the work hints (pepflow/engine/hints.py), applied after the commit
-        self.new_job_types: set[str] = set()  # a job of the type became ready now
-        self.drained_job_types: set[str] = set()  # an activation took every ready job of the type
-        self.job_due: datetime | None = None  # earliest a job becomes ready by time (backoff, timeout)
-        self.timer_due: datetime | None = None  # earliest new or moved timer
-        self.hints_unknown = False  # jobs changed in a way not said above: read again
-
-    def job_due_at(self, instant: datetime) -> None:
-        if self.job_due is None or instant < self.job_due:
-            self.job_due = instant
-
-    def timer_due_at(self, instant: datetime) -> None:
-        if self.timer_due is None or instant < self.timer_due:
-            self.timer_due = instant
 
 
 # ------------------------------------------------------------------ the task tree

@@ -32,17 +32,14 @@ class Timers:
         fired = 0
         while fired < limit:
             now = self.core.clock.now()
-            generation = self.core.hints.generation
-            # the earliest timer, due or not: when it is not due yet, the work hints keep
-            # its due time (pepflow/engine/hints.py), so nobody asks again before it
             with self.core.store.read() as conn:
                 row = conn.execute(
-                    sa.select(t.timers.c.instance_key, t.timers.c.due_at)
+                    sa.select(t.timers.c.instance_key)
+                    .where(t.timers.c.due_at <= now)
                     .order_by(t.timers.c.due_at, t.timers.c.instance_key)
                     .limit(1)
                 ).first()
-            if row is None or _aware(row.due_at) > now:
-                self.core.hints.timers_read(generation, None if row is None else _aware(row.due_at))
+            if row is None:
                 break
             with self.core.operation() as op:
                 live = self.core.modify(op, row.instance_key)

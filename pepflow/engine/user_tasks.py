@@ -16,7 +16,7 @@ from . import store as t
 from . import strict as strict_rules
 from .errors import InvalidState, InvalidVariables, NotFound
 from .expressions import evaluate
-from .jobs import INSTANCE_COLUMNS, apply_result, current_instance
+from .jobs import apply_result
 from .shared import _Op, _as_list, _check_key, _json, _parse_instant, _user_task_view, find_task
 from .views import UserTask
 
@@ -177,13 +177,8 @@ class UserTasks:
         return self.user_task(user_task_key)
 
     def open_user_task(self, op: _Op, user_task_key: int):
-        """The open task's row, with its instance's revision, state and definition."""
         _check_key(user_task_key, "user task")
-        row = op.conn.execute(
-            sa.select(t.user_tasks, *INSTANCE_COLUMNS)
-            .outerjoin(t.instances, t.instances.c.key == t.user_tasks.c.instance_key)
-            .where(t.user_tasks.c.key == user_task_key)
-        ).first()
+        row = op.conn.execute(sa.select(t.user_tasks).where(t.user_tasks.c.key == user_task_key)).first()
         if row is None:
             raise NotFound(f"no user task {user_task_key}")
         if row.state != "CREATED":
@@ -201,7 +196,7 @@ class UserTasks:
         _json(submitted)
         with self.core.operation() as op:
             row = self.open_user_task(op, user_task_key)
-            live = self.core.modify(op, row.instance_key, current_instance(row))
+            live = self.core.modify(op, row.instance_key)
             task = find_task(live, row.task_id)
             submitted = self.check_submission(live.definition.bpmn_process_id, row.form_id, task.data, submitted, op.now)
             for check in self.core.completion_checks:  # on values the form has already checked

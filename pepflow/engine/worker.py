@@ -95,14 +95,8 @@ class EmbeddedWorker:
         return self.engine.release_jobs(WORKER_PREFIX, except_worker=self.name)
 
     async def run_once(self, types: Iterable[str] | None = None) -> int:
-        """Activate what is there for each type and run the handlers; return how many.
-        Without ``types``, the types that may have a job ready: from the engine's work
-        hints when no operation since its last read can have readied one, else read."""
-        if types is None:
-            hinted = self.engine.core.hints.ready_job_types(self.engine.clock.now())
-            wanted = self.engine.activatable_job_types() if hinted is None else hinted
-        else:
-            wanted = set(types)
+        """Activate what is there for each type and run the handlers; return how many."""
+        wanted = self.engine.activatable_job_types() if types is None else set(types)
         batch: list[tuple[Task, ActivatedJob]] = []
         for job_type in sorted(wanted):
             task = self.tasks.get(job_type)
@@ -160,8 +154,7 @@ class EmbeddedRuntime:
             tick(self.engine.clock.now())
         while True:
             handled = await self.worker.drain()
-            # no timer read when none can be due yet (pepflow/engine/hints.py)
-            fired = self.engine.fire_due_timers() if self.engine.core.hints.timers_may_be_due(self.engine.clock.now()) else 0
+            fired = self.engine.fire_due_timers()
             if handled == 0 and fired == 0:
                 return
 
@@ -191,8 +184,6 @@ class EmbeddedRuntime:
         self.worker.release_orphaned_jobs()
         while not stop.is_set():
             self._wake.clear()
-            # another process (``pep event``) may have written since: read, as before
-            self.engine.core.hints.forget()
             await self.run_until_idle()
             dues = [d for d in (self.engine.next_timer_due(), self.engine.next_job_due()) if d is not None]
             wait = max_idle
