@@ -60,7 +60,7 @@ from pepflow.documents import (  # noqa: E402
     render_final_pep,
 )
 from pepflow.documents.final_pdf import FinalPdf  # noqa: E402
-from pepflow.documents.pdf import PdfConverter, libreoffice  # noqa: E402
+from libreoffice_pool import PdfConverter, libreoffice  # noqa: E402  (bench/: the pool final PDFs came from before)
 
 COUNCIL = "Anyshire County Council"
 SENTENCES = [

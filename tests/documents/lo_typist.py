@@ -1,7 +1,7 @@
 """Type into a PEP form with LibreOffice itself, as a school using LibreOffice does, and save it.
 
 Run by the tests with the Python that has LibreOffice's UNO bridge (Debian's
-``/usr/bin/python3`` with ``python3-uno``), like ``pepflow/documents/libreoffice_host.py``:
+``/usr/bin/python3`` with ``python3-uno``), like ``bench/libreoffice_host.py``:
 it starts one headless ``soffice`` on a private pipe and profile, then answers requests on
 standard input, one JSON line each, ``{"docx": <base64>, "edits": [...]}``, with one JSON
 line ``{"docx": <base64 of the re-saved .docx>}`` or ``{"error": "..."}``.

@@ -1,4 +1,6 @@
-"""Tagged PDF copies of Word documents, made by long-lived LibreOffice processes.
+"""Tagged PDF copies of Word documents, made by long-lived LibreOffice processes: how
+final PDFs were made before they were set directly (``pepflow/documents/final_pdf.py``),
+kept here as ``pdf_bench.py``'s baseline; the product does not use it.
 
 No product path uses it any more: final PEPs' PDFs are set directly from their outline
 by :mod:`pepflow.documents.final_pdf` (about ten times cheaper). It stays as

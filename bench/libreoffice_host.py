@@ -1,6 +1,6 @@
 """One long-lived LibreOffice that turns Word documents into tagged PDFs.
 
-This file is not imported by pepflow: :mod:`pepflow.documents.pdf` runs it as a
+This file is not imported by pepflow: ``bench/libreoffice_pool.py`` runs it as a
 script with the Python that has LibreOffice's UNO bridge (Debian's ``python3`` with
 ``python3-uno``, or the ``python`` LibreOffice ships beside ``soffice``), which is
 usually not the product's own Python. So it uses the standard library and ``uno``
