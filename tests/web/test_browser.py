@@ -58,7 +58,7 @@ def test_social_worker_completes_a_form_and_business_support_sees_the_next_task(
     date_input.press("Enter")
     page.screenshot(path=str(ARTIFACTS / "task-form.png"), full_page=True)
     page.get_by_role("button", name="Complete task").click()
-    # completing runs the jobs it makes due before answering: a loaded 2-core machine once took over 15 s
+    # the completion wakes the runtime, which runs the jobs it made due; a loaded 2-core machine once took over 15 s
     try:
         page.wait_for_url(f"{base}/tasks", timeout=45000)
     except Exception:  # say what the page and the engine show, not only that it timed out
