@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
@@ -37,6 +38,17 @@ def mail_summary_record(log_row: MailLogRow, row: MailOutboxRow | None) -> r.Mai
     )
 
 
+def already_logged(s: Session, key: str, pep_id: str | None) -> r.MailLogEntry | None:
+    """The mail already logged under ``key`` (a second send of it sends nothing), else
+    ``None`` once the PEP it is for is known to exist (:class:`UnknownPep` if not)."""
+    existing = s.scalars(sa.select(MailLogRow).where(MailLogRow.idempotency_key == key)).first()
+    if existing is not None:
+        return r.MailLogEntry.model_validate(existing)
+    if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
+        raise UnknownPep(pep_id)
+    return None
+
+
 class MailLogRepository:
     """The mail log (``store.mail_repo``)."""
 
@@ -60,13 +72,9 @@ class MailLogRepository:
         status = _enum(MailStatus, status, "mail status")
         address = _email(recipient, "mail recipient")
         with self.uow.transaction() as s:
-            existing = s.scalars(
-                sa.select(MailLogRow).where(MailLogRow.idempotency_key == key)
-            ).first()
+            existing = already_logged(s, key, pep_id)
             if existing is not None:
-                return r.MailLogEntry.model_validate(existing), False
-            if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
-                raise UnknownPep(pep_id)
+                return existing, False
             now = self.uow.clock.now()
             row = MailLogRow(
                 idempotency_key=key,

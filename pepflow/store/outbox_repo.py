@@ -20,16 +20,14 @@ from sqlalchemy.orm import Session, defer, selectinload, undefer
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
-from pepflow.store.errors import InvalidRecord, RecordsError, UnknownMail, UnknownPep, UnknownRecord
+from pepflow.store.errors import InvalidRecord, RecordsError, UnknownMail, UnknownRecord
 from pepflow.store.mail_due import any_mail_due
-from pepflow.store.mail_repo import MailLogRepository
+from pepflow.store.mail_repo import MailLogRepository, already_logged
 from pepflow.store.models import (
-    PEP_AND_ATTENDEES,
     DocumentVersionRow,
     MailLogRow,
     MailOutboxAttachmentRow,
     MailOutboxRow,
-    PepRow,
 )
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _aware, _email, _jsonable, _text
@@ -106,13 +104,9 @@ class OutboxRepository:
                       actor: str, date: datetime, not_before: datetime | None = None,
                       **message: Any) -> tuple[r.MailLogEntry, bool]:
         with self.uow.transaction() as s:
-            existing = s.scalars(
-                sa.select(MailLogRow).where(MailLogRow.idempotency_key == key)
-            ).first()
+            existing = already_logged(s, key, pep_id)
             if existing is not None:
-                return r.MailLogEntry.model_validate(existing), False
-            if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
-                raise UnknownPep(pep_id)
+                return existing, False
             now = self.uow.clock.now()
             log_row = MailLogRow(
                 idempotency_key=key,
