@@ -267,15 +267,23 @@ class FormUser:
             subtype = c.get("subtype", "date")
             text = typed(c, value)
             if subtype in ("date", "datetime"):
+                from playwright.sync_api import expect  # imported where Playwright runs: the module loads without it
+
                 day = page.locator(f'[id="{dom_id}-date"]')
                 day.click(timeout=APPEAR_MS)
                 day.fill(text.split(" ")[0])
+                expect(day).to_have_value(text.split(" ")[0], timeout=APPEAR_MS)
                 day.press("Enter")
             if subtype in ("time", "datetime"):
                 clock = page.locator(f'[id="{dom_id}-time"]')
                 clock.click(timeout=APPEAR_MS)
                 clock.fill(text.split(" ")[-1])
-                clock.press("Enter")
+                # Typing closes form-js's list of times on its next render. Enter while
+                # the list is still drawn chooses the list's highlighted time (the one
+                # entered before, or 12:00), not the typed one; a person waits for the
+                # list to go and moves on, and leaving the field keeps what was typed.
+                anchor = clock.locator("xpath=ancestor::div[contains(@class,'fjs-timepicker-anchor')]")
+                anchor.locator(".fjs-dropdownlist").wait_for(state="detached", timeout=APPEAR_MS)
                 clock.press("Tab")
             else:
                 page.locator(f'[id="{dom_id}-date"]').press("Tab")
