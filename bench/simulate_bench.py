@@ -8,10 +8,10 @@ year takes a while; run it when you need the figure).
     .venv/bin/python bench/simulate_bench.py --postgres          # a fresh PostgreSQL database per run
     .venv/bin/python bench/simulate_bench.py 100 --baseline before.txt   # ratios to an earlier run's output
 
-Each size runs ``pep simulate`` (the real engine, workers, protected documents, final
-PDFs from the LibreOffice pool, every message through the local STARTTLS outbox) in a
-child process, whose process tree (LibreOffice included) is sampled for its peak
-memory. Before each run this process times a **floor**: a fixed piece of the same work
+Each size runs ``pep simulate`` (the real engine, workers, protected documents with
+their password spins in worker processes, final PDFs set by Typst, every message
+through the local STARTTLS outbox) in a child process, whose process tree (the spin
+workers included) is sampled for its peak memory. Before each run this process times a **floor**: a fixed piece of the same work
 (ten protected PEP forms and a thousand SQL statements on SQLite), so a run's time can
 be read as a number of floors whatever else the shared machine was doing. For each N:
 
@@ -20,13 +20,18 @@ be read as a number of floors whatever else the shared machine was doing. For ea
 - ``sN_cost_per_child_year`` (time / child-years simulated) and ``sN_cost_ratio`` to the
   smallest N's (flat growth: close to 1.0), also in floors;
 - ``sN_cpu_time`` and ``sN_cpu_per_child_year``: CPU seconds of the run's process tree
-  (LibreOffice included), steadier than the wall time on a shared machine;
+  (the spin workers included), steadier than the wall time on a shared machine;
 - ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
   the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
 
 With ``--baseline FILE`` (the saved output of an earlier run, say before a change, on
 the same machine), each size also prints ``sN_time_vs_baseline`` and
 ``sN_cost_in_floors_vs_baseline`` (this run / that run; below 1.0 is faster).
+
+With ``--spins-in-process``, each size first runs once more with
+``PEP_DOCUMENT_PROCESSES=0`` (every password spin in the product's own process, as
+before they had worker processes) and prints ``sN_in_process_time``,
+``sN_in_process_cpu_time`` and ``sN_time_vs_in_process`` (below 1.0: the workers pay).
 
 Every figure is one ``name: value unit`` line.
 """
@@ -100,15 +105,17 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run_size(n: int, database_url: str | None, seed: int) -> tuple[dict[str, str], float, int]:
-    """One simulation in a child process: its figures, wall time and peak tree memory."""
+def run_size(n: int, database_url: str | None, seed: int, processes: int | None = None) -> tuple[dict[str, str], float, int]:
+    """One simulation in a child process: its figures, wall time and peak tree memory
+    (``processes``: its PEP_DOCUMENT_PROCESSES, else the environment's)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"pep-simulate-{n}-"))
     command = [sys.executable, __file__, "--one", str(n), "--data-dir", str(data_dir / "run"), "--seed", str(seed)]
     if database_url:
         command += ["--database-url", database_url]
     began = time.perf_counter()
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ) if processes is None else {**os.environ, "PEP_DOCUMENT_PROCESSES": str(processes)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = 0
     stop = threading.Event()
 
@@ -196,6 +203,8 @@ def main() -> int:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="the PostgreSQL server the --postgres runs create their databases on")
     parser.add_argument("--baseline", type=Path, help="an earlier run's output: print this run's ratios to it")
+    parser.add_argument("--spins-in-process", action="store_true",
+                        help="also run each size with every password spin in the product's own process, for the ratio")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -210,6 +219,10 @@ def main() -> int:
     print(f"date: {date.today().isoformat()} -")
     print(f"cpus: {os.cpu_count()} cores")
     for n in sizes:
+        in_process = None
+        if args.spins_in_process:  # first, so that the machine's warm-up favours the other run
+            url = postgres_url(args.server) if args.postgres else None
+            in_process = run_size(n, url, args.seed, processes=0)
         floor = floor_seconds()
         url = postgres_url(args.server) if args.postgres else None
         figures, elapsed, peak = run_size(n, url, args.seed)
@@ -222,7 +235,7 @@ def main() -> int:
         print(f"{p}_floor: {floor:.2f} s")
         print(f"{p}_time: {elapsed:.1f} s")
         print(f"{p}_time_in_floors: {elapsed / floor:.0f} floors")
-        # CPU seconds of the run's process tree (LibreOffice included): on a shared machine
+        # CPU seconds of the run's process tree (the spin workers included): on a shared machine
         # the steadier measure of work done than the wall time
         cpu = float(figures["cpu_seconds"])
         print(f"{p}_cpu_time: {cpu:.1f} s")
@@ -239,6 +252,14 @@ def main() -> int:
         print(f"{p}_cost_ratio: {cost / base_cost:.2f} x")
         print(f"{p}_cost_ratio_in_floors: {floors / base_floors:.2f} x")
         print(f"{p}_database: {'postgresql' if url else 'sqlite'} -")
+        print(f"{p}_spins_in_worker_processes: {figures.get('password_spins_in_worker_processes', '-')} spins")
+        if in_process is not None:
+            figures0, elapsed0, peak0 = in_process
+            print(f"{p}_in_process_time: {elapsed0:.1f} s")
+            print(f"{p}_in_process_cpu_time: {float(figures0['cpu_seconds']):.1f} s")
+            print(f"{p}_in_process_peak_memory: {peak0 / 2**20:.0f} MiB")
+            print(f"{p}_time_vs_in_process: {elapsed / elapsed0:.2f} x")
+            print(f"{p}_cpu_vs_in_process: {cpu / float(figures0['cpu_seconds']):.2f} x")
         if f"{p}_time" in baseline:
             print(f"{p}_time_vs_baseline: {elapsed / baseline[f'{p}_time']:.2f} x")
             before_floors = baseline[f"{p}_time_in_floors"] / baseline[f"{p}_child_years"]

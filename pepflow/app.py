@@ -27,6 +27,7 @@ from .casework import Casework, casework_config, local_date
 from .clock import Clock
 from .config import AppSettings
 from .documents.final_pdf import FinalPdf
+from .documents.spin_pool import SpinPool
 from .engine.runtime import Engine
 from .engine.worker import EmbeddedRuntime
 from .handover import Handover
@@ -161,6 +162,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
     outbox: LocalOutboxServer | None = None
     smtps: list[SmtpMailer] = []
     pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
+    spins = SpinPool(settings.document_processes)  # protected files' password spins, on the other cores
     try:
         if mailer is None:
             signer = dkim_signer_from_env()
@@ -182,7 +184,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         casework = Casework(
             store, mailer, clock,
             casework_config(settings),
-            sender=sender, pdf=pdf,
+            sender=sender, pdf=pdf, spins=spins,
         )
         engine.add_completion_check(TaskChecks(casework).check)
         runtime = OutboxRuntime(engine, build_routers(casework), sender)
@@ -194,6 +196,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
         yield App(settings, clock, store, engine, casework, runtime, mailer, outbox, sender, handover)
     finally:
         pdf.close()
+        spins.close()
         for smtp in smtps:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:

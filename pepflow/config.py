@@ -32,6 +32,10 @@ class AppSettings(BaseSettings):
     password_delay_minutes: int = Field(default=120, ge=15, le=24 * 60)
     # a tagged PDF copy of each final PEP, set in-process by Typst (docs/final-pdf.md)
     final_pdf: bool = True
+    # worker processes for the password spins of protected Word files (100,000
+    # SHA-512 rounds each), so protecting a file does not hold the product's own
+    # process; default: one fewer than the machine's cores; 0 spins in-process
+    document_processes: int | None = Field(default=None, ge=0, le=32)
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None

@@ -8,6 +8,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+# An app protects a file or two in a test: a spin worker process (0.6 s to start)
+# would cost more than it saves, so tests spin in-process unless they ask for the
+# pool (tests/documents/test_spin_pool.py, the simulation's smoke test).
+os.environ.setdefault("PEP_DOCUMENT_PROCESSES", "0")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "PEP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -95,7 +95,8 @@ class SecureMail:
             raise LookupError(f"{pep.id} has no {kind.value} document to send")
         # the version just read exists: only the PEP is read again (its setting now)
         password = self._password(self.ctx.store.pep(pep.id), DocumentKind(kind), document.version)
-        data = self.ctx.protected.get(document.id, password, lambda: protect(self.ctx.store.document_content(document.id), password))
+        data = self.ctx.protected.get(document.id, password, lambda: protect(
+            self.ctx.store.document_content(document.id), password, spin=self.ctx.spins.spin))
         return Attachment(filename=document.filename, content_type=DOCX, data=data), password
 
     async def send_protected(self, pep: r.Pep, template: str, kind: str, document_kind: DocumentKind, recipients: list[r.Address], context: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ import hmac
 import io
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from struct import unpack_from
@@ -137,8 +138,11 @@ def _check_password(password: str) -> None:
         )
 
 
-def protect(docx: bytes, password: str) -> bytes:
-    """The Word file ``docx`` encrypted with ``password`` (AES-256 agile, 100,000 spins)."""
+def protect(docx: bytes, password: str, *, spin: Callable[[str, bytes], bytes] | None = None) -> bytes:
+    """The Word file ``docx`` encrypted with ``password`` (AES-256 agile, 100,000 spins).
+
+    ``spin`` computes the password-hash spin; the default runs it in this thread, a
+    :class:`pepflow.documents.spin_pool.SpinPool` on another core."""
     from msoffcrypto.method.container.ecma376_encrypted import ECMA376Encrypted
     from msoffcrypto.method.ecma376_agile import ECMA376Agile, ECMA376AgileEncryptionInfo
 
@@ -156,7 +160,9 @@ def protect(docx: bytes, password: str) -> bytes:
     info.spinCount = SPIN_COUNT
     salt = secrets.token_bytes(info.encryptedKey.saltSize)
     info.encryptedKey.saltValue = salt
-    h = _spin(password, salt)
+    h = (spin or _spin)(password, salt)
+    if len(h) != hashlib.sha512().digest_size:
+        raise RuntimeError("the password spin returned a value of the wrong size")
 
     verifier = secrets.token_bytes(16)
     info.encryptedVerifierHashInput = _aes_cbc(_key(h, _BLK_VERIFIER_INPUT), salt, verifier)

@@ -1,7 +1,8 @@
 """Runs a simulated council's year and measures it.
 
 The real product runs: the embedded engine and its workers, protected Word documents,
-final PEPs with their tagged PDFs from the LibreOffice pool, and every message through
+final PEPs with their tagged PDFs set by Typst, the password spins of protected
+files in worker processes (``PEP_DOCUMENT_PROCESSES``), and every message through
 the local STARTTLS outbox, all on a simulation clock from the first Monday of the
 autumn term to 23 July. The council's records go in as CSV exports
 (:mod:`pepflow.simulate.council`), its events through :mod:`pepflow.events`, its people
@@ -84,6 +85,8 @@ class Figures:
     eml_files: int = 0
     escalations: int = 0
     incidents: int = 0
+    protected_copies: int = 0
+    spins_in_workers: int = 0
     setup_s: float = 0.0
     year_s: float = 0.0
     elapsed_s: float = 0.0
@@ -122,6 +125,8 @@ class Figures:
             f"outbox_eml_files: {self.eml_files} files",
             f"escalations: {self.escalations} escalations",
             f"incidents: {self.incidents} incidents",
+            f"protected_copies: {self.protected_copies} files",
+            f"password_spins_in_worker_processes: {self.spins_in_workers} spins",
             f"setup_time: {self.setup_s:.1f} s",
             f"year_time: {self.year_s:.1f} s",
             f"elapsed: {self.elapsed_s:.1f} s",
@@ -224,6 +229,8 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
         figures.final_pdfs = pdf.rendered
         figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
         figures.incidents = len(app.engine.incidents())
+        figures.protected_copies = app.casework.protected.made
+        figures.spins_in_workers = app.casework.context.spins.spun_in_pool
         figures.eml_files = sum(1 for _ in (options.data_dir / "outbox").rglob("*.eml"))
         figures.problems = check_invariants(app, plan, counts, figures.eml_files)
         figures.problems += [f"event refused: {e.kind} {e.child_id} on {e.on}: {err}" for e, err in refused]
@@ -234,7 +241,9 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
     title = f"PEP workload by week: {options.children} children" + (f" + {options.extra_children} more" if options.extra_children else "")
     forecast_png.write_bytes(to_png(weeks, title))
     figures.elapsed_s = time.perf_counter() - started
-    figures.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # this process and, on top, the largest of its spin workers (ended with the app)
+    figures.peak_rss_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     return Simulation(options, plan, figures, forecast_csv, forecast_png)
 
 

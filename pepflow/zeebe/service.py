@@ -72,6 +72,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None
     pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
+    spins = SpinPool(settings.document_processes)  # protected files' password spins, on the other cores
     try:
         if mailer is None:
             relay = relay_smtp_settings(settings)
@@ -85,11 +86,12 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
             mailer = smtp
         casework = Casework(
             store, mailer, clock,
-            casework_config(settings), pdf=pdf,
+            casework_config(settings), pdf=pdf, spins=spins,
         )
         yield Services(settings, clock, store, mailer, casework, outbox)
     finally:
         pdf.close()
+        spins.close()
         if smtp is not None:
             await smtp.__aexit__(None, None, None)
         if outbox is not None:

@@ -19,8 +19,9 @@ from pepflow.cli import app
 pytestmark = pytest.mark.slow
 
 
-def test_a_fifty_child_council_year(tmp_path):
+def test_a_fifty_child_council_year(tmp_path, monkeypatch):
     data_dir = tmp_path / "sim"
+    monkeypatch.setenv("PEP_DOCUMENT_PROCESSES", "1")  # as a council's machine runs it: spins on another core
     result = CliRunner().invoke(app, ["simulate", "--children", "50", "--data-dir", str(data_dir), "--seed", "16"])
     assert result.exit_code == 0, result.output
     figures = {}
@@ -34,6 +35,9 @@ def test_a_fifty_child_council_year(tmp_path):
     assert int(figures["final_peps"]) >= 3 * 25
     assert figures["mail_sent"] == figures["outbox_eml_files"]
     assert figures["final_pdfs"] == figures["final_peps"]  # every final PEP has its tagged PDF
+    # every protected copy's spin ran in the worker process, none fell back to this one
+    assert int(figures["protected_copies"]) > 0
+    assert figures["password_spins_in_worker_processes"] == figures["protected_copies"]
     with sqlite3.connect(data_dir / "pep.sqlite3") as db:
         assert db.execute("select count(*) from mail_log where status = 'sent'").fetchone()[0] == int(figures["mail_sent"])
         assert db.execute("select count(*) from document_versions").fetchone()[0] == int(figures["documents"])

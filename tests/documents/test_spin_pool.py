@@ -1,0 +1,125 @@
+"""Password spins in worker processes: the same files as in-process, and a worker that
+dies costs a warning and a spin done here, never a document sent unprotected."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from pepflow.documents import protect, render_pep_form, unprotect
+from pepflow.documents.protected_copies import ProtectedCopies
+from pepflow.documents.protection import _spin
+from pepflow.documents.spin_pool import SpinPool, default_processes
+
+from .helpers import SECRET, content, identity
+
+PASSWORD = "k7mq-2xfp-9rtc-4hwn"
+
+
+def test_a_worker_process_spins_what_this_process_spins():
+    salts = [os.urandom(16) for _ in range(3)]
+    with SpinPool(1) as pool:
+        for salt in salts:
+            assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
+        assert pool.spin("pässwörd-ünïcode", salts[0]) == _spin("pässwörd-ünïcode", salts[0])
+        assert pool.spun_in_pool == 4 and pool.spun_here == 0
+
+
+def test_a_file_protected_through_the_pool_opens_with_its_password():
+    form = render_pep_form(identity(), content("school-age"), SECRET)
+    with SpinPool(1) as pool:
+        protected = protect(form, PASSWORD, spin=pool.spin)
+    assert unprotect(protected, PASSWORD) == form
+
+
+def test_no_processes_spin_here_and_start_nothing():
+    pool = SpinPool(0)
+    salt = os.urandom(16)
+    assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
+    assert pool.spun_here == 1 and pool._executor is None
+    pool.close()
+
+
+def test_a_dead_worker_costs_a_warning_and_a_spin_here_then_a_new_worker(caplog):
+    salt = os.urandom(16)
+    with SpinPool(1) as pool:
+        assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
+        for pid in list(pool._executor._processes):  # noqa: SLF001 - the worker a kill -9 would hit
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        with caplog.at_level(logging.WARNING, logger="pepflow.documents.spin_pool"):
+            assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
+        assert "worker process died" in caplog.text
+        assert pool.spun_here == 1
+        assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)  # a fresh worker
+        assert pool.spun_in_pool == 2
+
+
+def test_a_closed_pool_refuses_and_a_negative_size_is_refused():
+    pool = SpinPool(1)
+    pool.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.spin(PASSWORD, os.urandom(16))
+    with pytest.raises(ValueError, match="negative"):
+        SpinPool(-1)
+    assert default_processes() == max(0, (os.cpu_count() or 1) - 1)
+
+
+def test_recipients_asking_at_once_wait_for_one_copy():
+    copies = ProtectedCopies()
+    made: list[int] = []
+    started = threading.Event()
+
+    def make() -> bytes:
+        made.append(1)
+        started.set()
+        time.sleep(0.2)  # the spins take this long; the other recipients ask meanwhile
+        return b"protected copy"
+
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(copies.get(7, PASSWORD, make))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert results == [b"protected copy"] * 6
+    assert made == [1] and copies.made == 1 and copies.reused == 5
+
+
+def test_a_copy_that_fails_is_made_again_by_the_next_asker_who_sees_only_their_own_result():
+    copies = ProtectedCopies()
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def failing() -> bytes:
+        calls.append(1)
+        gate.wait(5)
+        raise OSError("the document could not be read")
+
+    errors: list[Exception] = []
+
+    def first() -> None:
+        try:
+            copies.get(8, PASSWORD, failing)
+        except OSError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    while not calls:
+        time.sleep(0.01)
+    second: list[bytes] = []
+    waiter = threading.Thread(target=lambda: second.append(copies.get(8, PASSWORD, lambda: b"made by the second")))
+    waiter.start()
+    time.sleep(0.1)
+    assert not second  # waiting for the first
+    gate.set()
+    worker.join(5)
+    waiter.join(5)
+    assert len(errors) == 1 and second == [b"made by the second"]
+    assert copies.get(8, PASSWORD, lambda: b"never") == b"made by the second"
