@@ -33,6 +33,7 @@ from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
 from pepflow.documents.final_pdf import FinalPdf
+from pepflow.documents.spin_pool import SpinPool
 from pepflow.mail.local_outbox import LocalOutboxServer
 from pepflow.mail.transport import Mailer, SmtpMailer
 from pepflow.store import RecordsStore
