@@ -62,9 +62,11 @@ class SpinPool:
             except BrokenProcessPool as exc:
                 self._discard(executor, exc)
             else:
-                self.spun_in_pool += 1
+                with self._lock:  # callers are threads: a bare += could lose a count
+                    self.spun_in_pool += 1
                 return result
-        self.spun_here += 1
+        with self._lock:
+            self.spun_here += 1
         return _spin(password, salt)
 
     def close(self) -> None:
