@@ -110,7 +110,8 @@ class Handover:
         ]
         if wanted is None:
             # every child: the records and the open tasks in a few queries, not ten a child
-            records: Any = DayRecords(self.store, (v.get("pepId") for _p, _k, _d, v in instances))
+            records: Any = DayRecords(self.store, (v.get("pepId") for _p, _k, _d, v in instances),
+                                      child_ids=(v["childId"] for _p, _k, _d, v in instances))
             open_tasks: dict[int, list] | None = defaultdict(list)
             for task in self.engine.user_tasks():
                 open_tasks[task.process_instance_key].append(task)

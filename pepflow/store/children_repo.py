@@ -34,6 +34,7 @@ from pepflow.store.models import (
     StaffRow,
 )
 from pepflow.store.settings_repo import SettingsRepository
+from pepflow.store.core_reads import one_by_key
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _diff, _email, _enum, _identifier, _snapshot, _text
 
@@ -109,11 +110,11 @@ class ChildrenRepository:
 
     def child(self, child_id: str) -> r.Child:
         """The child, or :class:`UnknownChild`."""
-        with self.uow.read() as s:
-            row = s.get(ChildRow, child_id)
-            if row is None:
-                raise UnknownChild(child_id)
-            return r.Child.model_validate(row)
+        with self.uow.rows() as conn:  # Core: read for every job of a child
+            data = one_by_key(conn, ChildRow, child_id)
+        if data is None:
+            raise UnknownChild(child_id)
+        return r.Child.model_validate(data)
 
     def children(self) -> list[r.Child]:
         with self.uow.read() as s:

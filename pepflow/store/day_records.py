@@ -17,24 +17,81 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
+from ..domain.enums import StaffRole
 from . import records as r
 from .allocations import _record as allocation_record
+from .core_reads import fields_of
 from .errors import UnknownChild, UnknownPep, UnknownSetting, UnknownStaff
-from .models import ChildRow, ContactRow, PepRow, SettingRow, StaffAllocationRow, StaffRow
-from .peps_repo import pep_record
-from .staff_repo import staff_record
+from .models import (
+    ChildRow,
+    ContactRow,
+    PepAttendeeRow,
+    PepRow,
+    SettingRow,
+    StaffAllocationRow,
+    StaffRoleRow,
+    StaffRow,
+)
+
+
+_PEPS_WITH_ATTENDEES = (
+    fields_of(PepRow)
+    .add_columns(PepAttendeeRow.attendee_id.label("attendee_id"))
+    .outerjoin(PepAttendeeRow, PepAttendeeRow.pep_id == PepRow.id)
+    .order_by(PepRow.id, PepAttendeeRow.position)
+)
+
+
+def _chunks(keys: list[str], size: int = 500):
+    """``IN`` lists of at most ``size`` keys (SQLite's bound-parameter limit)."""
+    return (keys[i:i + size] for i in range(0, len(keys), size))
+
+
+def _by_child(conn, query: sa.Select, column, child_ids: list[str] | None):
+    """The rows of ``query``, only those of ``child_ids`` when it is given."""
+    if child_ids is None:
+        yield from conn.execute(query).mappings()
+        return
+    for chunk in _chunks(child_ids):
+        yield from conn.execute(query.where(column.in_(chunk))).mappings()
+
+
+def _peps_from(rows) -> dict[str, r.Pep]:
+    """PEP records from a PEP-joined-with-attendees result (one row per attendee)."""
+    data: dict[str, dict] = {}
+    for row in rows.mappings():
+        pep = data.get(row["id"])
+        if pep is None:
+            pep = data[row["id"]] = {k: v for k, v in row.items() if k != "attendee_id"}
+            pep["attendee_ids"] = []
+        if row["attendee_id"] is not None:
+            pep["attendee_ids"].append(row["attendee_id"])
+    return {pep_id: r.Pep.model_validate({**pep, "attendee_ids": tuple(pep["attendee_ids"])})
+            for pep_id, pep in data.items()}
+
+
+class _Attributes:
+    """A row's mapping read as attributes (what the record builders read)."""
+
+    def __init__(self, row) -> None:
+        self.__dict__.update(row)
 
 
 class _Allocations:
-    def __init__(self, by_child: dict[str, list[r.Allocation]]) -> None:
+    def __init__(self, by_child: dict[str, list[r.Allocation]], loaded, store_allocations) -> None:
         self._by_child = by_child
+        self._loaded = loaded  # the children read for this check; others are asked of the store
+        self._store = store_allocations
 
     def for_child(self, child_id: str) -> list[r.Allocation]:
+        if not self._loaded(child_id):
+            return self._store.for_child(child_id)
         return list(self._by_child.get(child_id, ()))
 
     def current_for_child(self, child_id: str, day) -> list[r.Allocation]:
+        if not self._loaded(child_id):
+            return self._store.current_for_child(child_id, day)
         return [a for a in self._by_child.get(child_id, ()) if a.covers(day)]
 
 
@@ -64,32 +121,51 @@ class _DayCover:
 class DayRecords:
     """A read-only view of the records for one daily check (see the module)."""
 
-    def __init__(self, store, pep_ids: Iterable[str] = ()) -> None:
+    def __init__(self, store, pep_ids: Iterable[str] = (), child_ids: Iterable[str] | None = None) -> None:
         self.clock = store.clock
+        self._store = store
         self.cover = _DayCover(store.cover)
         wanted_peps = sorted({p for p in pep_ids if isinstance(p, str)})
-        with store.uow.read() as s:
+        # only the children the check is about (those with a running process): every
+        # child the council ever had would make each day's check grow year on year
+        wanted = None if child_ids is None else sorted({c for c in child_ids if isinstance(c, str)})
+        self._wanted = None if wanted is None else set(wanted)
+        # Core, not the ORM: thousands of rows a day become records straight away
+        with store.uow.rows() as conn:
             self._children = {
-                row.id: r.Child.model_validate(row) for row in s.scalars(sa.select(ChildRow))
+                row["id"]: r.Child.model_validate(dict(row))
+                for row in _by_child(conn, fields_of(ChildRow), ChildRow.id, wanted)
             }
-            self._staff = {row.id: staff_record(row) for row in s.scalars(sa.select(StaffRow).options(selectinload(StaffRow.roles)).order_by(StaffRow.id))}
-            self._settings = {row.id: r.Setting.model_validate(row) for row in s.scalars(sa.select(SettingRow))}
+            roles: dict[str, list[StaffRole]] = defaultdict(list)
+            for staff_id, role in conn.execute(sa.select(StaffRoleRow.staff_id, StaffRoleRow.role).order_by(StaffRoleRow.role)):
+                roles[staff_id].append(StaffRole(role))
+            self._staff = {
+                row["id"]: r.Staff(**row, roles=tuple(roles.get(row["id"], ())))
+                for row in conn.execute(fields_of(StaffRow).order_by(StaffRow.id)).mappings()
+            }
+            self._settings = {
+                row["id"]: r.Setting.model_validate(dict(row))
+                for row in conn.execute(fields_of(SettingRow)).mappings()
+            }
             contacts: dict[str, list[r.Contact]] = defaultdict(list)
-            for row in s.scalars(sa.select(ContactRow).order_by(ContactRow.id)):
-                contacts[row.child_id].append(r.Contact.model_validate(row))
+            for row in _by_child(conn, fields_of(ContactRow).order_by(ContactRow.id), ContactRow.child_id, wanted):
+                contacts[row["child_id"]].append(r.Contact.model_validate(dict(row)))
             self._contacts = dict(contacts)
             allocations: dict[str, list[r.Allocation]] = defaultdict(list)
-            for row in s.scalars(
-                sa.select(StaffAllocationRow).order_by(StaffAllocationRow.role, StaffAllocationRow.starts_on)
-            ):
-                allocations[row.child_id].append(allocation_record(row))
-            self.allocations = _Allocations(dict(allocations))
+            ordered = fields_of(StaffAllocationRow).order_by(StaffAllocationRow.role, StaffAllocationRow.starts_on)
+            for row in _by_child(conn, ordered, StaffAllocationRow.child_id, wanted):
+                allocations[row["child_id"]].append(allocation_record(_Attributes(row)))
+            self.allocations = _Allocations(dict(allocations), self._loaded, store.allocations)
             self._peps: dict[str, r.Pep] = {}
-            for chunk in (wanted_peps[i:i + 500] for i in range(0, len(wanted_peps), 500)):
-                for row in s.scalars(sa.select(PepRow).options(selectinload(PepRow.attendees)).where(PepRow.id.in_(chunk))):
-                    self._peps[row.id] = pep_record(row)
+            for chunk in _chunks(wanted_peps):
+                self._peps.update(_peps_from(conn.execute(_PEPS_WITH_ATTENDEES.where(PepRow.id.in_(chunk)))))
+
+    def _loaded(self, child_id: str) -> bool:
+        return self._wanted is None or child_id in self._wanted
 
     def child(self, child_id: str) -> r.Child:
+        if not self._loaded(child_id):
+            return self._store.child(child_id)
         try:
             return self._children[child_id]
         except KeyError:
@@ -112,6 +188,8 @@ class DayRecords:
             raise UnknownSetting(setting_id) from None
 
     def contacts_for(self, child_id: str) -> list[r.Contact]:
+        if not self._loaded(child_id):
+            return self._store.contacts_for(child_id)
         self.child(child_id)
         return list(self._contacts.get(child_id, ()))
 

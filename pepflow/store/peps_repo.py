@@ -40,6 +40,7 @@ from pepflow.store.models import (
     SettingRow,
     StaffRow,
 )
+from pepflow.store.core_reads import fields_of
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import (
     UNSET,
@@ -81,6 +82,20 @@ _PEP_FIELDS = (
     "form_returned_at",
     "finalised_at",
 )
+
+
+# one statement: the PEP's row once per attendee (once with NULL when it has none)
+_PEP_WITH_ATTENDEES = (
+    fields_of(PepRow)
+    .add_columns(PepAttendeeRow.attendee_id.label("attendee_id"))
+    .outerjoin(PepAttendeeRow, PepAttendeeRow.pep_id == PepRow.id)
+    .where(PepRow.id == sa.bindparam("pep_id"))
+    .order_by(PepAttendeeRow.position)
+)
+_SECTION_CONTENT = sa.select(PepSectionRow.content).where(
+    PepSectionRow.pep_id == sa.bindparam("pep_id"), PepSectionRow.section == sa.bindparam("section")
+)
+_PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("pep_id"))
 
 
 def pep_record(row: PepRow) -> r.Pep:
@@ -262,11 +277,14 @@ class PepRepository:
             return pep_record(row)
 
     def pep(self, pep_id: str) -> r.Pep:
-        with self.uow.read() as s:
-            row = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
-            if row is None:
-                raise UnknownPep(pep_id)
-            return pep_record(row)
+        with self.uow.rows() as conn:  # Core: the hottest read of a simulated year
+            rows = conn.execute(_PEP_WITH_ATTENDEES, {"pep_id": pep_id}).mappings().all()
+        if not rows:
+            raise UnknownPep(pep_id)
+        data = dict(rows[0])
+        del data["attendee_id"]
+        data["attendee_ids"] = tuple(x["attendee_id"] for x in rows if x["attendee_id"] is not None)
+        return r.Pep.model_validate(data)
 
     def peps_for(self, child_id: str) -> list[r.Pep]:
         """A child's PEPs, oldest first (academic year, term, sequence)."""
@@ -343,12 +361,12 @@ class PepRepository:
 
     def section(self, pep_id: str, section: PepSection | str) -> dict[str, Any] | None:
         section = _enum(PepSection, section, "section")
-        with self.uow.read() as s:
+        with self.uow.rows() as conn:
             # a saved section's PEP exists (its foreign key): only a missing one asks
-            row = s.get(PepSectionRow, (pep_id, section.value))
-            if row is not None:
-                return dict(row.content)
-            if s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
+            content = conn.execute(_SECTION_CONTENT, {"pep_id": pep_id, "section": section.value}).scalar()
+            if content is not None:
+                return dict(content)
+            if conn.execute(_PEP_EXISTS, {"pep_id": pep_id}).first() is None:
                 raise UnknownPep(pep_id)
             return None
 
@@ -447,14 +465,14 @@ class PepRepository:
     def documents(
         self, pep_id: str, kind: DocumentKind | str | None = None
     ) -> list[r.DocumentVersion]:
-        with self.uow.read() as s:
-            query = sa.select(DocumentVersionRow).where(DocumentVersionRow.pep_id == pep_id)
-            if kind is not None:
-                query = query.where(
-                    DocumentVersionRow.kind == _enum(DocumentKind, kind, "document kind").value
-                )
-            rows = s.scalars(query.order_by(DocumentVersionRow.kind, DocumentVersionRow.version))
-            return [r.DocumentVersion.model_validate(x) for x in rows]
+        query = fields_of(DocumentVersionRow).where(DocumentVersionRow.pep_id == pep_id)
+        if kind is not None:
+            query = query.where(
+                DocumentVersionRow.kind == _enum(DocumentKind, kind, "document kind").value
+            )
+        with self.uow.rows() as conn:
+            rows = conn.execute(query.order_by(DocumentVersionRow.kind, DocumentVersionRow.version)).mappings().all()
+        return [r.DocumentVersion.model_validate(dict(x)) for x in rows]
 
     def latest_document(self, pep_id: str, kind: DocumentKind | str) -> r.DocumentVersion | None:
         versions = self.documents(pep_id, kind)

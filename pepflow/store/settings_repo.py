@@ -19,6 +19,7 @@ from pepflow.store import records as r
 from pepflow.store.calendar_cache import CalendarCache
 from pepflow.store.errors import InvalidRecord, MissingAddress, UnknownSetting
 from pepflow.store.models import InsetDayRow, SettingRow, TermDatesRow
+from pepflow.store.core_reads import one_by_key
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import COUNCIL, _diff, _email, _enum, _identifier, _snapshot, _text
 
@@ -85,11 +86,11 @@ class SettingsRepository:
             return r.Setting.model_validate(row)
 
     def setting(self, setting_id: str) -> r.Setting:
-        with self.uow.read() as s:
-            row = s.get(SettingRow, setting_id)
-            if row is None:
-                raise UnknownSetting(setting_id)
-            return r.Setting.model_validate(row)
+        with self.uow.rows() as conn:  # Core: read for every form and meeting
+            data = one_by_key(conn, SettingRow, setting_id)
+        if data is None:
+            raise UnknownSetting(setting_id)
+        return r.Setting.model_validate(data)
 
     def settings(self) -> list[r.Setting]:
         with self.uow.read() as s:

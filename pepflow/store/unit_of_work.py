@@ -122,6 +122,19 @@ class UnitOfWork:
         with self._sessions() as session:
             yield session
 
+    @contextmanager
+    def rows(self) -> Iterator[sa.Connection]:
+        """A connection to read with through Core (:mod:`pepflow.store.core_reads`):
+        inside a transaction, that transaction's connection after a flush, so the read
+        sees the transaction's own pending changes as an ORM query would."""
+        active = self._active.get()
+        if active is not None:
+            active.flush()
+            yield active.connection()
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
     def audit(
         self,
         session: Session,

@@ -21,12 +21,16 @@ def sample(store):
     return store
 
 
-def test_the_day_records_answer_as_the_store_does(sample):
+@pytest.mark.parametrize("only", [None, ["C-0001"]], ids=["every-child", "the-check's-children"])
+def test_the_day_records_answer_as_the_store_does(sample, only):
+    """With ``child_ids`` only those children are read; asked about any other, the
+    records answer from the store: the same answers either way."""
     # a planned handover and an ended role, so the dates matter
     sample.allocations.allocate("C-0001", "ST-0002", "social-worker", starts_on=date(2026, 10, 1), actor="TM")
     pep = sample.create_pep("C-0001", 2026, "autumn", actor="test")
     children = [c.id for c in sample.children()]
-    records = DayRecords(sample, [pep.id])
+    assert len(children) > 1
+    records = DayRecords(sample, [pep.id], child_ids=only)
     for day in (date(2026, 9, 30), date(2026, 10, 1), date(2028, 6, 1)):
         for child_id in children:
             assert assignment_for(records, child_id, day) == assignment_for(sample, child_id, day)
@@ -34,6 +38,10 @@ def test_the_day_records_answer_as_the_store_does(sample):
             for setting_id in {None, setting.id if setting else None}:
                 assert contact_options(records, child_id, setting_id) == contact_options(sample, child_id, setting_id)
     assert records.pep(pep.id) == sample.pep(pep.id)
+    for child_id in children:
+        assert records.child(child_id) == sample.child(child_id)
+        assert records.contacts_for(child_id) == sample.contacts_for(child_id)
+        assert records.allocations.for_child(child_id) == sample.allocations.for_child(child_id)
     with pytest.raises(UnknownChild):
         records.child("C-9999")
     with pytest.raises(UnknownPep):
