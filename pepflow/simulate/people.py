@@ -92,7 +92,10 @@ class CouncilCaseworkers:
 
     def _due(self, task: UserTask, today: date) -> bool:
         usual, slow = self.DELAYS.get(task.element_id, ((0,), 0))
-        key = (task.element_id, task.user_task_key)
+        # drawn by what the task is about (the PEP, or the child, and when it appeared),
+        # never by the engine's key: keys follow the order concurrent jobs finished in,
+        # so the same seed would not give the same year
+        key = (task.element_id, task.variables.get("pepId") or task.variables.get("childId"), task.created_at.isoformat())
         if self.draw("slow", *key) < self.behaviour.slow_share:
             delay = slow
         else:
@@ -102,7 +105,8 @@ class CouncilCaseworkers:
 
     def work(self, today: date, now: datetime, tasks: Sequence[UserTask]) -> Iterable[Completion]:
         typing: list[UserTask] = []
-        for task in tasks:
+        # in an order of their own, not the engine's keys (see _due)
+        for task in sorted(tasks, key=self._order):
             if task.element_id == TYPE_UP:
                 typing.append(task)
             elif self._due(task, today):
@@ -110,7 +114,7 @@ class CouncilCaseworkers:
                 if task.element_id == "RecordMeetingTask":
                     answers = self._spread(task, answers, today)
                 yield Completion(task, self.roles.actor_for(task), answers)
-        for task in sorted(typing, key=lambda t: (t.created_at, t.user_task_key)):
+        for task in sorted(typing, key=self._order):
             officer = self.officer_for(task)
             if self.typed[(officer, today)] >= self.behaviour.typing_per_day:
                 continue
@@ -118,6 +122,11 @@ class CouncilCaseworkers:
             yield Completion(task, officer, self.roles.variables_for(task, now))
         for key in [k for k in self.typed if k[1] < today]:
             del self.typed[key]
+
+    @staticmethod
+    def _order(task: UserTask) -> tuple:
+        subject = task.variables.get("pepId") or task.variables.get("childId") or ""
+        return (task.created_at, str(subject), task.element_id)
 
     def _spread(self, task: UserTask, answers: dict, today: date) -> dict:
         """Councils spread PEP meetings over the first half of term, not all in its

@@ -51,7 +51,7 @@ class WorkloadQueries:
             rows = s.execute(
                 sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at)
                 .where(PepRow.status == PepStatus.FORM_SENT.value, PepRow.form_sent_at.is_not(None))
-                .order_by(PepRow.form_sent_at)
+                .order_by(PepRow.form_sent_at, PepRow.id)
             ).all()
         return [AwaitingForm(*row) for row in rows]
 
