@@ -27,7 +27,7 @@ from .casework import Casework, casework_config, local_date
 from .clock import Clock
 from .config import AppSettings
 from .documents.final_pdf import FinalPdf
-from .documents.spin_pool import SpinPool
+from .documents.spin_pool import DocumentPool
 from .engine.runtime import Engine
 from .engine.worker import EmbeddedRuntime
 from .handover import Handover
@@ -162,7 +162,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
     outbox: LocalOutboxServer | None = None
     smtps: list[SmtpMailer] = []
     pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
-    spins = SpinPool(settings.document_processes)  # protected files' password spins, on the other cores
+    spins = DocumentPool(settings.document_processes)  # password spins and python-docx work, on the other cores
     try:
         if mailer is None:
             signer = dkim_signer_from_env()

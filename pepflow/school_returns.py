@@ -210,25 +210,28 @@ class SchoolReturns:
     """The service over ``store.returns``, the read-back and the PEP's school section."""
 
     def __init__(self, casework: Casework | CaseContext) -> None:
-        # either has the store, the settings and the casework's mail (``SecureMail``)
+        # either has the store, the settings, the casework's mail (``SecureMail``) and its
+        # document pool (the read-back runs in a worker process when there is one)
         self.casework = casework
         self.store = casework.store
+        self._documents = casework.spins
 
     # ------------------------------------------------------------------ reading
     def _read(self, pep_id: str, data: bytes) -> tuple[ReadBackResult, int | None, int | None]:
         """Read the file; a protected one with each version's password, newest first.
         Returns (the read-back, the form version that opened it, the latest version)."""
         secret = self.casework.config.document_secret
+        read = self._documents.run  # python-docx work: in a document worker process when there is one
         forms = self.store.documents(pep_id, DocumentKind.FORM)
         latest = forms[-1].version if forms else None
         try:
-            return read_school_return(data, pep_id, secret), None, latest
+            return read(read_school_return, data, pep_id, secret), None, latest
         except Encrypted:
             pass
         for form in reversed(forms):
             password, _ = self.casework.mail.document_password(pep_id, DocumentKind.FORM, form.version)
             try:
-                return read_school_return(data, pep_id, secret, password=password), form.version, latest
+                return read(read_school_return, data, pep_id, secret, password=password), form.version, latest
             except WrongPassword:
                 continue
         tried = len(forms)

@@ -46,8 +46,8 @@ class CaseContext:
         self.meetings = MeetingDates(store, clock, self.working_days)
         # a version's protected copy, made once for all its recipients
         self.protected = ProtectedCopies()
-        # where the password spins of protected copies run: the composition root's
-        # worker processes, else this process
+        # where the password spins and the python-docx work (forms, final PEPs, read-backs)
+        # run: the composition root's worker processes, else this process
         self.spins = spins if spins is not None else SpinPool(0)
         # Steps only queue mail (``mail.queue``); a sender delivers it. The composition
         # root runs its own sender alongside the workers and passes it in. Without one (a

@@ -46,7 +46,7 @@ class FinalPepStage(Stage):
         final = (self.ctx.identity(pep), self.ctx.content(pep), SchoolReturn.model_validate(school), meeting, version)
         made_by = dict(council_name=self.ctx.config.council_name, finalised_on=self.ctx.today(),
                        finalised_by=finalised_by(self.ctx.store, pep))
-        data = render_final_pep(*final, **made_by)
+        data = self.ctx.spins.run(render_final_pep, *final, **made_by)  # in a document worker process if any
         # the PDF first, from the same outline: one that fails (the job is retried) keeps no half-made version
         pdf = self.ctx.pdf.render(*final, **made_by) if self.ctx.config.final_pdf else None
         document = self.ctx.keep_document(pep, DocumentKind.FINAL, data, purpose)

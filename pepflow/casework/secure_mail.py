@@ -10,7 +10,7 @@ import hmac
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..documents import document_password, protect, spell_password
+from ..documents import document_password, spell_password
 from ..domain.enums import DocumentKind, Variant
 from ..mail.links import STAFF_KINDS, pep_link
 from ..mail.message import Attachment, OutgoingMail
@@ -95,8 +95,8 @@ class SecureMail:
             raise LookupError(f"{pep.id} has no {kind.value} document to send")
         # the version just read exists: only the PEP is read again (its setting now)
         password = self._password(self.ctx.store.pep(pep.id), DocumentKind(kind), document.version)
-        data = self.ctx.protected.get(document.id, password, lambda: protect(
-            self.ctx.store.document_content(document.id), password, spin=self.ctx.spins.spin))
+        data = self.ctx.protected.get(document.id, password, lambda: self.ctx.spins.protect(
+            self.ctx.store.document_content(document.id), password))
         return Attachment(filename=document.filename, content_type=DOCX, data=data), password
 
     async def send_protected(self, pep: r.Pep, template: str, kind: str, document_kind: DocumentKind, recipients: list[r.Address], context: dict[str, Any]) -> None:

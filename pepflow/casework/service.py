@@ -61,6 +61,8 @@ class Casework:
         self.store, self.mailer, self.clock, self.pdf = context.store, context.mailer, context.clock, context.pdf
         self.working_days, self.meetings, self.protected = context.working_days, context.meetings, context.protected
         self.sender, self.deliver_after_steps = context.sender, context.deliver_after_steps
+        #: where password spins and python-docx work run (``DocumentPool``)
+        self.spins = context.spins
         #: queued and protected mail, passwords, addresses; the dates that follow from a meeting
         self.mail, self.deadlines = context.mail, context.deadlines
         self.entry = EntryStage(self.context)

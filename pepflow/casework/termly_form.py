@@ -100,8 +100,8 @@ class TermlyFormStage(Stage):
             # same file back by a date (same version, same password); the worker's
             # part goes into the final PEP from the records
             return {"formDocumentId": sent.id, "formAlreadyReturned": False}
-        data = render_pep_form(
-            self.ctx.identity(pep), self.ctx.content(pep), self.ctx.config.document_secret,
+        data = self.ctx.spins.run(  # python-docx work: in a document worker process when there is one
+            render_pep_form, self.ctx.identity(pep), self.ctx.content(pep), self.ctx.config.document_secret,
             council_name=self.ctx.config.council_name, issued_on=self.ctx.today(),
         )
         document = self.ctx.keep_document(pep, DocumentKind.FORM, data, purpose)

@@ -73,6 +73,15 @@ class WrongPep(DocumentRejected):
         self.expected_reference = expected_reference
         self.found_reference = found_reference
 
+    def __reduce__(self) -> tuple:
+        # the default (``cls(*args)``) loses the keyword-only references: a read-back in a
+        # document worker process (``DocumentPool``) must arrive as the same error
+        return _wrong_pep, (str(self), self.expected_reference, self.found_reference), self.__dict__
+
+
+def _wrong_pep(message: str, expected_reference: str, found_reference: str | None) -> WrongPep:
+    return WrongPep(message, expected_reference=expected_reference, found_reference=found_reference)
+
 
 @dataclass(frozen=True)
 class ReadLimits:

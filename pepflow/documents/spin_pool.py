@@ -1,21 +1,28 @@
-"""Word's password spins on the machine's other cores.
+"""Word documents and their password spins on the machine's other cores.
 
 Protecting a Word file costs 100,000 SHA-512 rounds (:func:`protection._spin`), about
 140 ms of one core, and nothing may make it cheaper: it is what makes guessing a
-document's password slow. In one Python process it also holds the interpreter, so
-while a file is protected the engine, the records and the other jobs wait. A
-``SpinPool`` runs the spins in worker processes instead: the caller's thread waits
-for the 64-byte result without holding the interpreter, and the rest of the product
-goes on with the other core(s).
+document's password slow. Rendering a form or a final PEP, reading a returned form
+and filling one (the simulation's schools) are python-docx / lxml work of the same
+kind. In one Python process all of it holds the interpreter, so while a document is
+made or read the engine, the records and the other jobs wait. A ``DocumentPool``
+(``SpinPool``, its first name) runs these pure functions in worker processes instead:
+the caller's thread waits for the result without holding the interpreter, and the rest
+of the product goes on with the other core(s).
 
-Only the password and a fresh random salt cross to the worker, and only the hash
-chain's end comes back; the document, its key and everything derived from it stay in
-the caller's process. With ``processes=0`` the spins run in the caller's thread (the
-tests' default, and a one-core machine's).
+What crosses to a worker is what the function needs (a password and a salt for a
+spin; the PEP's identity and content for a form; a returned file and the PEP's
+reference for a read-back) and only its result comes back, through pipes between this
+process and the children it spawned: nothing is written anywhere. With
+``processes=0`` everything runs in the caller's thread (the tests' default, and a
+one-core machine's).
 
-A worker process that dies (killed, out of memory) breaks the pool: the spin it was
-doing is done again in the caller's thread, a warning says so, and the next spin
-starts a fresh pool. Nothing is lost and no document goes out unprotected.
+The same result or the same exception either way: a worker's exception is raised here
+with its type, message and attributes (an exception that would not survive the trip
+is raised by running the call again here). A worker process that dies (killed, out
+of memory) breaks the pool: the call it was doing is done again in the caller's
+thread, a warning says so, and the next call starts a fresh pool. Nothing is lost and
+no document goes out unprotected.
 """
 
 from __future__ import annotations
@@ -23,13 +30,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
-from .protection import _spin
+from .protection import _spin, protect
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def default_processes() -> int:
@@ -37,37 +49,89 @@ def default_processes() -> int:
     return max(0, (os.cpu_count() or 1) - 1)
 
 
-class SpinPool:
-    """Runs :func:`protection._spin` in up to ``processes`` worker processes, started
-    when the first document is protected (a run that sends nothing starts none)."""
+class _RunHere:
+    """A worker's answer "this call's exception would not arrive intact: run it there"."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _in_worker(fn: Callable[..., T], args: tuple, kwargs: dict) -> T | _RunHere:
+    """``fn(*args, **kwargs)`` in a worker process. An exception is sent back as it is
+    only when a pickle round trip keeps its type and arguments."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        try:
+            copy = pickle.loads(pickle.dumps(exc))
+        except Exception as failed:  # noqa: BLE001 - any failure means: not intact
+            return _RunHere(f"{type(exc).__name__} cannot be pickled ({type(failed).__name__})")
+        if type(copy) is not type(exc) or copy.args != exc.args or vars(copy) != vars(exc):
+            return _RunHere(f"{type(exc).__name__} does not survive pickling intact")
+        raise
+
+
+class DocumentPool:
+    """Runs password spins and pure document functions in up to ``processes`` worker
+    processes, started at the first call (a run that makes no document starts none)."""
 
     def __init__(self, processes: int | None = None) -> None:
         processes = default_processes() if processes is None else processes
         if processes < 0:
-            raise ValueError("the number of spin processes cannot be negative")
+            raise ValueError("the number of document processes cannot be negative")
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
         self.spun_in_pool = 0
         self.spun_here = 0
+        #: the document functions (``run``) done by a worker process / in this one
+        self.documents_in_pool = 0
+        self.documents_here = 0
 
     def spin(self, password: str, salt: bytes) -> bytes:
         """The spin for ``password`` and ``salt``: in a worker process when there is a
         pool, in this thread when there is none or it broke."""
+        return self._call(_spin, (password, salt), {}, "spun")
+
+    def protect(self, docx: bytes, password: str) -> bytes:
+        """:func:`protection.protect` with its spin, all of it in a worker process when
+        there is a pool (the zip and AES work too): counted as one spin."""
+        if self._pool() is None:
+            return protect(docx, password, spin=self.spin)
+        return self._call(protect, (docx, password), {}, "spun")
+
+    def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker process when there is a pool, else here.
+        ``fn`` is a module-level function and its arguments and result can be pickled;
+        it must be pure (what it changes in a worker stays there). A call that raises
+        counts where it ran, as one that returns."""
+        return self._call(fn, args, kwargs, "documents")
+
+    def _call(self, fn: Callable[..., T], args: tuple, kwargs: dict, counter: str) -> T:
         executor = self._pool()
         if executor is not None:
+            future = None
             try:
-                result = executor.submit(_spin, password, salt).result()
+                future = executor.submit(_in_worker, fn, args, kwargs)  # refused at once by a broken pool
+                result = future.result()
             except BrokenProcessPool as exc:
-                self._discard(executor, exc)
+                self._discard(executor, exc, fn)
+            except BaseException:
+                if future is not None and future.done() and not future.cancelled() and future.exception() is not None:  # raised by fn in the worker, not a wait interrupted here
+                    self._count(f"{counter}_in_pool")
+                raise
             else:
-                with self._lock:  # callers are threads: a bare += could lose a count
-                    self.spun_in_pool += 1
-                return result
-        with self._lock:
-            self.spun_here += 1
-        return _spin(password, salt)
+                if not isinstance(result, _RunHere):
+                    self._count(f"{counter}_in_pool")
+                    return result
+                log.debug("%s: %s; run in this process", fn.__name__, result.why)
+        self._count(f"{counter}_here")
+        return fn(*args, **kwargs)
+
+    def _count(self, name: str) -> None:
+        with self._lock:  # callers are threads: a bare += could lose a count
+            setattr(self, name, getattr(self, name) + 1)
 
     def close(self) -> None:
         with self._lock:
@@ -81,25 +145,29 @@ class SpinPool:
             return None
         with self._lock:
             if self._closed:
-                raise RuntimeError("the spin pool is closed")
+                raise RuntimeError("the document pool is closed")
             if self._executor is None:
                 # spawn, not fork: the product's process has threads (the workers, the
                 # outbox) and open database connections a forked child must not inherit
                 self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
             return self._executor
 
-    def _discard(self, executor: ProcessPoolExecutor, exc: BaseException) -> None:
+    def _discard(self, executor: ProcessPoolExecutor, exc: BaseException, fn: Callable[..., Any]) -> None:
         log.warning(
-            "a password-spin worker process died (%s); this document's spin runs in the product's own "
-            "process and the next one starts a new worker", type(exc).__name__,
+            "a document worker process died (%s) during %s; it runs again in the product's own process "
+            "and the next call starts a new worker", type(exc).__name__, fn.__name__,
         )
         with self._lock:
             if self._executor is executor:
                 self._executor = None
         executor.shutdown(wait=False, cancel_futures=True)
 
-    def __enter__(self) -> SpinPool:
+    def __enter__(self) -> DocumentPool:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+#: its first name, when it ran the password spins only
+SpinPool = DocumentPool

@@ -87,6 +87,8 @@ class Figures:
     incidents: int = 0
     protected_copies: int = 0
     spins_in_workers: int = 0
+    documents_in_workers: int = 0  # forms and final PEPs made, returns read and filled
+    documents_here: int = 0
     setup_s: float = 0.0
     year_s: float = 0.0
     elapsed_s: float = 0.0
@@ -127,6 +129,8 @@ class Figures:
             f"incidents: {self.incidents} incidents",
             f"protected_copies: {self.protected_copies} files",
             f"password_spins_in_worker_processes: {self.spins_in_workers} spins",
+            f"documents_in_worker_processes: {self.documents_in_workers} documents",
+            f"documents_in_this_process: {self.documents_here} documents",
             f"setup_time: {self.setup_s:.1f} s",
             f"year_time: {self.year_s:.1f} s",
             f"elapsed: {self.elapsed_s:.1f} s",
@@ -230,7 +234,9 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
         figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
         figures.incidents = len(app.engine.incidents())
         figures.protected_copies = app.casework.protected.made
-        figures.spins_in_workers = app.casework.context.spins.spun_in_pool
+        figures.spins_in_workers = app.casework.spins.spun_in_pool
+        figures.documents_in_workers = app.casework.spins.documents_in_pool
+        figures.documents_here = app.casework.spins.documents_here
         figures.eml_files = sum(1 for _ in (options.data_dir / "outbox").rglob("*.eml"))
         figures.problems = check_invariants(app, plan, counts, figures.eml_files)
         figures.problems += [f"event refused: {e.kind} {e.child_id} on {e.on}: {err}" for e, err in refused]

@@ -33,7 +33,7 @@ from pepflow.casework import Casework, casework_config
 from pepflow.clock import Clock, SystemClock
 from pepflow.config import AppSettings
 from pepflow.documents.final_pdf import FinalPdf
-from pepflow.documents.spin_pool import SpinPool
+from pepflow.documents.spin_pool import DocumentPool
 from pepflow.mail.local_outbox import LocalOutboxServer
 from pepflow.mail.transport import Mailer, SmtpMailer
 from pepflow.store import RecordsStore
@@ -73,7 +73,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None
     pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
-    spins = SpinPool(settings.document_processes)  # protected files' password spins, on the other cores
+    spins = DocumentPool(settings.document_processes)  # password spins and python-docx work, on the other cores
     try:
         if mailer is None:
             relay = relay_smtp_settings(settings)

@@ -38,6 +38,10 @@ def test_a_fifty_child_council_year(tmp_path, monkeypatch):
     # every protected copy's spin ran in the worker process, none fell back to this one
     assert int(figures["protected_copies"]) > 0
     assert figures["password_spins_in_worker_processes"] == figures["protected_copies"]
+    # every form and final PEP made, and every returned form filled and read, in the worker
+    assert figures["documents_in_this_process"] == "0"
+    made = int(figures["documents"]) - int(figures["final_pdfs"])  # the PDFs are Typst's, set here
+    assert int(figures["documents_in_worker_processes"]) >= made
     with sqlite3.connect(data_dir / "pep.sqlite3") as db:
         assert db.execute("select count(*) from mail_log where status = 'sent'").fetchone()[0] == int(figures["mail_sent"])
         assert db.execute("select count(*) from document_versions").fetchone()[0] == int(figures["documents"])
