@@ -64,8 +64,9 @@ async def correct_final_pep(
     school = corrected if part == PepSection.SCHOOL_RETURN else (store.section(pep_id, PepSection.SCHOOL_RETURN) or {})
     meeting = corrected if part == PepSection.MEETING_RECORD else (store.section(pep_id, PepSection.MEETING_RECORD) or {})
     data = casework.context.spins.run(  # in a document worker process when there is one
-        render_final_pep, casework.context.identity(pep), casework.context.content(pep), SchoolReturn.model_validate(school),
-        MeetingRecord.model_validate(meeting), version, council_name=casework.config.council_name,
+        render_final_pep, casework.context.identity(pep), casework.context.content(pep),
+        SchoolReturn.model_validate(school), MeetingRecord.model_validate(meeting), version,
+        council_name=casework.config.council_name,
         finalised_on=local_date(pep.finalised_at) if pep.finalised_at else casework.context.today(),
         correction_note=note, finalised_by=finalised_by(store, pep),
     )

@@ -116,7 +116,8 @@ def return_school_form(app: App, pep_id: str, today: date, note: Note | None = N
     pep = store.pep(pep_id)
     document = store.latest_document(pep.id, DocumentKind.FORM)
     # python-docx work: in the product's document worker process when there is one
-    filled = app.casework.spins.run(fill_form, store.document_content(document.id), school_answers_for(pep.variant.value, today))
+    answers = school_answers_for(pep.variant.value, today)
+    filled = app.casework.spins.run(fill_form, store.document_content(document.id), answers)
     if writes_in_words(pep.id):
         filled = edit_document(filled, _sessions_in_words)
     who = f"{pep.setting_id} designated teacher" if pep.setting_id else "health visitor"

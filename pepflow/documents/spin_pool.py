@@ -50,7 +50,8 @@ def default_processes() -> int:
 
 
 class _RunHere:
-    """A worker's answer "this call's exception would not arrive intact: run it there"."""
+    """A worker's answer "this call's exception would not arrive intact: run it again in
+    the caller's process", where it raises the real one."""
 
     def __init__(self, why: str) -> None:
         self.why = why
@@ -118,7 +119,8 @@ class DocumentPool:
             except BrokenProcessPool as exc:
                 self._discard(executor, exc, fn)
             except BaseException:
-                if future is not None and future.done() and not future.cancelled() and future.exception() is not None:  # raised by fn in the worker, not a wait interrupted here
+                # raised by fn in the worker (counted there), not a wait interrupted here
+                if future is not None and future.done() and not future.cancelled() and future.exception() is not None:
                     self._count(f"{counter}_in_pool")
                 raise
             else:
