@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .casework import Casework, casework_config, local_date
+from .casework import Casework, casework_config
 from .clock import Clock
 from .config import AppSettings
 from .documents.final_pdf import FinalPdf

@@ -30,7 +30,7 @@ from pepflow.app import open_app
 from pepflow.casework import LONDON
 from pepflow.clock import SimulationClock
 from pepflow.config import AppSettings
-from pepflow.council_year import Completion, Event, YearLoop
+from pepflow.council_year import Event, YearLoop
 from pepflow.forecast import to_csv, to_png, weekly_workload
 from pepflow.importer import import_directory
 from pepflow.store.workload import WorkloadQueries
