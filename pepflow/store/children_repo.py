@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pepflow.domain.enums import ContactRole
 from pepflow.domain.rules import CHILD_ID_PATTERN
 from pepflow.store import records as r
+from pepflow.store.core_reads import one_by_key
 from pepflow.store.errors import (
     DuplicateRecord,
     InvalidRecord,
@@ -34,7 +35,6 @@ from pepflow.store.models import (
     StaffRow,
 )
 from pepflow.store.settings_repo import SettingsRepository
-from pepflow.store.core_reads import one_by_key
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _diff, _email, _enum, _identifier, _snapshot, _text
 

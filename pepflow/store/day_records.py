@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -26,21 +27,13 @@ from .errors import UnknownChild, UnknownPep, UnknownSetting, UnknownStaff
 from .models import (
     ChildRow,
     ContactRow,
-    PepAttendeeRow,
     PepRow,
     SettingRow,
     StaffAllocationRow,
     StaffRoleRow,
     StaffRow,
 )
-
-
-_PEPS_WITH_ATTENDEES = (
-    fields_of(PepRow)
-    .add_columns(PepAttendeeRow.attendee_id.label("attendee_id"))
-    .outerjoin(PepAttendeeRow, PepAttendeeRow.pep_id == PepRow.id)
-    .order_by(PepRow.id, PepAttendeeRow.position)
-)
+from .peps_repo import PEPS_WITH_ATTENDEES, peps_from_rows
 
 
 def _chunks(keys: list[str], size: int = 500):
@@ -55,27 +48,6 @@ def _by_child(conn, query: sa.Select, column, child_ids: list[str] | None):
         return
     for chunk in _chunks(child_ids):
         yield from conn.execute(query.where(column.in_(chunk))).mappings()
-
-
-def _peps_from(rows) -> dict[str, r.Pep]:
-    """PEP records from a PEP-joined-with-attendees result (one row per attendee)."""
-    data: dict[str, dict] = {}
-    for row in rows.mappings():
-        pep = data.get(row["id"])
-        if pep is None:
-            pep = data[row["id"]] = {k: v for k, v in row.items() if k != "attendee_id"}
-            pep["attendee_ids"] = []
-        if row["attendee_id"] is not None:
-            pep["attendee_ids"].append(row["attendee_id"])
-    return {pep_id: r.Pep.model_validate({**pep, "attendee_ids": tuple(pep["attendee_ids"])})
-            for pep_id, pep in data.items()}
-
-
-class _Attributes:
-    """A row's mapping read as attributes (what the record builders read)."""
-
-    def __init__(self, row) -> None:
-        self.__dict__.update(row)
 
 
 class _Allocations:
@@ -154,11 +126,11 @@ class DayRecords:
             allocations: dict[str, list[r.Allocation]] = defaultdict(list)
             ordered = fields_of(StaffAllocationRow).order_by(StaffAllocationRow.role, StaffAllocationRow.starts_on)
             for row in _by_child(conn, ordered, StaffAllocationRow.child_id, wanted):
-                allocations[row["child_id"]].append(allocation_record(_Attributes(row)))
+                allocations[row["child_id"]].append(allocation_record(SimpleNamespace(**row)))
             self.allocations = _Allocations(dict(allocations), self._loaded, store.allocations)
             self._peps: dict[str, r.Pep] = {}
             for chunk in _chunks(wanted_peps):
-                self._peps.update(_peps_from(conn.execute(_PEPS_WITH_ATTENDEES.where(PepRow.id.in_(chunk)))))
+                self._peps.update(peps_from_rows(conn.execute(PEPS_WITH_ATTENDEES.where(PepRow.id.in_(chunk)))))
 
     def _loaded(self, child_id: str) -> bool:
         return self._wanted is None or child_id in self._wanted

@@ -17,6 +17,7 @@ from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus,
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
 from pepflow.store import records as r
 from pepflow.store.children_repo import ChildrenRepository
+from pepflow.store.core_reads import fields_of
 from pepflow.store.errors import (
     ClosedPep,
     InvalidRecord,
@@ -40,7 +41,6 @@ from pepflow.store.models import (
     SettingRow,
     StaffRow,
 )
-from pepflow.store.core_reads import fields_of
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import (
     UNSET,
@@ -84,18 +84,33 @@ _PEP_FIELDS = (
 )
 
 
-# one statement: the PEP's row once per attendee (once with NULL when it has none)
-_PEP_WITH_ATTENDEES = (
+#: PEPs with their attendees in one statement: a PEP's row once per attendee (once,
+#: with a NULL attendee, when it has none); add a ``where``, read with :func:`peps_from_rows`
+PEPS_WITH_ATTENDEES = (
     fields_of(PepRow)
     .add_columns(PepAttendeeRow.attendee_id.label("attendee_id"))
     .outerjoin(PepAttendeeRow, PepAttendeeRow.pep_id == PepRow.id)
-    .where(PepRow.id == sa.bindparam("pep_id"))
-    .order_by(PepAttendeeRow.position)
+    .order_by(PepRow.id, PepAttendeeRow.position)
 )
+_PEP_WITH_ATTENDEES = PEPS_WITH_ATTENDEES.where(PepRow.id == sa.bindparam("pep_id"))
 _SECTION_CONTENT = sa.select(PepSectionRow.content).where(
     PepSectionRow.pep_id == sa.bindparam("pep_id"), PepSectionRow.section == sa.bindparam("section")
 )
 _PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("pep_id"))
+
+
+def peps_from_rows(result: sa.Result) -> dict[str, r.Pep]:
+    """PEP records by id from a :data:`PEPS_WITH_ATTENDEES` result."""
+    data: dict[str, dict] = {}
+    for row in result.mappings():
+        pep = data.get(row["id"])
+        if pep is None:
+            pep = data[row["id"]] = {k: v for k, v in row.items() if k != "attendee_id"}
+            pep["attendee_ids"] = []
+        if row["attendee_id"] is not None:
+            pep["attendee_ids"].append(row["attendee_id"])
+    return {pep_id: r.Pep.model_validate({**pep, "attendee_ids": tuple(pep["attendee_ids"])})
+            for pep_id, pep in data.items()}
 
 
 def pep_record(row: PepRow) -> r.Pep:
@@ -278,13 +293,10 @@ class PepRepository:
 
     def pep(self, pep_id: str) -> r.Pep:
         with self.uow.rows() as conn:  # Core: the hottest read of a simulated year
-            rows = conn.execute(_PEP_WITH_ATTENDEES, {"pep_id": pep_id}).mappings().all()
-        if not rows:
+            peps = peps_from_rows(conn.execute(_PEP_WITH_ATTENDEES, {"pep_id": pep_id}))
+        if pep_id not in peps:
             raise UnknownPep(pep_id)
-        data = dict(rows[0])
-        del data["attendee_id"]
-        data["attendee_ids"] = tuple(x["attendee_id"] for x in rows if x["attendee_id"] is not None)
-        return r.Pep.model_validate(data)
+        return peps[pep_id]
 
     def peps_for(self, child_id: str) -> list[r.Pep]:
         """A child's PEPs, oldest first (academic year, term, sequence)."""

@@ -17,9 +17,9 @@ from pepflow.calendar import TERM_ORDER, AcademicYearTerms, SchoolCalendar, Term
 from pepflow.domain.enums import SettingKind, TermName
 from pepflow.store import records as r
 from pepflow.store.calendar_cache import CalendarCache
+from pepflow.store.core_reads import one_by_key
 from pepflow.store.errors import InvalidRecord, MissingAddress, UnknownSetting
 from pepflow.store.models import InsetDayRow, SettingRow, TermDatesRow
-from pepflow.store.core_reads import one_by_key
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import COUNCIL, _diff, _email, _enum, _identifier, _snapshot, _text
 
