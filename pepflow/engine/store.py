@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from pepflow.sqlite_writes import serialize_writes
+
 SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
@@ -245,6 +247,8 @@ def create_db_engine(url: str, *, for_writes: bool = True) -> Engine:
         def _no_autobegin(dbapi_connection, _record) -> None:
             dbapi_connection.isolation_level = None
 
+        if for_writes:  # the engine's writers and the records store's queue in this process
+            serialize_writes(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 

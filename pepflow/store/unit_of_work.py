@@ -33,6 +33,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pepflow.clock import Clock
+from pepflow.sqlite_writes import serialize_writes
 from pepflow.store.errors import RecordsError
 from pepflow.store.models import AuditRow
 from pepflow.store.values import _diff, _jsonable, _snapshot, _text
@@ -60,6 +61,7 @@ def create_store_engine(url: str) -> sa.Engine:
                 cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
+        serialize_writes(engine)  # writers of this process queue, not poll (pepflow.sqlite_writes)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
