@@ -89,6 +89,8 @@ class EmbeddedWorker:
                 self.tasks[task.type] = task
         self.name = name or f"{WORKER_PREFIX}{uuid.uuid4().hex[:12]}"
         self.handled = 0
+        self._new_jobs = True  # the engine made jobs since the last activation
+        engine.add_listener(self._jobs_made)
 
     def release_orphaned_jobs(self) -> int:
         """Jobs an earlier run of the in-process worker held died with it."""
@@ -96,6 +98,13 @@ class EmbeddedWorker:
 
     async def run_once(self, types: Iterable[str] | None = None) -> int:
         """Activate what is there for each type and run the handlers; return how many."""
+        batch = self._activate(types)
+        if batch:
+            await asyncio.gather(*(self._run(task, job) for task, job in batch))
+        self.handled += len(batch)
+        return len(batch)
+
+    def _activate(self, types: Iterable[str] | None = None) -> list[tuple[Task, ActivatedJob]]:
         wanted = self.engine.activatable_job_types() if types is None else set(types)
         batch: list[tuple[Task, ActivatedJob]] = []
         for job_type in sorted(wanted):
@@ -107,10 +116,7 @@ class EmbeddedWorker:
                 job_type, self.name, max_jobs=task.config.max_jobs_to_activate, timeout=timeout
             ):
                 batch.append((task, job))
-        if batch:
-            await asyncio.gather(*(self._run(task, job) for task, job in batch))
-        self.handled += len(batch)
-        return len(batch)
+        return batch
 
     async def _run(self, task: Task, activated: ActivatedJob) -> None:
         job = _to_pyzeebe(activated)
@@ -126,14 +132,34 @@ class EmbeddedWorker:
             )
 
     async def drain(self, max_rounds: int = 10_000) -> int:
-        """Run handlers until no job of a known type is activatable now."""
-        total = 0
-        for _ in range(max_rounds):
-            handled = await self.run_once()
-            if handled == 0:
+        """Run handlers until no job of a known type is activatable now.
+
+        Jobs flow rather than march in rounds: when a handler finishes and the engine
+        has made new jobs since the last activation (a PEP's next step), they are
+        activated and started while the rest still run, so one slow job (a final PDF,
+        a protected copy) holds up only its own PEP. ``max_rounds`` caps the
+        activations. The drain ends with an activation that found nothing."""
+        running: set[asyncio.Task] = set()
+        total = rounds = 0
+        self._new_jobs = True
+        while True:
+            if (self._new_jobs or not running) and rounds < max_rounds:
+                self._new_jobs = False
+                rounds += 1
+                batch = self._activate()
+                total += len(batch)
+                running.update(asyncio.ensure_future(self._run(task, job)) for task, job in batch)
+            if not running:
                 break
-            total += handled
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                finished.result()
+        self.handled += total
         return total
+
+    def _jobs_made(self, kind: str) -> None:
+        if kind == "jobs":
+            self._new_jobs = True
 
 
 class EmbeddedRuntime:
