@@ -12,7 +12,7 @@ from ..clock import Clock
 from ..documents import MeetingRecord, PepFormContent, PepIdentity
 from ..documents.final_pdf import FinalPdf
 from ..documents.protected_copies import ProtectedCopies
-from ..documents.spin_pool import SpinPool
+from ..documents.spin_pool import DocumentPool
 from ..domain.enums import DocumentKind, PepStatus, Variant
 from ..domain.rules import initial_meeting_due
 from ..mail.outbox import OutboxSender
@@ -35,7 +35,7 @@ class CaseContext:
 
     ``config`` is read at each use, so a changed configuration reaches every stage."""
 
-    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: FinalPdf | None = None, spins: SpinPool | None = None) -> None:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: FinalPdf | None = None, spins: DocumentPool | None = None) -> None:
         self.store = store
         self.mailer = mailer
         self.clock = clock
@@ -48,7 +48,7 @@ class CaseContext:
         self.protected = ProtectedCopies()
         # where the password spins and the python-docx work (forms, final PEPs, read-backs)
         # run: the composition root's worker processes, else this process
-        self.spins = spins if spins is not None else SpinPool(0)
+        self.spins = spins if spins is not None else DocumentPool(0)
         # Steps only queue mail (``mail.queue``); a sender delivers it. The composition
         # root runs its own sender alongside the workers and passes it in. Without one (a
         # bare worker, the process tests), the mail workers ask this sender to deliver

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..clock import Clock
 from ..documents.final_pdf import FinalPdf
-from ..documents.spin_pool import SpinPool
+from ..documents.spin_pool import DocumentPool
 from ..mail.outbox import OutboxSender
 from ..mail.transport import Mailer
 from ..store import RecordsStore
@@ -55,7 +55,7 @@ class Casework:
     Steps are safe to run again (a job can be retried or handed out twice): they look
     for what an earlier run already did before doing it."""
 
-    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: FinalPdf | None = None, spins: SpinPool | None = None) -> None:
+    def __init__(self, store: RecordsStore, mailer: Mailer, clock: Clock, config: CaseworkConfig | None = None, *, sender: OutboxSender | None = None, pdf: FinalPdf | None = None, spins: DocumentPool | None = None) -> None:
         self.context = context = CaseContext(store, mailer, clock, config, sender=sender, pdf=pdf, spins=spins)
         # the context's services, the same objects (only ``config`` is ever replaced)
         self.store, self.mailer, self.clock, self.pdf = context.store, context.mailer, context.clock, context.pdf

@@ -142,7 +142,7 @@ def protect(docx: bytes, password: str, *, spin: Callable[[str, bytes], bytes] |
     """The Word file ``docx`` encrypted with ``password`` (AES-256 agile, 100,000 spins).
 
     ``spin`` computes the password-hash spin; the default runs it in this thread, a
-    :class:`pepflow.documents.spin_pool.SpinPool` on another core."""
+    :class:`pepflow.documents.spin_pool.DocumentPool` on another core."""
     from msoffcrypto.method.container.ecma376_encrypted import ECMA376Encrypted
     from msoffcrypto.method.ecma376_agile import ECMA376Agile, ECMA376AgileEncryptionInfo
 

@@ -6,7 +6,7 @@ document's password slow. Rendering a form or a final PEP, reading a returned fo
 and filling one (the simulation's schools) are python-docx / lxml work of the same
 kind. In one Python process all of it holds the interpreter, so while a document is
 made or read the engine, the records and the other jobs wait. A ``DocumentPool``
-(``SpinPool``, its first name) runs these pure functions in worker processes instead:
+runs these pure functions in worker processes instead:
 the caller's thread waits for the result without holding the interpreter, and the rest
 of the product goes on with the other core(s).
 
@@ -170,6 +170,3 @@ class DocumentPool:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-
-#: its first name, when it ran the password spins only
-SpinPool = DocumentPool

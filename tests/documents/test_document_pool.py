@@ -32,7 +32,7 @@ from pepflow.documents import (
     render_pep_form,
     unprotect,
 )
-from pepflow.documents.spin_pool import DocumentPool, SpinPool
+from pepflow.documents.spin_pool import DocumentPool
 
 from .helpers import MEETING, SECRET, content, document_root, edit_part, fill_form, identity, school_return
 
@@ -208,8 +208,8 @@ def test_a_worker_that_dies_mid_call_costs_a_warning_and_the_call_done_here(capl
         assert pool.documents_in_pool == 1
 
 
-def test_no_processes_run_here_and_the_old_name_still_works():
-    pool = SpinPool(0)
+def test_no_processes_run_here():
+    pool = DocumentPool(0)
     assert pool.run(render_pep_form, identity(), content("school-age"), SECRET, issued_on=DAY) == \
         render_pep_form(identity(), content("school-age"), SECRET, issued_on=DAY)
     assert pool.documents_here == 1 and pool._executor is None

@@ -14,7 +14,7 @@ import pytest
 from pepflow.documents import protect, render_pep_form, unprotect
 from pepflow.documents.protected_copies import ProtectedCopies
 from pepflow.documents.protection import _spin
-from pepflow.documents.spin_pool import SpinPool, default_processes
+from pepflow.documents.spin_pool import DocumentPool, default_processes
 
 from .helpers import SECRET, content, identity
 
@@ -23,7 +23,7 @@ PASSWORD = "k7mq-2xfp-9rtc-4hwn"
 
 def test_a_worker_process_spins_what_this_process_spins():
     salts = [os.urandom(16) for _ in range(3)]
-    with SpinPool(1) as pool:
+    with DocumentPool(1) as pool:
         for salt in salts:
             assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
         assert pool.spin("pässwörd-ünïcode", salts[0]) == _spin("pässwörd-ünïcode", salts[0])
@@ -32,13 +32,13 @@ def test_a_worker_process_spins_what_this_process_spins():
 
 def test_a_file_protected_through_the_pool_opens_with_its_password():
     form = render_pep_form(identity(), content("school-age"), SECRET)
-    with SpinPool(1) as pool:
+    with DocumentPool(1) as pool:
         protected = protect(form, PASSWORD, spin=pool.spin)
     assert unprotect(protected, PASSWORD) == form
 
 
 def test_no_processes_spin_here_and_start_nothing():
-    pool = SpinPool(0)
+    pool = DocumentPool(0)
     salt = os.urandom(16)
     assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
     assert pool.spun_here == 1 and pool._executor is None
@@ -47,7 +47,7 @@ def test_no_processes_spin_here_and_start_nothing():
 
 def test_a_dead_worker_costs_a_warning_and_a_spin_here_then_a_new_worker(caplog):
     salt = os.urandom(16)
-    with SpinPool(1) as pool:
+    with DocumentPool(1) as pool:
         assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)
         for pid in list(pool._executor._processes):  # noqa: SLF001 - the worker a kill -9 would hit
             os.kill(pid, signal.SIGKILL)
@@ -61,12 +61,12 @@ def test_a_dead_worker_costs_a_warning_and_a_spin_here_then_a_new_worker(caplog)
 
 
 def test_a_closed_pool_refuses_and_a_negative_size_is_refused():
-    pool = SpinPool(1)
+    pool = DocumentPool(1)
     pool.close()
     with pytest.raises(RuntimeError, match="closed"):
         pool.spin(PASSWORD, os.urandom(16))
     with pytest.raises(ValueError, match="negative"):
-        SpinPool(-1)
+        DocumentPool(-1)
     assert default_processes() == max(0, (os.cpu_count() or 1) - 1)
 
 
