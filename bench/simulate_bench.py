@@ -21,6 +21,9 @@ be read as a number of floors whatever else the shared machine was doing. For ea
   smallest N's (flat growth: close to 1.0), also in floors;
 - ``sN_cpu_time`` and ``sN_cpu_per_child_year``: CPU seconds of the run's process tree
   (the spin workers included), steadier than the wall time on a shared machine;
+- ``sN_cpu_this_process``, ``sN_cpu_worker_processes`` and ``sN_this_process_busy``: the
+  product's own process against its document workers; when the product's process keeps
+  its core busy all the run (near 100 %), that one interpreter is what limits the year;
 - ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
   the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
 
@@ -246,7 +249,8 @@ def main() -> int:
         for name, unit in (("jobs_per_second", "jobs/s"), ("documents_per_second", "documents/s"),
                            ("mail_per_second", "messages/s"), ("final_pdf_mean", "ms"), ("sql_per_job", "statements"),
                            ("jobs", "jobs"), ("documents", "documents"), ("mail_sent", "messages"), ("final_pdfs", "PDFs"),
-                           ("invariant_problems", "problems")):
+                           ("invariant_problems", "problems"), ("cpu_this_process", "s"),
+                           ("cpu_worker_processes", "s"), ("this_process_busy", "%")):
             print(f"{p}_{name}: {figures.get(name, '-')} {unit}")
         print(f"{p}_cost_per_child_year: {1000 * cost:.0f} ms")
         print(f"{p}_cost_ratio: {cost / base_cost:.2f} x")

@@ -93,6 +93,8 @@ class Figures:
     year_s: float = 0.0
     elapsed_s: float = 0.0
     peak_rss_mib: float = 0.0
+    cpu_here_s: float = 0.0  # this process (engine, records, job steps, mail), user + system
+    cpu_workers_s: float = 0.0  # the document worker processes, ended with the app
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -138,6 +140,10 @@ class Figures:
             f"documents_per_second: {rates['documents']:.2f} documents/s",
             f"mail_per_second: {rates['mail']:.2f} messages/s",
             f"cost_per_child_year: {self.cost_per_child_year_ms:.0f} ms",
+            f"cpu_this_process: {self.cpu_here_s:.1f} s",
+            f"cpu_worker_processes: {self.cpu_workers_s:.1f} s",
+            # how much of the run this process kept a core busy: near 100 %, it is what limits the year
+            f"this_process_busy: {100 * self.cpu_here_s / max(self.elapsed_s, 1e-9):.0f} %",
             f"peak_memory: {self.peak_rss_mib:.0f} MiB",
             f"invariant_problems: {len(self.problems)} problems",
         ]
@@ -178,6 +184,7 @@ def child_years(plan: CouncilPlan) -> float:
 
 async def run_simulation(options: Options, *, progress: Callable[[date, date], None] | None = None) -> Simulation:
     started = time.perf_counter()
+    cpu_started = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     if options.children < 1:
         raise SimulationRefused("--children must be at least 1")
     prepare_data_dir(options.data_dir)
@@ -247,10 +254,17 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
     title = f"PEP workload by week: {options.children} children" + (f" + {options.extra_children} more" if options.extra_children else "")
     forecast_png.write_bytes(to_png(weeks, title))
     figures.elapsed_s = time.perf_counter() - started
+    figures.cpu_here_s = _cpu(resource.RUSAGE_SELF) - cpu_started[0]
+    figures.cpu_workers_s = _cpu(resource.RUSAGE_CHILDREN) - cpu_started[1]
     # this process and, on top, the largest of its spin workers (ended with the app)
     figures.peak_rss_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     return Simulation(options, plan, figures, forecast_csv, forecast_png)
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _describe(options: Options, plan: CouncilPlan) -> dict:
