@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..clock import Clock
-from . import snapshot, store as t
+from . import snapshot, statements as q, store as t
 from .contract import ContractGuard
 from .errors import InvalidState, NotFound
 from .expressions import ZeebeScriptEngine, clock_scope
@@ -115,15 +115,12 @@ class EngineCore:
         _check_key(key, "process instance")
         if key in op.loaded:
             return op.loaded[key]
-        row = op.conn.execute(
-            sa.select(t.instances.c.revision, t.instances.c.state, t.instances.c.process_definition_key)
-            .where(t.instances.c.key == key)
-        ).first()
+        row = op.conn.execute(q.INSTANCE_HEAD, {"b_key": key}).first()
         if row is None:
             raise NotFound(f"no process instance {key}")
         live = self.cache.get(key)
         if live is None or live.revision != row.revision:
-            text = op.conn.execute(sa.select(t.instances.c.snapshot).where(t.instances.c.key == key)).scalar()
+            text = op.conn.execute(q.INSTANCE_SNAPSHOT, {"b_key": key}).scalar()
             definition = self.definitions[row.process_definition_key]
             workflow, extra = snapshot.load(
                 text, definition.parsed.spec, definition.parsed.subprocess_specs, self.script_engine

@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import operations, store as t
+from . import operations, statements as q, store as t
 from .errors import InvalidState, InvalidVariables, NotFound
 from .expressions import evaluate
 from .shared import _aware, _check_key, _incident_view, _job_view, _json, _Live, _Op, _set_path, find_task, visible_variables
@@ -55,28 +55,16 @@ class Jobs:
         taken back and handed out again."""
         with self.core.operation() as op:
             now = op.now
-            j = t.jobs
             rows = op.conn.execute(
-                sa.select(j)
-                .where(
-                    j.c.type == job_type,
-                    sa.or_(
-                        sa.and_(j.c.state == "ACTIVATABLE", sa.or_(j.c.retry_at.is_(None), j.c.retry_at <= now)),
-                        sa.and_(j.c.state == "ACTIVATED", j.c.deadline < now),
-                    ),
-                )
-                .order_by(j.c.key)
-                .limit(max_jobs)
+                q.ACTIVATABLE_JOBS, {"b_type": job_type, "b_now": now, "b_limit": max_jobs},
             ).all()
             activated: list[ActivatedJob] = []
             deadline = now + timeout
             for row in rows:
-                op.conn.execute(
-                    j.update().where(j.c.key == row.key).values(
-                        state="ACTIVATED", worker=worker, deadline=deadline, retry_at=None,
-                        activations=row.activations + 1,
-                    )
-                )
+                op.conn.execute(q.UPDATE_JOB, {
+                    "b_key": row.key, "state": "ACTIVATED", "worker": worker, "deadline": deadline,
+                    "retry_at": None, "activations": row.activations + 1,
+                })
                 live = self.core.load(op, row.instance_key)
                 task = find_task(live, row.task_id)
                 variables = {**visible_variables(task), **json.loads(row.local_variables)}
@@ -97,7 +85,7 @@ class Jobs:
 
     def job_row(self, op: _Op, job_key: int, activation: int | None):
         _check_key(job_key, "job")
-        row = op.conn.execute(sa.select(t.jobs).where(t.jobs.c.key == job_key)).first()
+        row = op.conn.execute(q.JOB, {"b_key": job_key}).first()
         if row is None:
             raise NotFound(f"no job {job_key} (it may have been completed or its element left)")
         if row.state != "ACTIVATED":
@@ -118,7 +106,7 @@ class Jobs:
             task = find_task(live, row.task_id)
             local = json.loads(row.local_variables)
             apply_result(op, task, local, result)
-            op.conn.execute(t.jobs.delete().where(t.jobs.c.key == job_key))
+            op.conn.execute(q.DELETE_JOB, {"b_key": job_key})
             task.complete()
             self.core.waits.step(op, live)
 
@@ -267,16 +255,8 @@ class Jobs:
 
     def activatable_job_types(self) -> set[str]:
         now = self.core.clock.now()
-        j = t.jobs
         with self.core.store.read() as conn:
-            rows = conn.execute(
-                sa.select(j.c.type).distinct().where(
-                    sa.or_(
-                        sa.and_(j.c.state == "ACTIVATABLE", sa.or_(j.c.retry_at.is_(None), j.c.retry_at <= now)),
-                        sa.and_(j.c.state == "ACTIVATED", j.c.deadline < now),
-                    )
-                )
-            ).all()
+            rows = conn.execute(q.ACTIVATABLE_TYPES, {"b_now": now}).all()
         return {row.type for row in rows}
 
     def incidents(self, *, state: str | None = "ACTIVE", process_instance_key: int | None = None) -> list[Incident]:

@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from ..redact import safe_text
-from . import snapshot, store as t
+from . import snapshot, statements as q, store as t
 from .errors import EngineError, ExpressionError, InvalidState
 from .events import catch_message, event_subprocesses, interrupt_for_event_subprocess, share_variables_with_event_subprocess
 from .expressions import evaluate
@@ -100,11 +100,7 @@ class Reconciler:
         )
         if live.state != ACTIVE:
             values["ended_at"] = op.now
-        result = op.conn.execute(
-            t.instances.update()
-            .where(t.instances.c.key == live.key, t.instances.c.revision == live.revision)
-            .values(**values)
-        )
+        result = op.conn.execute(q.SAVE_INSTANCE, {"b_key": live.key, "b_revision": live.revision, **values})
         if result.rowcount != 1:
             raise InvalidState(f"process instance {live.key} was changed by someone else; try again")
         live.revision += 1
@@ -239,7 +235,7 @@ class Reconciler:
                 if tid in existing_timers:
                     conn.execute(t.timers.update().where(t.timers.c.task_id == tid).values(due_at=due))
                 else:
-                    conn.execute(t.timers.insert().values(task_id=tid, instance_key=key, element_id=element_id, due_at=due))
+                    conn.execute(q.INSERT_TIMER, {"task_id": tid, "instance_key": key, "element_id": element_id, "due_at": due})
                 op.timers_changed = True
         gone_timers = [tid for tid in existing_timers if tid not in timers_wanted]
         if gone_timers:
@@ -340,14 +336,12 @@ class Reconciler:
         except (ExpressionError, ValueError, TypeError) as exc:
             self.raise_incident(op, live.key, config.element_id, str(task.id), "IO_MAPPING_ERROR", str(exc))
             return
-        op.conn.execute(
-            t.jobs.insert().values(
-                key=self.core.key(op), instance_key=live.key, task_id=str(task.id), element_id=config.element_id,
-                element_instance_key=_element_instance_key(task.id), type=job_type,
-                custom_headers=_json(config.headers), local_variables=_json(local), retries=retries,
-                state="ACTIVATABLE", activations=0, created_at=op.now,
-            )
-        )
+        op.conn.execute(q.INSERT_JOB, dict(
+            key=self.core.key(op), instance_key=live.key, task_id=str(task.id), element_id=config.element_id,
+            element_instance_key=_element_instance_key(task.id), type=job_type,
+            custom_headers=_json(config.headers), local_variables=_json(local), retries=retries,
+            state="ACTIVATABLE", activations=0, created_at=op.now,
+        ))
 
     def create_user_task(self, op: _Op, live: _Live, task) -> None:
         config = task.task_spec.zeebe
@@ -362,15 +356,13 @@ class Reconciler:
             self.raise_incident(op, live.key, task.task_spec.bpmn_id, str(task.id), "EXTRACT_VALUE_ERROR", str(exc))
             return
         data.pop("data_objects", None)
-        op.conn.execute(
-            t.user_tasks.insert().values(
-                key=self.core.key(op), instance_key=live.key, task_id=str(task.id), element_id=task.task_spec.bpmn_id,
-                name=task.task_spec.bpmn_name, bpmn_process_id=live.definition.bpmn_process_id,
-                form_id=config.form_id if config else None, assignee=assignee or None,
-                candidate_groups=_json(groups), candidate_users=_json(users), due_date=due, follow_up_date=follow_up,
-                state="CREATED", variables=_json(data), created_at=op.now,
-            )
-        )
+        op.conn.execute(q.INSERT_USER_TASK, dict(
+            key=self.core.key(op), instance_key=live.key, task_id=str(task.id), element_id=task.task_spec.bpmn_id,
+            name=task.task_spec.bpmn_name, bpmn_process_id=live.definition.bpmn_process_id,
+            form_id=config.form_id if config else None, assignee=assignee or None,
+            candidate_groups=_json(groups), candidate_users=_json(users), due_date=due, follow_up_date=follow_up,
+            state="CREATED", variables=_json(data), created_at=op.now,
+        ))
 
     def deliver(self, op: _Op, live: _Live, task_id: str, element_id: str, name: str, payload: dict) -> None:
         if task_id:
