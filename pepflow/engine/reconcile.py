@@ -141,7 +141,7 @@ class Reconciler:
                     rows.append((element_id, task.task_spec, event))
         if rows:
             op.conn.execute(
-                t.history.insert(),
+                q.INSERT_HISTORY,
                 [
                     dict(
                         instance_key=live.key, element_id=element_id,
@@ -213,11 +213,8 @@ class Reconciler:
                 self.create_job(op, live, task)
         gone_jobs = [existing_jobs[tid] for tid in existing_jobs if tid not in jobs_wanted]
         if gone_jobs:
-            conn.execute(t.jobs.delete().where(t.jobs.c.key.in_(gone_jobs)))
-            conn.execute(
-                t.incidents.update().where(t.incidents.c.job_key.in_(gone_jobs), t.incidents.c.state == "ACTIVE")
-                .values(state="RESOLVED", resolved_at=op.now)
-            )
+            conn.execute(q.DELETE_JOBS, {"b_keys": gone_jobs})
+            conn.execute(q.RESOLVE_JOB_INCIDENTS, {"b_keys": gone_jobs, "resolved_at": op.now})
 
         # user tasks
         existing_tasks = waits.user_tasks
@@ -226,20 +223,20 @@ class Reconciler:
                 self.create_user_task(op, live, task)
         gone_tasks = [existing_tasks[tid] for tid in existing_tasks if tid not in user_tasks_wanted]
         if gone_tasks:
-            conn.execute(t.user_tasks.update().where(t.user_tasks.c.key.in_(gone_tasks)).values(state="CANCELED"))
+            conn.execute(q.CANCEL_USER_TASKS, {"b_keys": gone_tasks})
 
         # timers
         existing_timers = waits.timers
         for tid, (element_id, due) in timers_wanted.items():
             if existing_timers.get(tid) != due:
                 if tid in existing_timers:
-                    conn.execute(t.timers.update().where(t.timers.c.task_id == tid).values(due_at=due))
+                    conn.execute(q.MOVE_TIMER, {"b_task_id": tid, "due_at": due})
                 else:
                     conn.execute(q.INSERT_TIMER, {"task_id": tid, "instance_key": key, "element_id": element_id, "due_at": due})
                 op.timers_changed = True
         gone_timers = [tid for tid in existing_timers if tid not in timers_wanted]
         if gone_timers:
-            conn.execute(t.timers.delete().where(t.timers.c.task_id.in_(gone_timers)))
+            conn.execute(q.DELETE_TIMERS, {"b_task_ids": gone_timers})
             op.timers_changed = True
 
         # message subscriptions (catch events, and event subprocess starts)

@@ -41,5 +41,23 @@ JOB = sa.select(_j).where(_j.c.key == sa.bindparam("b_key"))
 UPDATE_JOB = _j.update().where(_j.c.key == sa.bindparam("b_key"))
 DELETE_JOB = _j.delete().where(_j.c.key == sa.bindparam("b_key"))
 INSERT_JOB = _j.insert()
+#: the jobs, user tasks and timers an instance no longer waits at (``b_keys``, ``b_task_ids``: lists)
+DELETE_JOBS = _j.delete().where(_j.c.key.in_(sa.bindparam("b_keys", expanding=True)))
+RESOLVE_JOB_INCIDENTS = (
+    t.incidents.update()
+    .where(t.incidents.c.job_key.in_(sa.bindparam("b_keys", expanding=True)), t.incidents.c.state == "ACTIVE")
+    .values(state="RESOLVED")
+)
+CANCEL_USER_TASKS = (
+    t.user_tasks.update().where(t.user_tasks.c.key.in_(sa.bindparam("b_keys", expanding=True))).values(state="CANCELED")
+)
+DELETE_TIMERS = t.timers.delete().where(t.timers.c.task_id.in_(sa.bindparam("b_task_ids", expanding=True)))
+#: moves a timer (``b_task_id``) to ``due_at``
+MOVE_TIMER = t.timers.update().where(t.timers.c.task_id == sa.bindparam("b_task_id"))
+
+USER_TASK = sa.select(t.user_tasks).where(t.user_tasks.c.key == sa.bindparam("b_key"))
+#: changes a user task (``b_key``): the columns are the parameters
+UPDATE_USER_TASK = t.user_tasks.update().where(t.user_tasks.c.key == sa.bindparam("b_key"))
 INSERT_USER_TASK = t.user_tasks.insert()
 INSERT_TIMER = t.timers.insert()
+INSERT_HISTORY = t.history.insert()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import store as t
+from . import statements as q, store as t
 from . import strict as strict_rules
 from .errors import InvalidState, InvalidVariables, NotFound
 from .expressions import evaluate
@@ -178,7 +178,7 @@ class UserTasks:
 
     def open_user_task(self, op: _Op, user_task_key: int):
         _check_key(user_task_key, "user task")
-        row = op.conn.execute(sa.select(t.user_tasks).where(t.user_tasks.c.key == user_task_key)).first()
+        row = op.conn.execute(q.USER_TASK, {"b_key": user_task_key}).first()
         if row is None:
             raise NotFound(f"no user task {user_task_key}")
         if row.state != "CREATED":
@@ -202,12 +202,10 @@ class UserTasks:
             for check in self.core.completion_checks:  # on values the form has already checked
                 check(_user_task_view(row), submitted)
             apply_result(op, task, {}, submitted)
-            op.conn.execute(
-                t.user_tasks.update().where(t.user_tasks.c.key == user_task_key).values(
-                    state="COMPLETED", completed_at=op.now, completed_by=actor or row.assignee,
-                    variables=_json(submitted),
-                )
-            )
+            op.conn.execute(q.UPDATE_USER_TASK, {
+                "b_key": user_task_key, "state": "COMPLETED", "completed_at": op.now,
+                "completed_by": actor or row.assignee, "variables": _json(submitted),
+            })
             task.run()
             self.core.waits.step(op, live)
 
