@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
 from pepflow.store.errors import UnknownMail, UnknownPep
-from pepflow.store.models import PEP_AND_ATTENDEES, MailLogRow, MailOutboxRow, PepRow
+from pepflow.store.models import MailLogRow, MailOutboxRow, PepRow
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _email, _enum, _text
 
@@ -38,13 +38,18 @@ def mail_summary_record(log_row: MailLogRow, row: MailOutboxRow | None) -> r.Mai
     )
 
 
+#: built once: a statement costs more to build than to run (issue 16)
+_MAIL_BY_KEY = sa.select(MailLogRow).where(MailLogRow.idempotency_key == sa.bindparam("b_key"))
+_PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("b_id"))
+
+
 def already_logged(s: Session, key: str, pep_id: str | None) -> r.MailLogEntry | None:
     """The mail already logged under ``key`` (a second send of it sends nothing), else
     ``None`` once the PEP it is for is known to exist (:class:`UnknownPep` if not)."""
-    existing = s.scalars(sa.select(MailLogRow).where(MailLogRow.idempotency_key == key)).first()
+    existing = s.scalars(_MAIL_BY_KEY, {"b_key": key}).first()
     if existing is not None:
         return r.MailLogEntry.model_validate(existing)
-    if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
+    if pep_id is not None and s.scalar(_PEP_EXISTS, {"b_id": pep_id}) is None:
         raise UnknownPep(pep_id)
     return None
 
@@ -118,9 +123,7 @@ class MailLogRepository:
     ) -> r.MailLogEntry:
         status = _enum(MailStatus, status, "mail status")
         with self.uow.transaction() as s:
-            row = s.scalars(
-                sa.select(MailLogRow).where(MailLogRow.idempotency_key == idempotency_key)
-            ).first()
+            row = s.scalars(_MAIL_BY_KEY, {"b_key": idempotency_key}).first()
             if row is None:
                 raise UnknownMail(idempotency_key)
             now = self.uow.clock.now()

@@ -33,6 +33,13 @@ from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _aware, _email, _jsonable, _text
 
 
+#: a message's outbox row with its log row (``b_mail``): built once, as it is read for every send
+_OUTBOX_ROWS = (
+    sa.select(MailOutboxRow, MailLogRow)
+    .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
+    .where(MailOutboxRow.mail_log_id == sa.bindparam("b_mail"))
+)
+
 class OutboxRepository:
     """The mail outbox (``store.outbox_repo``), over the mail log ``log``."""
 
@@ -343,11 +350,7 @@ class OutboxRepository:
         return found[0]
 
     def _outbox_rows(self, s: Session, mail_id: int) -> tuple[MailOutboxRow, MailLogRow]:
-        found = s.execute(
-            sa.select(MailOutboxRow, MailLogRow)
-            .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
-            .where(MailOutboxRow.mail_log_id == mail_id)
-        ).first()
+        found = s.execute(_OUTBOX_ROWS, {"b_mail": mail_id}).first()
         if found is None:
             raise UnknownMail(str(mail_id))
         return found[0], found[1]

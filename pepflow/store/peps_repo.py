@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,6 +98,23 @@ _SECTION_CONTENT = sa.select(PepSectionRow.content).where(
     PepSectionRow.pep_id == sa.bindparam("pep_id"), PepSectionRow.section == sa.bindparam("section")
 )
 _PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("pep_id"))
+
+
+#: a PEP's document made for a purpose (a step's element instance), by ``b_pep``, ``b_kind``, ``b_purpose``
+_DOCUMENT_FOR = sa.select(DocumentVersionRow).where(
+    DocumentVersionRow.pep_id == sa.bindparam("b_pep"), DocumentVersionRow.kind == sa.bindparam("b_kind"),
+    DocumentVersionRow.purpose == sa.bindparam("b_purpose"),
+)
+
+
+@cache
+def _documents(of_kind: bool) -> sa.Select:
+    """A PEP's document versions (``b_pep``), of one kind (``b_kind``) if ``of_kind``: built
+    once (statement building cost more than the query; issue 16)."""
+    query = fields_of(DocumentVersionRow).where(DocumentVersionRow.pep_id == sa.bindparam("b_pep"))
+    if of_kind:
+        query = query.where(DocumentVersionRow.kind == sa.bindparam("b_kind"))
+    return query.order_by(DocumentVersionRow.kind, DocumentVersionRow.version)
 
 
 def peps_from_rows(result: sa.Result) -> dict[str, r.Pep]:
@@ -468,22 +486,17 @@ class PepRepository:
 
     @staticmethod
     def _document_for(s: Session, pep_id: str, kind: DocumentKind, purpose: str) -> r.DocumentVersion | None:
-        row = s.scalar(sa.select(DocumentVersionRow).where(
-            DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value,
-            DocumentVersionRow.purpose == purpose,
-        ))
+        row = s.scalar(_DOCUMENT_FOR, {"b_pep": pep_id, "b_kind": kind.value, "b_purpose": purpose})
         return r.DocumentVersion.model_validate(row) if row is not None else None
 
     def documents(
         self, pep_id: str, kind: DocumentKind | str | None = None
     ) -> list[r.DocumentVersion]:
-        query = fields_of(DocumentVersionRow).where(DocumentVersionRow.pep_id == pep_id)
+        params = {"b_pep": pep_id}
         if kind is not None:
-            query = query.where(
-                DocumentVersionRow.kind == _enum(DocumentKind, kind, "document kind").value
-            )
+            params["b_kind"] = _enum(DocumentKind, kind, "document kind").value
         with self.uow.rows() as conn:
-            rows = conn.execute(query.order_by(DocumentVersionRow.kind, DocumentVersionRow.version)).mappings().all()
+            rows = conn.execute(_documents(kind is not None), params).mappings().all()
         return [r.DocumentVersion.model_validate(dict(x)) for x in rows]
 
     def latest_document(self, pep_id: str, kind: DocumentKind | str) -> r.DocumentVersion | None:

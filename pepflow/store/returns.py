@@ -28,6 +28,9 @@ WITHDRAWN = "withdrawn"
 STATUSES = (PENDING, ACCEPTED, QUERIED, WITHDRAWN)
 
 
+#: a PEP's school returns (``b_pep``), oldest first: built once
+_FOR_PEP = sa.select(SchoolReturnRow).where(SchoolReturnRow.pep_id == sa.bindparam("b_pep")).order_by(SchoolReturnRow.id)
+
 class StoredReturn(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
@@ -110,8 +113,7 @@ class SchoolReturns:
 
     def for_pep(self, pep_id: str) -> list[StoredReturn]:
         with self.store.uow.read() as s:
-            rows = s.scalars(sa.select(SchoolReturnRow).where(SchoolReturnRow.pep_id == pep_id)
-                             .order_by(SchoolReturnRow.id)).all()
+            rows = s.scalars(_FOR_PEP, {"b_pep": pep_id}).all()
             return [StoredReturn.model_validate(x) for x in rows]
 
     def pending(self) -> list[StoredReturn]:

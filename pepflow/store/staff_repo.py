@@ -41,6 +41,9 @@ def staff_record(row: StaffRow) -> r.Staff:
     )
 
 
+#: a staff member with their roles by Identity login (``b_login``): built once
+_BY_LOGIN = sa.select(StaffRow).options(*STAFF_AND_ROLES).where(StaffRow.login == sa.bindparam("b_login"))
+
 class StaffRepository:
     """The staff of the records store (``store.staff_repo``)."""
 
@@ -133,9 +136,7 @@ class StaffRepository:
     def staff_by_login(self, login: str) -> r.Staff | None:
         """The staff member with this Identity login (case-insensitive), or ``None``."""
         with self.uow.read() as s:
-            row = s.execute(
-                sa.select(StaffRow).options(*STAFF_AND_ROLES).where(StaffRow.login == login.strip().lower())
-            ).unique().scalar_one_or_none()
+            row = s.execute(_BY_LOGIN, {"b_login": login.strip().lower()}).unique().scalar_one_or_none()
             return staff_record(row) if row is not None else None
 
 
