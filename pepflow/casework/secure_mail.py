@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..documents import document_password, spell_password
 from ..domain.enums import DocumentKind, Variant
 from ..mail.links import STAFF_KINDS, pep_link
-from ..mail.message import Attachment, OutgoingMail
+from ..mail.message import Attachment, OutgoingMail, message_bytes
 from ..mail.outbox import bounded_key, enqueue
 from ..mail.templates import render
 from ..mail.wording import designated_role
@@ -46,10 +46,13 @@ class SecureMail:
             recipients=(recipient.email,), subject=rendered.subject, text_body=rendered.text,
             html_body=rendered.html, date=self.ctx.now(), attachments=files,
         )
+        # a protected file makes the message some 60 KB to encode: a document worker does it,
+        # and this process's interpreter goes on with other jobs meanwhile
+        raw = await asyncio.to_thread(self.ctx.spins.run, message_bytes, mail) if files and not attachments else None
         return enqueue(
             self.ctx.store, mail, kind=kind, pep_id=pep.id if pep else None,
             document_attachments=attachments, recipient_party_id=recipient.party_id,
-            recipient_role=recipient.role, actor=SYSTEM, not_before=not_before,
+            recipient_role=recipient.role, actor=SYSTEM, not_before=not_before, raw=raw,
         )
 
     def setting_secret(self, pep: r.Pep) -> bytes:

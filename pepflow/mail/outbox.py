@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .message import Attachment, OutgoingMail, build_email
-from .transport import SMTP_POLICY, InsecureServerError, Mailer, PermanentMailError, TransientMailError
+from .message import Attachment, OutgoingMail, message_bytes
+from .transport import InsecureServerError, Mailer, PermanentMailError, TransientMailError
 
 __all__ = [
     "FlushResult",
@@ -95,9 +95,12 @@ def enqueue(
     recipient_role: str | None = None,
     actor: str = "system",
     not_before: datetime | None = None,
+    raw: bytes | None = None,
 ) -> bool:
     """Queue ``mail`` once per idempotency key; return whether it was queued now
-    (held back until ``not_before`` when given).
+    (held back until ``not_before`` when given). ``raw`` is the message's bytes when the
+    caller built them already (:func:`message_bytes` of this ``mail``, in a document
+    worker); else they are built here.
 
     ``document_attachments`` are ``(document_version_id, filename, content_type)``:
     stored document versions attached by reference (read when sending) in addition
@@ -115,7 +118,10 @@ def enqueue(
     # Build the exact bytes now, once: the sender then only transmits them, and a
     # resend is byte-for-byte the same message. (Not when an attachment is a stored
     # document to be read at sending time.)
-    raw = None if document_attachments else build_email(mail).as_bytes(policy=SMTP_POLICY)
+    if document_attachments and raw is not None:
+        raise ValueError("a message with stored documents attached is built when it is sent, not before")
+    if raw is None and not document_attachments:
+        raw = message_bytes(mail)
     _entry, created = store.enqueue_mail(
         mail.idempotency_key,
         kind=kind,

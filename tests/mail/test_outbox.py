@@ -226,3 +226,38 @@ def test_dkim_is_configured_by_all_three_settings_or_none(tmp_path):
     )
     assert signer is not None and signer.domain == "council.example"
     assert "PRIVATE" not in repr(signer)
+
+
+async def test_bytes_built_in_a_document_worker_are_sent_exactly_as_built_here(store, secure_server):
+    """A message with a protected file is encoded in a document worker (issue 16): the
+    server receives the very bytes the product's own process would have built."""
+    from pepflow.documents.spin_pool import DocumentPool
+    from pepflow.mail.message import message_bytes
+
+    handler, _controller, settings = secure_server()
+    mail = sample_mail(key="test:worker-built", attachment=b"PK\x03\x04" + bytes(range(256)) * 40)
+    with DocumentPool(1) as pool:
+        raw = pool.run(message_bytes, mail)
+        assert pool.documents_in_pool == 1
+    assert parts(raw) == parts(message_bytes(mail))  # the same message (MIME boundaries are random)
+    assert enqueue(store, mail, kind="pep-form", raw=raw)
+    async with SmtpMailer(settings) as mailer:
+        assert (await OutboxSender(store, mailer).flush()).sent == 1
+    assert handler.data[0] == raw  # sent exactly as the worker built it
+    attachment = next(email.message_from_bytes(raw, policy=email.policy.default).iter_attachments())
+    assert attachment.get_content() == mail.attachments[0].data
+
+
+def parts(raw: bytes) -> list[tuple[list[tuple[str, str]], bytes | None]]:
+    """Each MIME part's headers (boundaries left out) and decoded content."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return [([(k, v) for k, v in part.items() if k != "Content-Type" or "boundary" not in v],
+             None if part.is_multipart() else part.get_payload(decode=True)) for part in message.walk()]
+
+
+def test_bytes_built_before_cannot_go_with_a_stored_document_read_at_sending(store):
+    mail = sample_mail(key="test:refs")
+    with pytest.raises(ValueError, match="built when it is sent"):
+        enqueue(store, mail, kind="pep-form", document_attachments=[(1, "f.docx", "application/octet-stream")],
+                raw=b"From: x\r\n\r\n")
+    assert store.mail_entry("test:refs") is None
