@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
 from pepflow.store.errors import UnknownMail, UnknownPep
-from pepflow.store.models import MailLogRow, MailOutboxRow, PepRow
+from pepflow.store.models import PEP_EXISTS, MailLogRow, MailOutboxRow
 from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _email, _enum, _text
 
@@ -40,7 +40,6 @@ def mail_summary_record(log_row: MailLogRow, row: MailOutboxRow | None) -> r.Mai
 
 #: built once: a statement costs more to build than to run (issue 16)
 _MAIL_BY_KEY = sa.select(MailLogRow).where(MailLogRow.idempotency_key == sa.bindparam("b_key"))
-_PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("b_id"))
 
 
 def already_logged(s: Session, key: str, pep_id: str | None) -> r.MailLogEntry | None:
@@ -49,7 +48,7 @@ def already_logged(s: Session, key: str, pep_id: str | None) -> r.MailLogEntry |
     existing = s.scalars(_MAIL_BY_KEY, {"b_key": key}).first()
     if existing is not None:
         return r.MailLogEntry.model_validate(existing)
-    if pep_id is not None and s.scalar(_PEP_EXISTS, {"b_id": pep_id}) is None:
+    if pep_id is not None and s.scalar(PEP_EXISTS, {"pep_id": pep_id}) is None:
         raise UnknownPep(pep_id)
     return None
 

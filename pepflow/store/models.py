@@ -425,5 +425,7 @@ class EscalationRow(Base):
 #: two (a PEP is read by key at almost every step of the casework).
 PEP_AND_ATTENDEES = (joinedload(PepRow.attendees),)
 STAFF_AND_ROLES = (joinedload(StaffRow.roles),)
+#: whether a PEP exists (``pep_id``): its id or nothing, built once
+PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("pep_id"))
 
 from pepflow.store import quality_models  # noqa: E402,F401

@@ -32,6 +32,7 @@ from pepflow.store.errors import (
 )
 from pepflow.store.models import (
     PEP_AND_ATTENDEES,
+    PEP_EXISTS,
     STAFF_AND_ROLES,
     CareEpisodeRow,
     ChildRow,
@@ -97,7 +98,6 @@ _PEP_WITH_ATTENDEES = PEPS_WITH_ATTENDEES.where(PepRow.id == sa.bindparam("pep_i
 _SECTION_CONTENT = sa.select(PepSectionRow.content).where(
     PepSectionRow.pep_id == sa.bindparam("pep_id"), PepSectionRow.section == sa.bindparam("section")
 )
-_PEP_EXISTS = sa.select(PepRow.id).where(PepRow.id == sa.bindparam("pep_id"))
 
 
 #: a PEP's document made for a purpose (a step's element instance), by ``b_pep``, ``b_kind``, ``b_purpose``
@@ -396,7 +396,7 @@ class PepRepository:
             content = conn.execute(_SECTION_CONTENT, {"pep_id": pep_id, "section": section.value}).scalar()
             if content is not None:
                 return dict(content)
-            if conn.execute(_PEP_EXISTS, {"pep_id": pep_id}).first() is None:
+            if conn.execute(PEP_EXISTS, {"pep_id": pep_id}).first() is None:
                 raise UnknownPep(pep_id)
             return None
 
