@@ -48,7 +48,7 @@ class SecureMail:
         )
         # a protected file makes the message some 60 KB to encode: a document worker does it,
         # and this process's interpreter goes on with other jobs meanwhile
-        raw = await asyncio.to_thread(self.ctx.spins.run, message_bytes, mail) if files and not attachments else None
+        raw = await asyncio.to_thread(self.ctx.spins.encode, message_bytes, mail) if files and not attachments else None
         return enqueue(
             self.ctx.store, mail, kind=kind, pep_id=pep.id if pep else None,
             document_attachments=attachments, recipient_party_id=recipient.party_id,

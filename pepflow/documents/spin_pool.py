@@ -89,6 +89,9 @@ class DocumentPool:
         #: the document functions (``run``) done by a worker process / in this one
         self.documents_in_pool = 0
         self.documents_here = 0
+        #: the messages encoded (``encode``) by a worker process / in this one
+        self.messages_in_pool = 0
+        self.messages_here = 0
 
     def spin(self, password: str, salt: bytes) -> bytes:
         """The spin for ``password`` and ``salt``: in a worker process when there is a
@@ -108,6 +111,11 @@ class DocumentPool:
         it must be pure (what it changes in a worker stays there). A call that raises
         counts where it ran, as one that returns."""
         return self._call(fn, args, kwargs, "documents")
+
+    def encode(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)`` as :meth:`run` does it, counted as a message encoded (a message
+        carrying a protected file), not a document."""
+        return self._call(fn, args, {}, "messages")
 
     def _call(self, fn: Callable[..., T], args: tuple, kwargs: dict, counter: str) -> T:
         executor = self._pool()

@@ -237,8 +237,8 @@ async def test_bytes_built_in_a_document_worker_are_sent_exactly_as_built_here(s
     handler, _controller, settings = secure_server()
     mail = sample_mail(key="test:worker-built", attachment=b"PK\x03\x04" + bytes(range(256)) * 40)
     with DocumentPool(1) as pool:
-        raw = pool.run(message_bytes, mail)
-        assert pool.documents_in_pool == 1
+        raw = pool.encode(message_bytes, mail)
+        assert (pool.messages_in_pool, pool.documents_in_pool) == (1, 0)
     assert parts(raw) == parts(message_bytes(mail))  # the same message (MIME boundaries are random)
     assert enqueue(store, mail, kind="pep-form", raw=raw)
     async with SmtpMailer(settings) as mailer:
