@@ -15,10 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from ..clock import Clock
-from . import snapshot, statements as q, store as t
+from . import snapshot, statements as q
 from .contract import ContractGuard
 from .errors import InvalidState, NotFound
 from .expressions import ZeebeScriptEngine, clock_scope

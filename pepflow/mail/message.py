@@ -188,7 +188,8 @@ def build_email(mail: OutgoingMail) -> EmailMessage:
 
 
 def message_bytes(mail: OutgoingMail) -> bytes:
-    """The message exactly as it is sent (:func:`build_email`, SMTP line endings). A pure
-    function of ``mail``, so a document worker process can build it: for a message
-    carrying a protected file, encoding it is a few milliseconds of the interpreter."""
+    """The message's bytes as the outbox keeps them (:func:`build_email`, SMTP line
+    endings; signed when sent if DKIM is configured). A pure function of ``mail``, so a
+    document worker process can build it: for a message carrying a protected file,
+    encoding it is a few milliseconds of the interpreter."""
     return build_email(mail).as_bytes(policy=email.policy.SMTP)
