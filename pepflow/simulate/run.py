@@ -90,6 +90,7 @@ class Figures:
     documents_in_workers: int = 0  # forms and final PEPs made, returns read and filled
     documents_here: int = 0
     messages_in_workers: int = 0  # messages with a protected file, encoded by a document worker
+    messages_here: int = 0  # ... and those encoded in this process (no worker, or it died)
     setup_s: float = 0.0
     year_s: float = 0.0
     elapsed_s: float = 0.0
@@ -135,6 +136,7 @@ class Figures:
             f"documents_in_worker_processes: {self.documents_in_workers} documents",
             f"documents_in_this_process: {self.documents_here} documents",
             f"messages_encoded_in_worker_processes: {self.messages_in_workers} messages",
+            f"messages_encoded_in_this_process: {self.messages_here} messages",
             f"setup_time: {self.setup_s:.1f} s",
             f"year_time: {self.year_s:.1f} s",
             f"elapsed: {self.elapsed_s:.1f} s",
@@ -247,6 +249,7 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
         figures.documents_in_workers = app.casework.spins.documents_in_pool
         figures.documents_here = app.casework.spins.documents_here
         figures.messages_in_workers = app.casework.spins.messages_in_pool
+        figures.messages_here = app.casework.spins.messages_here
         figures.eml_files = sum(1 for _ in (options.data_dir / "outbox").rglob("*.eml"))
         figures.problems = check_invariants(app, plan, counts, figures.eml_files)
         figures.problems += [f"event refused: {e.kind} {e.child_id} on {e.on}: {err}" for e, err in refused]
