@@ -230,7 +230,8 @@ def test_dkim_is_configured_by_all_three_settings_or_none(tmp_path):
 
 async def test_bytes_built_in_a_document_worker_are_sent_exactly_as_built_here(store, secure_server):
     """A message with a protected file is encoded in a document worker (issue 16): the
-    server receives the very bytes the product's own process would have built."""
+    same message the product's own process would build (its MIME boundaries are random),
+    and the server receives exactly the worker's bytes."""
     from pepflow.documents.spin_pool import DocumentPool
     from pepflow.mail.message import message_bytes
 
