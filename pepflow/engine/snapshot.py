@@ -3,12 +3,15 @@
 SpiffWorkflow's serializer writes the process definition and every task the instance
 ever ran. Here the definition is stored once per deployed version (instances refer to
 it by key), and the finished part of the task tree is cut away before each save, so
-a PEP instance that loops every term for years keeps a snapshot of the same size.
+a PEP instance that loops every term for years keeps a snapshot of the same size: also
+beside a branch that ended early (telling the Virtual School), whose end join waits
+near the start of the tree.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -89,7 +92,9 @@ def compact(workflow: BpmnWorkflow) -> set[UUID]:
     body's parent), the splits whose wrapped task has not finished (boundary events
     need them) and that deepest ancestor itself (its data is what
     the active tasks inherited). Finished side branches hanging off the removed chain
-    go with it. Everything below the deepest common ancestor is left as it is.
+    go with it. Below that ancestor the same is done for each branch that holds
+    unfinished tasks (:func:`_segments`), so one branch that ended early does not make
+    the other keep its whole history.
     """
     removed: set[UUID] = set()
     workflows = [workflow, *workflow.subprocesses.values()]
@@ -120,57 +125,74 @@ def _compact_one(wf) -> set[UUID]:
             node = node.parent
         chain.reverse()  # from the root's child down to the task
         chains.append(chain)
-    # group by the root's child they descend from: only the branch that carries the
-    # main flow is compacted (it is the only one that grows with loops)
-    by_branch: dict[UUID, list[list]] = {}
-    for chain in chains:
-        by_branch.setdefault(chain[0].id, []).append(chain)
     removed: set[UUID] = set()
-    for branch_chains in by_branch.values():
-        common = branch_chains[0]
-        for chain in branch_chains[1:]:
-            n = 0
-            while n < len(common) and n < len(chain) and common[n] is chain[n]:
-                n += 1
-            common = common[:n]
-        # `common` are the shared ancestors (first one is the root's child); the last
-        # one stays as the anchor of the active region.
-        if len(common) < 4:
-            continue
-        anchor = common[-1]
-        keep = [common[0]]
-        for task, successor in zip(common[1:-1], common[2:]):
-            unfinished_here = not task.has_state(TaskState.FINISHED_MASK)
-            # A split is still needed while the task it wraps has not finished, and an
-            # unfinished task re-inherits its data from its parent when it is updated,
-            # so the parent of every unfinished task (the anchor included) stays.
-            successor_unfinished = not successor.has_state(TaskState.FINISHED_MASK)
-            if unfinished_here or successor_unfinished:
-                keep.append(task)
-        keep.append(anchor)
-        kept_ids = {t.id for t in keep}
-        doomed = []
-        for task in common[1:-1]:
-            if task.id in kept_ids:
-                continue
-            doomed.append(task)
-        if not doomed:
-            continue
-        # relink the kept chain
-        for parent, child in zip(keep, keep[1:]):
-            if child._parent != parent.id:
-                # drop the parent's link to the next node of the old chain
-                old_next = next(t for t in common if t.parent is parent)
-                parent._children = [c for c in parent._children if c != old_next.id]
-                parent._children.append(child.id)
-                child._parent = parent.id
-        for task in doomed:
-            for descendant in _subtree(task, stop=kept_ids):
-                removed.add(descendant.id)
+    for segment in _segments(chains, 0):
+        removed |= _splice(segment)
     for task_id in removed:
         wf.tasks.pop(task_id, None)
     if wf.last_task is not None and wf.last_task.id in removed:
         wf.last_task = None
+    return removed
+
+
+def _segments(chains: list[list], start: int) -> Iterator[list]:
+    """The stretches of finished history the unfinished tasks share, branch by branch.
+
+    ``chains`` run from the root's child down to each unfinished task and agree up to
+    ``start``. They are grouped by the task at ``start`` (the branch they descend
+    by); each group's common stretch from there is one segment, and below its last
+    task (the anchor) the chains that go on are grouped again. So a branch that ended
+    early and left a join waiting near the start of the tree (the process's end join
+    after a parallel split) does not keep every later cycle of the other branch.
+    """
+    by_branch: dict[UUID, list[list]] = {}
+    for chain in chains:
+        if len(chain) > start:
+            by_branch.setdefault(chain[start].id, []).append(chain)
+    for branch_chains in by_branch.values():
+        end = min(len(chain) for chain in branch_chains)
+        first = branch_chains[0]
+        n = start + 1
+        while n < end and all(chain[n] is first[n] for chain in branch_chains[1:]):
+            n += 1
+        yield first[start:n]
+        yield from _segments(branch_chains, n)
+
+
+def _splice(common: list) -> set[UUID]:
+    """Cut the finished tasks out of one shared stretch (first task to anchor); return
+    the ids of every task removed (the finished side branches hanging off them too)."""
+    # `common` are the shared ancestors; the first one links the stretch to what is
+    # above it and the last one stays as the anchor of the active region.
+    if len(common) < 4:
+        return set()
+    anchor = common[-1]
+    keep = [common[0]]
+    for task, successor in zip(common[1:-1], common[2:]):
+        unfinished_here = not task.has_state(TaskState.FINISHED_MASK)
+        # A split is still needed while the task it wraps has not finished, and an
+        # unfinished task re-inherits its data from its parent when it is updated,
+        # so the parent of every unfinished task (the anchor included) stays.
+        successor_unfinished = not successor.has_state(TaskState.FINISHED_MASK)
+        if unfinished_here or successor_unfinished:
+            keep.append(task)
+    keep.append(anchor)
+    kept_ids = {t.id for t in keep}
+    doomed = [task for task in common[1:-1] if task.id not in kept_ids]
+    if not doomed:
+        return set()
+    # relink the kept chain
+    for parent, child in zip(keep, keep[1:]):
+        if child._parent != parent.id:
+            # drop the parent's link to the next node of the old chain
+            old_next = next(t for t in common if t.parent is parent)
+            parent._children = [c for c in parent._children if c != old_next.id]
+            parent._children.append(child.id)
+            child._parent = parent.id
+    removed: set[UUID] = set()
+    for task in doomed:
+        for descendant in _subtree(task, stop=kept_ids):
+            removed.add(descendant.id)
     return removed
 
 

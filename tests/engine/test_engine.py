@@ -430,6 +430,32 @@ def test_a_loop_run_60_times_keeps_the_stored_state_bounded(harness):
     assert sizes[50] <= sizes[5] + 256  # does not grow with the loop count
 
 
+@pytest.mark.parametrize("notify_after", [0, 10])
+def test_a_loop_beside_a_branch_that_ended_keeps_the_stored_state_bounded(harness, notify_after):
+    """The PEP process's shape: one branch of a parallel split ends (its end join
+    waits near the start of the tree) while the other loops through a sub-process.
+    The finished cycles are cut away all the same, whenever the short branch ends."""
+    harness.deploy("loop_beside_ended_branch.bpmn")
+    key = harness.engine.create_instance("loop_beside_ended_branch", {"count": 0, "limit": 40})
+    sizes = []
+    for round_ in range(40):
+        if round_ == notify_after:
+            harness.engine.complete_job(harness.one_job("notify").key)
+        harness.engine.complete_job(harness.one_job("work").key, {"count": round_ + 1})
+        if round_ == 20:
+            harness.restart()
+        harness.clock.advance(timedelta(days=1))
+        if round_ < 39:
+            sizes.append(harness.engine.stored_state_bytes(key))
+            waiting = ["CycleSubProcess", "WorkTask"] + (["NotifyTask"] if round_ < notify_after else [])
+            assert sorted(harness.active(key)) == sorted(waiting)
+    instance = harness.engine.instance(key)
+    assert instance.state == "COMPLETED" and instance.variables["count"] == 40
+    assert harness.completed(key).count("WorkTask") == 40
+    assert harness.completed(key).count("NotifyTask") == 1
+    assert sizes[35] <= sizes[notify_after + 5] + 256  # does not grow with the loop count
+
+
 # -------------------------------------------------------------------- deployment
 def _process(body: str, extra: str = "") -> bytes:
     return (
