@@ -25,6 +25,10 @@ def academic_year(value: str) -> int:
         second = int(match.group(2))
         if second % 100 != (first + 1) % 100 or (second >= 1000 and second != first + 1):
             raise typer.BadParameter(f"{value!r}: the second year must follow the first (like 2026/27)")
+    if not 2000 <= first <= 2998:
+        # the records store keeps term dates for 2000/01 to 2998/99: refused here, before
+        # a council is written out, rather than by the import half way through
+        raise typer.BadParameter(f"{value!r}: the academic year must be from 2000/01 to 2998/99")
     return first
 
 
