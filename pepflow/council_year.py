@@ -142,7 +142,7 @@ class Caseworkers(Protocol):
 
 
 class Schools(Protocol):
-    def work(self, today: date, note: Note | None) -> None: ...
+    async def work(self, today: date, note: Note | None) -> None: ...
 
 
 class YearLoop:
@@ -180,7 +180,7 @@ class YearLoop:
             # people work on working days; the engine's timers and mail do not rest
             if self.working_days.is_working_day(day):
                 await self._people_work(day)
-                self.schools.work(day, self.note)
+                await self.schools.work(day, self.note)
             await app.runtime.run_until_idle()
             if self.progress:
                 self.progress(day)

@@ -82,7 +82,7 @@ class SimulatedSchools:
     def returns(self, pep_id: str) -> bool:
         return int(hashlib.sha256(pep_id.encode()).hexdigest(), 16) % 3 != 0
 
-    def work(self, today: date, note: Note | None) -> None:
+    async def work(self, today: date, note: Note | None) -> None:
         store = self.app.store
         for entry in store.mail_log():
             if entry.kind != "pep-form" or entry.status != MailStatus.SENT or entry.pep_id in self.returned:

@@ -58,3 +58,45 @@ def test_the_order_of_the_days_work_does_not_follow_the_engines_keys():
     def order(ts):
         return [(t.element_id, t.variables["pepId"]) for t in sorted(ts, key=people._order)]
     assert order(shuffled) == order(tasks)
+
+
+def test_a_days_school_returns_overlap_and_one_that_fails_stops_none_of_the_others(monkeypatch):
+    """Schools send their forms back independently: the day's returns run side by side
+    (at most RETURNS_AT_ONCE), each is made once, and a return that fails is raised
+    after the others are in, not instead of them."""
+    import asyncio
+    import threading
+
+    import pytest
+
+    from pepflow.simulate import people as people_module
+    from pepflow.store.workload import AwaitingForm
+
+    sent = datetime(2026, 9, 14, 9, tzinfo=UTC)
+    waiting = [AwaitingForm(f"PEP-C-{i:05d}-2026-AUT", f"C-{i:05d}", None, sent, None) for i in range(9)]
+    schools = object.__new__(people_module.CouncilSchools)
+    schools.app, schools.behaviour, schools.draw, schools.returned = object(), Behaviour(), Draw(1), 0
+    schools.queries = type("Q", (), {"awaiting_form": staticmethod(lambda: waiting)})()
+    lock, running, seen = threading.Lock(), [0], {"most": 0, "peps": []}
+    both_in = threading.Barrier(2, timeout=5)
+
+    def fake_return(app, pep_id, today, note):
+        with lock:
+            running[0] += 1
+            seen["most"] = max(seen["most"], running[0])
+            seen["peps"].append(pep_id)
+        try:
+            if pep_id.endswith(("00000-2026-AUT", "00001-2026-AUT")):
+                both_in.wait()  # the first two are in at the same time, or this times out
+            if pep_id.endswith("00004-2026-AUT"):
+                raise RuntimeError("the form could not be read")
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(people_module, "return_school_form", fake_return)
+    with pytest.raises(RuntimeError, match="could not be read"):
+        asyncio.run(schools.work(date(2026, 12, 1), None))
+    assert sorted(seen["peps"]) == [p.pep_id for p in waiting]  # every return made, once
+    assert 2 <= seen["most"] <= people_module.RETURNS_AT_ONCE
+    assert schools.returned == 8

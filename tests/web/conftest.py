@@ -169,6 +169,6 @@ def drive_until(world: WebWorld, element_id: str, child_id: str = "C-0001", max_
                 world.engine.complete_user_task(task.user_task_key, roles.variables_for(task, world.clock.now()),
                                                 actor=roles.actor_for(task))
                 world.idle()
-            schools.work(day, lambda *a: None)
+            asyncio.run(schools.work(day, lambda *a: None))
         asyncio.run(world.runtime.advance(timedelta(days=1)))
     raise AssertionError(f"no {element_id} for {child_id} within {max_days} days")
