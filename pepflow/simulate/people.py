@@ -191,7 +191,8 @@ class CouncilSchools:
         filled or read in the document worker, the product records another. Done one
         after another, the product sat idle through every round trip to the worker,
         about a fifth of a 50-child year. A return that fails does not stop the others;
-        the first failure is raised once they are done."""
+        the first failure is raised once they are done. ``note`` is called from the
+        thread of the return it is about."""
         due = []
         for pep in self.queries.awaiting_form():
             meeting = local_date(pep.meeting_at) if pep.meeting_at else None
