@@ -4,13 +4,19 @@ never follows the engine's keys, which depend on the order concurrent jobs finis
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from pepflow.calendar import WorkingDays
 from pepflow.engine.views import UserTask
+from pepflow.simulate import people as people_module
 from pepflow.simulate.people import Behaviour, CouncilCaseworkers, Draw
+from pepflow.store.workload import AwaitingForm
 
 
 def _caseworkers(seed: int = 1) -> CouncilCaseworkers:
@@ -64,14 +70,6 @@ def test_a_days_school_returns_overlap_and_one_that_fails_stops_none_of_the_othe
     """Schools send their forms back independently: the day's returns run side by side
     (at most RETURNS_AT_ONCE), each is made once, and a return that fails is raised
     after the others are in, not instead of them."""
-    import asyncio
-    import threading
-
-    import pytest
-
-    from pepflow.simulate import people as people_module
-    from pepflow.store.workload import AwaitingForm
-
     sent = datetime(2026, 9, 14, 9, tzinfo=UTC)
     waiting = [AwaitingForm(f"PEP-C-{i:05d}-2026-AUT", f"C-{i:05d}", None, sent, None) for i in range(9)]
     schools = object.__new__(people_module.CouncilSchools)
