@@ -21,7 +21,6 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
 from SpiffWorkflow.util.task import TaskState
 
 
@@ -77,10 +76,6 @@ def load(text: str, spec, subprocess_specs, script_engine) -> tuple[BpmnWorkflow
     dct["__script_engine"] = script_engine
     workflow = _SERIALIZER.registry.restore(dct)
     return workflow, extra
-
-
-def _is_split(task) -> bool:
-    return isinstance(task.task_spec, (BoundaryEventSplit, StartEventSplit))
 
 
 def compact(workflow: BpmnWorkflow) -> set[UUID]:
