@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from pepflow.engine.views import UserTask
 from pepflow.meetings import MeetingDates
 from pepflow.roleplay import RolePlayer
 from pepflow.store.workload import WorkloadQueries
+
+log = logging.getLogger(__name__)
 
 TYPE_UP = "TypeUpPepTask"
 
@@ -191,7 +194,7 @@ class CouncilSchools:
         filled or read in the document worker, the product records another. Done one
         after another, the product sat idle through every round trip to the worker,
         about a fifth of a 50-child year. A return that fails does not stop the others;
-        the first failure is raised once they are done. ``note`` is called from the
+        the first failure is raised once they are done, and any other is logged. ``note`` is called from the
         thread of the return it is about."""
         due = []
         for pep in self.queries.awaiting_form():
@@ -208,6 +211,8 @@ class CouncilSchools:
 
         outcomes = await asyncio.gather(*(one(pep_id) for pep_id in due), return_exceptions=True)
         self.returned += sum(1 for outcome in outcomes if outcome is None)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        failures = [(pep_id, o) for pep_id, o in zip(due, outcomes, strict=True) if isinstance(o, BaseException)]
+        for pep_id, failure in failures[1:]:  # the first is raised; the others are said, not lost
+            log.error("the school's return of %s failed too", pep_id, exc_info=failure)
+        if failures:
+            raise failures[0][1]
