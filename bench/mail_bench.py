@@ -169,9 +169,12 @@ def main() -> None:
         help="aiosmtpd processes sharing the port (aiosmtpd reads DATA line by line in Python)",
     )
     parser.add_argument("--mark-every", type=int, default=1, help="record 'sent' after this many")
-    parser.add_argument("--encodings", type=int, default=300, help="messages encoded here, then in a worker")
+    parser.add_argument("--encodings", type=int, default=300, help="messages encoded here, then in a worker (0: skip)")
     args = parser.parse_args()
-    _encoding(args.encodings)
+    if args.encodings < 0:
+        parser.error("--encodings cannot be negative (0 skips the encoding figures)")
+    if args.encodings:
+        _encoding(args.encodings)
     with tempfile.TemporaryDirectory(prefix="pep-mail-bench-") as tmp:
         asyncio.run(_bench(args, Path(tmp)))
 

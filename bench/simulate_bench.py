@@ -51,11 +51,12 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from pepflow.clock import SystemClock  # noqa: E402 - after the repository is on the path
 
 
 def floor_seconds() -> float:
@@ -219,7 +220,7 @@ def main() -> int:
         parser.error("every N must be at least 1")
     baseline = read_baseline(args.baseline) if args.baseline else {}
     base_cost = base_floors = None
-    print(f"date: {date.today().isoformat()} -")
+    print(f"date: {SystemClock().now().date().isoformat()} -")  # when the benchmark ran (UTC)
     print(f"cpus: {os.cpu_count()} cores")
     for n in sizes:
         in_process = None
