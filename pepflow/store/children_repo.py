@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pepflow.domain.enums import ContactRole
 from pepflow.domain.rules import CHILD_ID_PATTERN
 from pepflow.store import records as r
-from pepflow.store.core_reads import one_by_key
+from pepflow.store.core_reads import by_key, fields_of, one_by_key
 from pepflow.store.errors import (
     DuplicateRecord,
     InvalidRecord,
@@ -48,6 +48,12 @@ _CHILD_FIELDS = (
     "carer_contact_id",
 )
 _CONTACT_FIELDS = ("child_id", "role", "name", "email", "receives_pep")
+
+#: Core reads built once (issue 16): an attendee's address is read for every message
+#: about a PEP, a child's contacts for every early-years PEP
+_CONTACTS_OF_CHILD = fields_of(ContactRow).where(ContactRow.child_id == sa.bindparam("b_child")).order_by(ContactRow.id)
+_STAFF_NAME_EMAIL = sa.select(StaffRow.name, StaffRow.email).where(StaffRow.id == sa.bindparam("b_id"))
+_SETTING_EXISTS = sa.select(SettingRow.id).where(SettingRow.id == sa.bindparam("b_id"))
 
 
 class ChildrenRepository:
@@ -177,19 +183,17 @@ class ChildrenRepository:
         )
 
     def contact(self, contact_id: str) -> r.Contact:
-        with self.uow.read() as s:
-            row = s.get(ContactRow, contact_id)
-            if row is None:
-                raise UnknownContact(contact_id)
-            return r.Contact.model_validate(row)
+        with self.uow.rows() as conn:
+            data = one_by_key(conn, ContactRow, contact_id)
+        if data is None:
+            raise UnknownContact(contact_id)
+        return r.Contact.model_validate(data)
 
     def contacts_for(self, child_id: str) -> list[r.Contact]:
         self.child(child_id)
-        with self.uow.read() as s:
-            rows = s.scalars(
-                sa.select(ContactRow).where(ContactRow.child_id == child_id).order_by(ContactRow.id)
-            )
-            return [r.Contact.model_validate(x) for x in rows]
+        with self.uow.rows() as conn:
+            rows = conn.execute(_CONTACTS_OF_CHILD, {"b_child": child_id}).mappings().all()
+        return [r.Contact.model_validate(dict(x)) for x in rows]
 
     def early_years_recipients(self, child_id: str) -> list[r.Address]:
         """Who gets the PEP of a young child not in a setting: the health visitor, the
@@ -201,24 +205,28 @@ class ChildrenRepository:
         ]
 
     def address_for(self, party_id: str) -> r.Address:
-        """The address of an attendee: a contact, a staff member or a setting (its DT)."""
-        with self.uow.read() as s:
-            contact = s.get(ContactRow, party_id)
-            if contact is not None:
-                if not contact.email:
-                    raise MissingAddress(
-                        f"contact {party_id} ({contact.name}) has no e-mail address"
-                    )
-                return r.Address(
-                    name=contact.name, email=contact.email, party_id=party_id, role=contact.role
+        """The address of an attendee: a contact, a staff member or a setting (its DT).
+
+        Through Core, asking only as far as the first kind the id is (issue 16)."""
+        staff = is_setting = None
+        with self.uow.rows() as conn:
+            contact = conn.execute(by_key(ContactRow), {"key": party_id}).first()
+            if contact is None:
+                staff = conn.execute(_STAFF_NAME_EMAIL, {"b_id": party_id}).first()
+            if contact is None and staff is None:
+                is_setting = conn.execute(_SETTING_EXISTS, {"b_id": party_id}).first() is not None
+        if contact is not None:
+            if not contact.email:
+                raise MissingAddress(
+                    f"contact {party_id} ({contact.name}) has no e-mail address"
                 )
-            staff = s.get(StaffRow, party_id, options=STAFF_AND_ROLES)
-            if staff is not None:
-                return r.Address(
-                    name=staff.name, email=staff.email, party_id=party_id, role="staff"
-                )
-            if s.get(SettingRow, party_id) is not None:
-                return self.settings.designated_teacher_address(party_id)
+            return r.Address(
+                name=contact.name, email=contact.email, party_id=party_id, role=contact.role
+            )
+        if staff is not None:
+            return r.Address(name=staff.name, email=staff.email, party_id=party_id, role="staff")
+        if is_setting:
+            return self.settings.designated_teacher_address(party_id)
         raise UnknownRecord(party_id, "it is neither a contact, a staff member nor a setting")
 
     def enrol(self, child_id: str, setting_id: str, starts_on: date, *, actor: str) -> r.Enrolment:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.enums import StaffRole
 from pepflow.store import records as r
+from pepflow.store.core_reads import fields_of
 from pepflow.store.errors import DuplicateRecord, InvalidRecord, MissingAddress, UnknownStaff
 from pepflow.store.models import STAFF_AND_ROLES, StaffRoleRow, StaffRow
 from pepflow.store.unit_of_work import UnitOfWork
@@ -41,8 +42,36 @@ def staff_record(row: StaffRow) -> r.Staff:
     )
 
 
-#: a staff member with their roles by Identity login (``b_login``): built once
-_BY_LOGIN = sa.select(StaffRow).options(*STAFF_AND_ROLES).where(StaffRow.login == sa.bindparam("b_login"))
+#: Staff with their roles in one Core statement, built once (issue 16): a member's row
+#: once per role (once, with a NULL role, should they have none), by id then role - the
+#: order of the ORM's ``StaffRow.roles``; add a ``where``, read with :func:`staff_from_rows`
+STAFF_WITH_ROLES = (
+    fields_of(StaffRow)
+    .add_columns(StaffRoleRow.role.label("role"))
+    .outerjoin(StaffRoleRow, StaffRoleRow.staff_id == StaffRow.id)
+    .order_by(StaffRow.id, StaffRoleRow.role)
+)
+_BY_ID = STAFF_WITH_ROLES.where(StaffRow.id == sa.bindparam("b_id"))
+#: a staff member with their roles by Identity login (``b_login``)
+_BY_LOGIN = STAFF_WITH_ROLES.where(StaffRow.login == sa.bindparam("b_login"))
+#: the staff holding a role (``b_role``), with all their roles
+_WITH_ROLE = STAFF_WITH_ROLES.where(
+    StaffRow.id.in_(sa.select(StaffRoleRow.staff_id).where(StaffRoleRow.role == sa.bindparam("b_role")))
+)
+
+
+def staff_from_rows(result: sa.Result) -> list[r.Staff]:
+    """Staff records, in the result's order, from a :data:`STAFF_WITH_ROLES` result."""
+    data: dict[str, dict] = {}
+    for row in result.mappings():
+        member = data.get(row["id"])
+        if member is None:
+            member = data[row["id"]] = {k: v for k, v in row.items() if k != "role"}
+            member["roles"] = []
+        if row["role"] is not None:
+            member["roles"].append(StaffRole(row["role"]))
+    return [r.Staff(**{**x, "roles": tuple(x["roles"])}) for x in data.values()]
+
 
 class StaffRepository:
     """The staff of the records store (``store.staff_repo``)."""
@@ -110,35 +139,26 @@ class StaffRepository:
             return staff_record(row)
 
     def staff(self, staff_id: str) -> r.Staff:
-        with self.uow.read() as s:
-            row = s.get(StaffRow, staff_id, options=STAFF_AND_ROLES)
-            if row is None:
-                raise UnknownStaff(staff_id)
-            return staff_record(row)
+        with self.uow.rows() as conn:  # Core: read for most jobs (issue 16)
+            found = staff_from_rows(conn.execute(_BY_ID, {"b_id": staff_id}))
+        if not found:
+            raise UnknownStaff(staff_id)
+        return found[0]
 
     def staff_with_role(self, role: StaffRole | str) -> list[r.Staff]:
         role = _enum(StaffRole, role, "role")
-        with self.uow.read() as s:
-            rows = s.scalars(
-                sa.select(StaffRow)
-                .join(StaffRoleRow)
-                .where(StaffRoleRow.role == role.value)
-                .order_by(StaffRow.id)
-            ).all()
-            return [staff_record(row) for row in rows]
+        with self.uow.rows() as conn:
+            return staff_from_rows(conn.execute(_WITH_ROLE, {"b_role": role.value}))
 
     def all_staff(self) -> list[r.Staff]:
-        with self.uow.read() as s:
-            return [
-                staff_record(x) for x in s.scalars(sa.select(StaffRow).order_by(StaffRow.id))
-            ]
+        with self.uow.rows() as conn:
+            return staff_from_rows(conn.execute(STAFF_WITH_ROLES))
 
     def staff_by_login(self, login: str) -> r.Staff | None:
         """The staff member with this Identity login (case-insensitive), or ``None``."""
-        with self.uow.read() as s:
-            row = s.execute(_BY_LOGIN, {"b_login": login.strip().lower()}).unique().scalar_one_or_none()
-            return staff_record(row) if row is not None else None
-
+        with self.uow.rows() as conn:
+            found = staff_from_rows(conn.execute(_BY_LOGIN, {"b_login": login.strip().lower()}))
+        return found[0] if found else None
 
     def business_support_group(self, locality: str) -> str:
         """The candidate group of the business support team of a locality."""
