@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pepflow.domain.enums import OwnerRole, StaffRole
 from pepflow.domain.rules import owner_role_for
 from pepflow.store import records as r
+from pepflow.store.core_reads import fields_of
 from pepflow.store.errors import InvalidRecord, UnknownChild, UnknownStaff
 from pepflow.store.models import STAFF_AND_ROLES, ChildRow, StaffAllocationRow, StaffRow
 
@@ -36,6 +37,18 @@ def _record(row: StaffAllocationRow) -> r.Allocation:
         id=row.id, child_id=row.child_id, staff_id=row.staff_id, role=OwnerRole(row.role),
         starts_on=row.starts_on, ends_on=row.ends_on,
     )
+
+
+_A = StaffAllocationRow
+#: Core reads built once (issue 16): a child's allocations (``b_child``) by role and start,
+#: and the one in a role (``b_role``) running on a day (``b_day``)
+_FOR_CHILD = fields_of(_A).where(_A.child_id == sa.bindparam("b_child")).order_by(_A.role, _A.starts_on)
+_ON = (
+    fields_of(_A).where(
+        _A.child_id == sa.bindparam("b_child"), _A.role == sa.bindparam("b_role"), _A.starts_on <= sa.bindparam("b_day"),
+        sa.or_(_A.ends_on.is_(None), _A.ends_on >= sa.bindparam("b_day")),
+    ).order_by(_A.starts_on.desc()).limit(1)
+)
 
 
 class StaffAllocations:
@@ -134,23 +147,14 @@ class StaffAllocations:
     def on(self, child_id: str, role: OwnerRole | str, day: date) -> r.Allocation | None:
         """The allocation in ``role`` running on ``day``."""
         role = _owner_role(role)
-        with self.store.uow.read() as s:
-            row = s.scalar(
-                sa.select(StaffAllocationRow).where(
-                    StaffAllocationRow.child_id == child_id, StaffAllocationRow.role == role.value,
-                    StaffAllocationRow.starts_on <= day,
-                    sa.or_(StaffAllocationRow.ends_on.is_(None), StaffAllocationRow.ends_on >= day),
-                ).order_by(StaffAllocationRow.starts_on.desc()).limit(1)
-            )
-            return _record(row) if row is not None else None
+        with self.store.uow.rows() as conn:
+            row = conn.execute(_ON, {"b_child": child_id, "b_role": role.value, "b_day": day}).first()
+        return _record(row) if row is not None else None
 
     def for_child(self, child_id: str) -> list[r.Allocation]:
-        with self.store.uow.read() as s:
-            rows = s.scalars(
-                sa.select(StaffAllocationRow).where(StaffAllocationRow.child_id == child_id)
-                .order_by(StaffAllocationRow.role, StaffAllocationRow.starts_on)
-            ).all()
-            return [_record(x) for x in rows]
+        with self.store.uow.rows() as conn:  # Core: read for every PEP owner
+            rows = conn.execute(_FOR_CHILD, {"b_child": child_id}).all()
+        return [_record(x) for x in rows]
 
     def current_for_child(self, child_id: str, day: date) -> list[r.Allocation]:
         return [a for a in self.for_child(child_id) if a.covers(day)]

@@ -19,8 +19,6 @@ import sqlalchemy as sa
 from pepflow.store.models import AuditRow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sqlalchemy.orm import Session
-
     from pepflow.calendar import SchoolCalendar
 
 ENTITIES = ("term-dates", "setting")
@@ -36,14 +34,15 @@ class CalendarCache:
         self._calendars: dict[str | None, SchoolCalendar] = {}
 
     @staticmethod
-    def stamp(session: Session) -> tuple[int | None, ...]:
+    def stamp(conn: sa.Connection) -> tuple[int | None, ...]:
         """The newest audit entry of each entity, in one statement (a scalar subquery
-        each, so each is still answered from the index on ``entity``)."""
-        return tuple(session.execute(_STAMP).one())
+        each, so each is still answered from the index on ``entity``), through Core:
+        the check runs at almost every step, and nearly always finds nothing changed."""
+        return tuple(conn.execute(_STAMP).one())
 
-    def get(self, session: Session, setting_id: str | None, build) -> SchoolCalendar:
-        """The calendar of ``setting_id``, built by ``build()`` when the stamp moved."""
-        stamp = self.stamp(session)
+    def get(self, stamp: tuple[int | None, ...], setting_id: str | None, build) -> SchoolCalendar:
+        """The calendar of ``setting_id``, built by ``build()`` when ``stamp`` (just read
+        with :meth:`stamp`) moved."""
         with self._lock:
             if stamp != self._stamp:
                 self._calendars.clear()

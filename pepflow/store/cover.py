@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.meeting_dates import long_date
 from pepflow.store import records as r
+from pepflow.store.core_reads import by_key, fields_of
 from pepflow.store.errors import InvalidRecord, UnknownChild, UnknownStaff
 from pepflow.store.models import STAFF_AND_ROLES, ChildRow, StaffAbsenceRow, StaffRow, TaskReassignmentRow
 
@@ -64,6 +65,19 @@ def _reason(reason: str | None) -> str:
     if len(text) > MAX_REASON:
         raise InvalidRecord(f"The reason must be {MAX_REASON} characters or fewer (it has {len(text)})")
     return text
+
+
+_ABS, _GIVEN = StaffAbsenceRow, TaskReassignmentRow
+#: Core reads built once (issue 16: every daily check reads the absences and the tasks
+#: given to colleagues): absences soonest first, all or those ending on or after
+#: ``b_from``; those of a staff member (``b_staff``) or covered by one, on ``b_day``
+_ABSENCES = fields_of(_ABS).order_by(_ABS.starts_on, _ABS.id)
+_CURRENT_ABSENCES = _ABSENCES.where(_ABS.ends_on >= sa.bindparam("b_from"))
+_RUNNING = (_ABS.starts_on <= sa.bindparam("b_day"), _ABS.ends_on >= sa.bindparam("b_day"))
+_ABSENT_ON = fields_of(_ABS).where(_ABS.staff_id == sa.bindparam("b_staff"), *_RUNNING)
+_COVERED_BY = fields_of(_ABS).where(_ABS.cover_staff_id == sa.bindparam("b_staff"), *_RUNNING)
+_ALL_GIVEN = fields_of(_GIVEN)
+_GIVEN_TO = fields_of(_GIVEN).where(_GIVEN.staff_id == sa.bindparam("b_staff"))
 
 
 class StaffCover:
@@ -126,32 +140,32 @@ class StaffCover:
             return record
 
     def absence(self, absence_id: int) -> Absence | None:
-        with self.store.uow.read() as s:
-            row = s.get(StaffAbsenceRow, absence_id)
-            return Absence.model_validate(row) if row is not None else None
+        return self._one(Absence, by_key(_ABS), {"key": absence_id})
 
     def absent_on(self, staff_id: str, day: date) -> Absence | None:
-        with self.store.uow.read() as s:
-            row = s.scalar(sa.select(StaffAbsenceRow).where(
-                StaffAbsenceRow.staff_id == staff_id, StaffAbsenceRow.starts_on <= day,
-                StaffAbsenceRow.ends_on >= day))
-            return Absence.model_validate(row) if row is not None else None
+        return self._one(Absence, _ABSENT_ON, {"b_staff": staff_id, "b_day": day})
 
     def absences(self, *, current_from: date | None = None) -> list[Absence]:
         """Every absence (ending on or after ``current_from`` when given), soonest first."""
-        with self.store.uow.read() as s:
-            query = sa.select(StaffAbsenceRow).order_by(StaffAbsenceRow.starts_on, StaffAbsenceRow.id)
-            if current_from is not None:
-                query = query.where(StaffAbsenceRow.ends_on >= current_from)
-            return [Absence.model_validate(x) for x in s.scalars(query).all()]
+        if current_from is None:
+            return self._all(Absence, _ABSENCES, {})
+        return self._all(Absence, _CURRENT_ABSENCES, {"b_from": current_from})
 
     def covered_by(self, staff_id: str, day: date) -> list[Absence]:
         """The absences ``staff_id`` covers on ``day``."""
-        with self.store.uow.read() as s:
-            rows = s.scalars(sa.select(StaffAbsenceRow).where(
-                StaffAbsenceRow.cover_staff_id == staff_id, StaffAbsenceRow.starts_on <= day,
-                StaffAbsenceRow.ends_on >= day)).all()
-            return [Absence.model_validate(x) for x in rows]
+        return self._all(Absence, _COVERED_BY, {"b_staff": staff_id, "b_day": day})
+
+    def _one(self, record: type[r.Record], query: sa.Select, params: dict):
+        """The first row of ``query`` as a ``record``, or ``None`` (through Core)."""
+        with self.store.uow.rows() as conn:
+            row = conn.execute(query, params).mappings().first()
+        return record.model_validate(dict(row)) if row is not None else None
+
+    def _all(self, record: type[r.Record], query: sa.Select, params: dict) -> list:
+        """Every row of ``query`` as a ``record`` (through Core)."""
+        with self.store.uow.rows() as conn:
+            rows = conn.execute(query, params).mappings().all()
+        return [record.model_validate(dict(x)) for x in rows]
 
     @staticmethod
     def _absences(s, staff_id: str) -> list[StaffAbsenceRow]:
@@ -180,16 +194,12 @@ class StaffCover:
             return TaskReassignment.model_validate(row)
 
     def task_reassignment(self, user_task_key: int) -> TaskReassignment | None:
-        with self.store.uow.read() as s:
-            row = s.get(TaskReassignmentRow, user_task_key)
-            return TaskReassignment.model_validate(row) if row is not None else None
+        return self._one(TaskReassignment, by_key(_GIVEN), {"key": user_task_key})
 
     def task_reassignments(self) -> dict[int, TaskReassignment]:
         """Every open task given to a named colleague, by user task key (the daily
         check reads them once, not once a task)."""
-        with self.store.uow.read() as s:
-            rows = s.scalars(sa.select(TaskReassignmentRow)).all()
-            return {x.user_task_key: TaskReassignment.model_validate(x) for x in rows}
+        return {x.user_task_key: x for x in self._all(TaskReassignment, _ALL_GIVEN, {})}
 
     def clear_task(self, user_task_key: int, *, actor: str, reason: str, audit_entity: tuple[str, str]) -> bool:
         with self.store.uow.transaction() as s:
@@ -202,9 +212,7 @@ class StaffCover:
             return True
 
     def tasks_given_to(self, staff_id: str) -> list[TaskReassignment]:
-        with self.store.uow.read() as s:
-            rows = s.scalars(sa.select(TaskReassignmentRow).where(TaskReassignmentRow.staff_id == staff_id)).all()
-            return [TaskReassignment.model_validate(x) for x in rows]
+        return self._all(TaskReassignment, _GIVEN_TO, {"b_staff": staff_id})
 
 
 def _absence_summary(a: Absence) -> dict:

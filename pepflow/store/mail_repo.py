@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
+from pepflow.store.core_reads import fields_of
 from pepflow.store.errors import UnknownMail, UnknownPep
 from pepflow.store.models import PEP_EXISTS, MailLogRow, MailOutboxRow
 from pepflow.store.unit_of_work import UnitOfWork
@@ -40,15 +41,22 @@ def mail_summary_record(log_row: MailLogRow, row: MailOutboxRow | None) -> r.Mai
 
 #: built once: a statement costs more to build than to run (issue 16)
 _MAIL_BY_KEY = sa.select(MailLogRow).where(MailLogRow.idempotency_key == sa.bindparam("b_key"))
+#: the same entry's fields, read through Core (every message queued asks first)
+_ENTRY_BY_KEY = fields_of(MailLogRow).where(MailLogRow.idempotency_key == sa.bindparam("b_key"))
 
 
 def already_logged(s: Session, key: str, pep_id: str | None) -> r.MailLogEntry | None:
     """The mail already logged under ``key`` (a second send of it sends nothing), else
-    ``None`` once the PEP it is for is known to exist (:class:`UnknownPep` if not)."""
-    existing = s.scalars(_MAIL_BY_KEY, {"b_key": key}).first()
+    ``None`` once the PEP it is for is known to exist (:class:`UnknownPep` if not).
+
+    Read through Core on the session's connection after a flush: what the ORM query's
+    autoflush did, so the transaction's own pending entries still count."""
+    s.flush()
+    conn = s.connection()
+    existing = conn.execute(_ENTRY_BY_KEY, {"b_key": key}).mappings().first()
     if existing is not None:
-        return r.MailLogEntry.model_validate(existing)
-    if pep_id is not None and s.scalar(PEP_EXISTS, {"pep_id": pep_id}) is None:
+        return r.MailLogEntry.model_validate(dict(existing))
+    if pep_id is not None and conn.execute(PEP_EXISTS, {"pep_id": pep_id}).first() is None:
         raise UnknownPep(pep_id)
     return None
 
@@ -145,11 +153,9 @@ class MailLogRepository:
             return r.MailLogEntry.model_validate(row)
 
     def mail_entry(self, idempotency_key: str) -> r.MailLogEntry | None:
-        with self.uow.read() as s:
-            row = s.scalars(
-                sa.select(MailLogRow).where(MailLogRow.idempotency_key == idempotency_key)
-            ).first()
-            return r.MailLogEntry.model_validate(row) if row is not None else None
+        with self.uow.rows() as conn:
+            row = conn.execute(_ENTRY_BY_KEY, {"b_key": idempotency_key}).mappings().first()
+        return r.MailLogEntry.model_validate(dict(row)) if row is not None else None
 
     def mail_log(self, pep_id: str | None = None) -> list[r.MailLogEntry]:
         with self.uow.read() as s:

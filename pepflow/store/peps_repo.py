@@ -95,6 +95,11 @@ PEPS_WITH_ATTENDEES = (
     .order_by(PepRow.id, PepAttendeeRow.position)
 )
 _PEP_WITH_ATTENDEES = PEPS_WITH_ATTENDEES.where(PepRow.id == sa.bindparam("pep_id"))
+#: a child's PEPs (``b_child``), and only the open ones (neither final nor cancelled)
+_PEPS_OF_CHILD = PEPS_WITH_ATTENDEES.where(PepRow.child_id == sa.bindparam("b_child"))
+_OPEN_PEPS_OF_CHILD = _PEPS_OF_CHILD.where(
+    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value])
+)
 _SECTION_CONTENT = sa.select(PepSectionRow.content).where(
     PepSectionRow.pep_id == sa.bindparam("pep_id"), PepSectionRow.section == sa.bindparam("section")
 )
@@ -319,22 +324,16 @@ class PepRepository:
     def peps_for(self, child_id: str) -> list[r.Pep]:
         """A child's PEPs, oldest first (academic year, term, sequence)."""
         self.children.child(child_id)
-        with self.uow.read() as s:
-            rows = s.scalars(sa.select(PepRow).where(PepRow.child_id == child_id)).all()
-            peps = [pep_record(x) for x in rows]
+        with self.uow.rows() as conn:  # Core, with their attendees in the same statement
+            peps = peps_from_rows(conn.execute(_PEPS_OF_CHILD, {"b_child": child_id})).values()
         return sorted(peps, key=lambda p: (p.academic_year, p.term.index, p.sequence))
 
     def open_pep(self, child_id: str) -> r.Pep | None:
         """The child's open PEP (neither final nor cancelled), or ``None``. A child has
         at most one (:meth:`create_pep` refuses a second)."""
-        with self.uow.read() as s:
-            row = s.scalars(
-                sa.select(PepRow).where(
-                    PepRow.child_id == child_id,
-                    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
-                )
-            ).first()
-            return pep_record(row) if row is not None else None
+        with self.uow.rows() as conn:
+            peps = peps_from_rows(conn.execute(_OPEN_PEPS_OF_CHILD, {"b_child": child_id}))
+        return next(iter(peps.values()), None)
 
     def current_pep(self, child_id: str) -> r.Pep | None:
         """The child's latest PEP that is not cancelled (it may be final), or ``None``."""

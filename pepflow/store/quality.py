@@ -28,6 +28,7 @@ from pepflow.domain.quality import (
     check_words,
 )
 from pepflow.store import records as r
+from pepflow.store.core_reads import by_key, fields_of
 from pepflow.store.errors import InvalidRecord, UnknownPep, UnknownRecord
 from pepflow.store.models import PEP_AND_ATTENDEES, DocumentVersionRow, PepRow
 from pepflow.store.peps_repo import pep_record
@@ -84,6 +85,24 @@ def _review(row: QualityReviewRow, ratings: list[tuple[QualityCriterionRatingRow
         criteria=tuple(CriterionRating(criterion_id=x.criterion_id, code=code, title=x.title, rating=Rag(x.rating),
                                        comment=x.comment) for x, code in ratings),
     )
+
+
+#: Core reads of review rounds, built once (a round is read at every step of its task;
+#: issue 16): a PEP's rounds (``b_pep``) in order, and a round's ratings (``b_review``)
+#: with their criterion's code, in the criteria's order
+_REVIEWS_OF_PEP = fields_of(QualityReviewRow).where(QualityReviewRow.pep_id == sa.bindparam("b_pep")).order_by(
+    QualityReviewRow.round)
+_RATINGS = (
+    fields_of(QualityCriterionRatingRow).add_columns(QualityCriterionRow.code.label("code"))
+    .join(QualityCriterionRow, QualityCriterionRow.id == QualityCriterionRatingRow.criterion_id)
+    .where(QualityCriterionRatingRow.review_id == sa.bindparam("b_review")).order_by(QualityCriterionRow.position)
+)
+
+
+def _review_from(conn: sa.Connection, row: sa.Row) -> Review:
+    """The round ``row`` (a :func:`fields_of` row) with its ratings, read on ``conn``."""
+    ratings = conn.execute(_RATINGS, {"b_review": row.id}).all()
+    return _review(row, [(x, x.code) for x in ratings])
 
 
 class QualityRecords:
@@ -268,17 +287,16 @@ class QualityRecords:
 
     # -- reads --------------------------------------------------------------------
     def review(self, review_id: int) -> Review:
-        with self.store.uow.read() as s:
-            row = s.get(QualityReviewRow, review_id)
+        with self.store.uow.rows() as conn:
+            row = conn.execute(by_key(QualityReviewRow), {"key": review_id}).first()
             if row is None:
                 raise UnknownRecord(str(review_id), "no such quality review")
-            return self._record(s, row)
+            return _review_from(conn, row)
 
     def reviews_for(self, pep_id: str) -> list[Review]:
-        with self.store.uow.read() as s:
-            rows = s.scalars(sa.select(QualityReviewRow).where(QualityReviewRow.pep_id == pep_id)
-                             .order_by(QualityReviewRow.round)).all()
-            return [self._record(s, x) for x in rows]
+        with self.store.uow.rows() as conn:
+            rows = conn.execute(_REVIEWS_OF_PEP, {"b_pep": pep_id}).all()
+            return [_review_from(conn, x) for x in rows]
 
     def latest(self, pep_id: str) -> Review | None:
         reviews = self.reviews_for(pep_id)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
+from pepflow.store.core_reads import by_key, fields_of
 from pepflow.store.errors import RecordsError, UnknownPep
 from pepflow.store.models import PEP_AND_ATTENDEES, PepRow, SchoolReturnRow
 from pepflow.store.values import _jsonable
@@ -28,8 +29,11 @@ WITHDRAWN = "withdrawn"
 STATUSES = (PENDING, ACCEPTED, QUERIED, WITHDRAWN)
 
 
-#: a PEP's school returns (``b_pep``), oldest first: built once
-_FOR_PEP = sa.select(SchoolReturnRow).where(SchoolReturnRow.pep_id == sa.bindparam("b_pep")).order_by(SchoolReturnRow.id)
+#: a PEP's school returns (``b_pep``), oldest first: built once, read through Core (a
+#: returned form's every step reads them; issue 16)
+_FOR_PEP = fields_of(SchoolReturnRow).where(SchoolReturnRow.pep_id == sa.bindparam("b_pep")).order_by(SchoolReturnRow.id)
+_PENDING = fields_of(SchoolReturnRow).where(SchoolReturnRow.status == PENDING).order_by(
+    SchoolReturnRow.received_at, SchoolReturnRow.id)
 
 class StoredReturn(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
@@ -105,19 +109,18 @@ class SchoolReturns:
             return StoredReturn.model_validate(row)
 
     def get(self, return_id: int) -> StoredReturn:
-        with self.store.uow.read() as s:
-            row = s.get(SchoolReturnRow, return_id)
-            if row is None:
-                raise RecordsError(f"there is no returned form {return_id}")
-            return StoredReturn.model_validate(row)
+        with self.store.uow.rows() as conn:
+            row = conn.execute(by_key(SchoolReturnRow), {"key": return_id}).mappings().first()
+        if row is None:
+            raise RecordsError(f"there is no returned form {return_id}")
+        return StoredReturn.model_validate(dict(row))
 
     def for_pep(self, pep_id: str) -> list[StoredReturn]:
-        with self.store.uow.read() as s:
-            rows = s.scalars(_FOR_PEP, {"b_pep": pep_id}).all()
-            return [StoredReturn.model_validate(x) for x in rows]
+        with self.store.uow.rows() as conn:
+            rows = conn.execute(_FOR_PEP, {"b_pep": pep_id}).mappings().all()
+        return [StoredReturn.model_validate(dict(x)) for x in rows]
 
     def pending(self) -> list[StoredReturn]:
-        with self.store.uow.read() as s:
-            rows = s.scalars(sa.select(SchoolReturnRow).where(SchoolReturnRow.status == PENDING)
-                             .order_by(SchoolReturnRow.received_at, SchoolReturnRow.id)).all()
-            return [StoredReturn.model_validate(x) for x in rows]
+        with self.store.uow.rows() as conn:
+            rows = conn.execute(_PENDING).mappings().all()
+        return [StoredReturn.model_validate(dict(x)) for x in rows]

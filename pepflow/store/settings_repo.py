@@ -240,8 +240,14 @@ class SettingsRepository:
         """The school calendar of a setting: its own term dates where it has them for a
         year, else the council's; its INSET days on top. ``None``: the council default.
         Kept between calls while the term dates are unchanged (``calendar_cache.py``)."""
+        with self.uow.rows() as conn:  # Core: the check nearly always finds it current
+            stamp = self._calendar_cache.stamp(conn)
+        return self._calendar_cache.get(stamp, setting_id, lambda: self._built_calendar(setting_id))
+
+    def _built_calendar(self, setting_id: str | None) -> SchoolCalendar:
+        """A calendar built afresh: a session only when the kept one is out of date."""
         with self.uow.read() as s:
-            return self._calendar_cache.get(s, setting_id, lambda: self._build_calendar(s, setting_id))
+            return self._build_calendar(s, setting_id)
 
     def _build_calendar(self, s: Session, setting_id: str | None) -> SchoolCalendar:
         council = self._years(s, COUNCIL)

@@ -42,17 +42,22 @@ class WorkloadFacts:
     business_support_officers: int
 
 
+#: the PEPs awaiting their form, built once and read through Core (the simulated
+#: schools ask every day; issue 16)
+_AWAITING_FORM = (
+    sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at)
+    .where(PepRow.status == PepStatus.FORM_SENT.value, PepRow.form_sent_at.is_not(None))
+    .order_by(PepRow.form_sent_at, PepRow.id)
+)
+
+
 class WorkloadQueries:
     def __init__(self, store: RecordsStore) -> None:
         self._store = store
 
     def awaiting_form(self) -> list[AwaitingForm]:
-        with self._store.uow.read() as s:
-            rows = s.execute(
-                sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at)
-                .where(PepRow.status == PepStatus.FORM_SENT.value, PepRow.form_sent_at.is_not(None))
-                .order_by(PepRow.form_sent_at, PepRow.id)
-            ).all()
+        with self._store.uow.rows() as conn:
+            rows = conn.execute(_AWAITING_FORM).all()
         return [AwaitingForm(*row) for row in rows]
 
     def peps_by_academic_year(self) -> dict[int, int]:
