@@ -30,6 +30,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_EVENTS = CouncilEventRow.__table__
+#: an event (``b_id``) told to the process: the columns set are the parameters; gives the row back
+_TOLD_PROCESS = _EVENTS.update().where(_EVENTS.c.id == sa.bindparam("b_id")).returning(*_EVENTS.c)
+
+
 class EventLog:
     """The council's events about children, oldest first."""
 
@@ -60,16 +65,21 @@ class EventLog:
             return r.CouncilEvent.model_validate(row)
 
     def told_process(self, event_id: int, message_name: str, message_key: str | None) -> r.CouncilEvent:
+        """Note that the process was told of the event: one Core ``UPDATE ... RETURNING``
+        built once, where the ORM loaded the row and flushed it (issue 16)."""
         store = self._store
         with store.uow.transaction() as s:
-            row = s.get(CouncilEventRow, event_id)
+            s.flush()  # as the ORM's autoflush: the transaction's own event is there to update
+            row = s.connection().execute(_TOLD_PROCESS, {
+                "b_id": event_id, "message_name": message_name, "message_key": message_key,
+                "told_process_at": store.clock.now(),
+            }).mappings().first()
             if row is None:
                 raise UnknownRecord(str(event_id))
-            row.message_name = message_name
-            row.message_key = message_key
-            row.told_process_at = store.clock.now()
-            s.flush()
-            return r.CouncilEvent.model_validate(row)
+            loaded = s.identity_map.get(s.identity_key(CouncilEventRow, event_id))
+            if loaded is not None:
+                s.expire(loaded)  # an ORM copy in this transaction reads the update, not its old values
+            return r.CouncilEvent.model_validate(dict(row))
 
     def for_child(self, child_id: str, kind: str | None = None) -> list[r.CouncilEvent]:
         with self._store.uow.read() as s:

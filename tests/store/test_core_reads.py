@@ -11,7 +11,7 @@ import pytest
 from pepflow.domain.enums import StaffRole
 from pepflow.store.errors import RecordsError, UnknownChild, UnknownContact, UnknownRecord
 from pepflow.store.mail_repo import already_logged
-from pepflow.store.models import MailLogRow
+from pepflow.store.models import CouncilEventRow, MailLogRow
 from pepflow.store.quality import QualityRecords
 from pepflow.store.workload import WorkloadQueries
 
@@ -133,3 +133,19 @@ def test_forms_awaited_inside_a_transaction(sample_store):
         assert [a.pep_id for a in WorkloadQueries(sample_store).awaiting_form()] == [pep.id]
         raise _Rollback
     assert WorkloadQueries(sample_store).awaiting_form() == []
+
+
+def test_the_process_told_of_an_event_in_the_transaction_that_recorded_it(sample_store):
+    with sample_store.uow.transaction() as s:
+        event = sample_store.events.record("left-care", "C-0001", date(2026, 9, 1), actor=SW,
+                                           details={"reason": "adopted", "on": date(2026, 9, 1)})
+        held = s.get(CouncilEventRow, event.id)  # an ORM copy of the row, held in the transaction
+        told = sample_store.events.told_process(event.id, "ChildLeftCare", "42")
+        assert told == event.model_copy(update={"message_name": "ChildLeftCare", "message_key": "42",
+                                                "told_process_at": sample_store.clock.now()})
+        assert (held.message_name, held.message_key) == ("ChildLeftCare", "42")  # it reads the update
+        assert sample_store.events.for_child("C-0001") == [told]
+    assert sample_store.events.for_child("C-0001", "left-care") == [told]
+    assert told.details == {"reason": "adopted", "on": "2026-09-01"}
+    with pytest.raises(UnknownRecord, match="404"):
+        sample_store.events.told_process(404, "ChildLeftCare", None)
