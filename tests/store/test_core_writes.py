@@ -1,0 +1,162 @@
+"""The store's hot writes go through Core statements (issue 16): the same rows, the same
+audit entries and the same errors as through the ORM, and no stale ORM copy after them.
+
+Each test states what the ORM version wrote (these tests pass on it too, but for the
+claim's fresh copy: its bulk update left the ORM's copy stale) and reads it back inside
+the same ``atomic()`` block, after an ORM read that put the row in the session's identity
+map: a Core write that left the old copy there would show the old value.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from pepflow.domain.enums import MailStatus
+from pepflow.store import InvalidRecord, RecordsError, UnknownRecord
+from pepflow.store.models import MailLogRow, MailOutboxRow
+
+PEP_FORM = dict(
+    kind="pep-form",
+    message_id="<pep.1@council.example>",
+    sender="bso@council.example",
+    recipients=["dt@school.example", "sw@council.example"],
+    subject="PEP form",
+    text_body="Please find attached the PEP form.\n",
+    actor="system",
+)
+
+
+def audit(store, entity, entity_id, since=0):
+    return [(a.actor_id, a.action, a.diff) for a in store.audit_entries(entity, entity_id)[since:]]
+
+
+def test_queueing_writes_the_log_the_message_its_parts_and_the_audit(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor="system")
+    document = store.record_document(pep.id, "form", "form.docx", content=b"docx bytes", actor="system")
+    later = clock.now() + timedelta(hours=2)
+    entry, created = store.enqueue_mail(
+        "k1", pep_id=pep.id, not_before=later, attachments=[
+            {"filename": "notes.txt", "content_type": "text/plain", "content": b"abc"},
+            {"filename": "form.docx", "document_version_id": document.id},
+        ], **PEP_FORM,
+    )
+    assert created
+    assert entry.model_dump() == {
+        "id": entry.id, "idempotency_key": "k1", "pep_id": pep.id, "kind": "pep-form",
+        "recipient": "dt@school.example", "status": MailStatus.QUEUED,
+        "status_history": ({"status": "queued", "event": "queued", "at": clock.now().isoformat(),
+                            "detail": "queued as <pep.1@council.example>"},),
+        "created_at": clock.now(), "updated_at": clock.now(),
+    }
+    assert store.mail_entry("k1") == entry
+    [message] = store.outbox_messages([entry.id])
+    assert (message.state, message.attempts, message.next_attempt_at, message.recipients) == (
+        "queued", 0, later, ("dt@school.example", "sw@council.example"))
+    assert [(a.position, a.filename, a.content_type, a.size, a.data, a.document_version_id)
+            for a in message.attachments] == [
+        (1, "notes.txt", "text/plain", 3, b"abc", None),
+        (2, "form.docx", "application/octet-stream", document.size, b"docx bytes", document.id),
+    ]
+    assert audit(store, "pep", pep.id)[-1] == ("system", "record-mail", {"mail": [None, {
+        "key": "k1", "kind": "pep-form", "recipient": "dt@school.example", "status": "queued",
+        "message_id": "<pep.1@council.example>", "attachments": [
+            {"filename": "notes.txt", "sha256": message.attachments[0].sha256},
+            {"filename": "form.docx", "sha256": document.sha256},
+        ]}]})
+    # without a PEP: audited under the mail's key
+    store.enqueue_mail("k2", **PEP_FORM)
+    assert [action for _, action, _ in audit(store, "mail", "k2")] == ["record-mail"]
+
+
+def test_a_bad_attachment_queues_nothing(sample_store):
+    store = sample_store
+    with pytest.raises(UnknownRecord, match="no such document version"):
+        store.enqueue_mail("k1", attachments=[{"filename": "x", "document_version_id": 999}], **PEP_FORM)
+    with pytest.raises(InvalidRecord, match="either content or document_version_id"):
+        store.enqueue_mail("k1", attachments=[{"filename": "x"}], **PEP_FORM)
+    assert store.mail_entry("k1") is None and audit(store, "mail", "k1") == []
+
+
+def test_each_outcome_is_written_and_audited_and_read_back_fresh(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor="system")
+    entry, _ = store.enqueue_mail("k1", pep_id=pep.id, **PEP_FORM)
+    seen = len(store.audit_entries("pep", pep.id))
+    retry_at = clock.now() + timedelta(minutes=5)
+    with store.atomic():
+        with store.uow.read() as s:  # the ORM's copies, in the identity map
+            outbox = s.scalars(sa.select(MailOutboxRow).where(MailOutboxRow.mail_log_id == entry.id)).one()
+            log = s.get(MailLogRow, entry.id)
+            assert (outbox.attempts, log.status) == (0, "queued")
+        assert store.claim_mail("sender", limit=5) == [entry.id]
+        assert outbox.claimed_by == "sender"  # stale before: the claim's bulk update left it
+        store.schedule_mail_retry(entry.id, "451 later", retry_at, actor="mail-sender", code=451)
+        assert (outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.claimed_by) == (
+            1, retry_at, "451 later", None)
+        assert [e["event"] for e in log.status_history] == ["queued", "retry-scheduled"]
+        store.mark_mail_failed(entry.id, "550 no", actor="mail-sender", code=550)
+        assert (outbox.state, outbox.attempts, log.status) == ("failed", 2, "failed")
+        store.requeue_mail(entry.id, actor="bso", recipients=["new@school.example"])
+        assert (outbox.state, outbox.attempts, outbox.recipients, log.recipient) == (
+            "queued", 0, ["new@school.example"], "new@school.example")
+        store.mark_mail_sent([(entry.id, "250 ok")], actor="mail-sender")
+        assert (outbox.state, outbox.attempts, outbox.sent_at, log.status) == ("sent", 1, clock.now(), "sent")
+        summary = store.mail_summary(entry.id)
+    assert (summary.status, summary.attempts, summary.recipient, summary.last_error) == (
+        MailStatus.SENT, 1, "new@school.example", None)
+    assert [(e["event"], e["status"]) for e in summary.status_history] == [
+        ("queued", "queued"), ("retry-scheduled", "queued"), ("failed", "failed"),
+        ("retry-requested", "queued"), ("sent", "sent")]
+    key = ["k1", "k1"]
+    assert audit(store, "pep", pep.id, seen) == [
+        ("mail-sender", "mail-retry-scheduled", {"key": key, "event": [None, {
+            "status": "queued", "event": "retry-scheduled", "detail": "451 later", "attempt": 1, "code": 451,
+            "next_attempt_at": retry_at.isoformat()}]}),
+        ("mail-sender", "mail-failed", {"key": key, "status": ["queued", "failed"], "event": [None, {
+            "status": "failed", "event": "failed", "detail": "550 no", "attempt": 2, "code": 550}]}),
+        ("bso", "mail-retry-requested", {"key": key, "status": ["failed", "queued"], "event": [None, {
+            "status": "queued", "event": "retry-requested", "detail": "queued again by bso",
+            "recipients": [["dt@school.example", "sw@council.example"], ["new@school.example"]]}]}),
+        ("mail-sender", "mail-sent", {"key": key, "status": ["queued", "sent"], "event": [None, {
+            "status": "sent", "event": "sent", "detail": "250 ok", "attempt": 1,
+            "message_id": "<pep.1@council.example>"}]}),
+    ]
+
+
+def test_withdrawing_marks_each_queued_message_of_the_peps(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor="system")
+    queued, _ = store.enqueue_mail("k1", pep_id=pep.id, **PEP_FORM)
+    sent, _ = store.enqueue_mail("k2", pep_id=pep.id, **PEP_FORM)
+    store.mark_mail_sent(sent.id, "250 ok", actor="mail-sender")
+    seen = len(store.audit_entries("pep", pep.id))
+    with store.atomic():
+        with store.uow.read() as s:
+            log = s.get(MailLogRow, queued.id)
+            assert log.status == "queued"
+        assert store.withdraw_queued_mail([pep.id], reason="left care", actor="system") == 1
+        assert log.status == "withdrawn"
+    assert store.outbox_message(queued.id).state == "withdrawn"
+    assert store.mail_summary(sent.id).status == MailStatus.SENT
+    assert audit(store, "pep", pep.id, seen) == [("system", "mail-withdrawn", {
+        "key": ["k1", "k1"], "status": ["queued", "withdrawn"],
+        "event": [None, {"status": "withdrawn", "event": "withdrawn", "detail": "left care"}]})]
+
+
+def test_claims_come_in_due_order_not_id_order(store, clock):
+    first, _ = store.enqueue_mail("k1", **PEP_FORM)
+    second, _ = store.enqueue_mail("k2", **PEP_FORM)
+    store.schedule_mail_retry(first.id, "busy", clock.now() + timedelta(seconds=10), actor="s")
+    store.schedule_mail_retry(second.id, "busy", clock.now() + timedelta(seconds=5), actor="s")
+    clock.set(clock.now() + timedelta(seconds=10))
+    assert store.claim_mail("s", limit=5) == [second.id, first.id]
+
+
+def test_a_refused_message_is_a_records_error_and_queues_nothing(sample_store):
+    with pytest.raises(RecordsError, match="refused the change"):  # text_body is NOT NULL
+        sample_store.enqueue_mail("k1", **{**PEP_FORM, "text_body": None})
+    assert sample_store.mail_entry("k1") is None
