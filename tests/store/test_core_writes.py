@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store import InvalidRecord, RecordsError, UnknownRecord
-from pepflow.store.models import MailLogRow, MailOutboxRow
+from pepflow.store.models import MailLogRow, MailOutboxRow, PepRow, PepSectionRow
 
 PEP_FORM = dict(
     kind="pep-form",
@@ -160,3 +160,97 @@ def test_a_refused_message_is_a_records_error_and_queues_nothing(sample_store):
     with pytest.raises(RecordsError, match="refused the change"):  # text_body is NOT NULL
         sample_store.enqueue_mail("k1", **{**PEP_FORM, "text_body": None})
     assert sample_store.mail_entry("k1") is None
+
+
+SW = "ST-0001"
+
+
+def test_a_new_pep_is_written_and_audited_field_by_field(sample_store, clock):
+    store = sample_store
+    meeting = clock.now() + timedelta(days=20)
+    pep = store.create_pep("C-0001", 2026, "autumn", is_initial=True, meeting_at=meeting, actor=SW)
+    assert store.pep(pep.id) == pep and pep.attendee_ids == ()
+    assert audit(store, "pep", pep.id) == [(SW, "create", {
+        "child_id": [None, "C-0001"], "care_episode_id": [None, "CE-0001-1"], "academic_year": [None, 2026],
+        "term": [None, "autumn"], "sequence": [None, 1], "status": [None, "not-started"],
+        "is_initial": [None, True], "setting_id": [None, "ES-0001"], "variant": [None, "school-age"],
+        "owner_role": [None, "social-worker"], "owner_staff_id": [None, SW],
+        "meeting_at": [None, meeting.isoformat()],
+    })]
+    with pytest.raises(RecordsError, match="No care episode with id .CE-9999."):
+        store.create_pep("C-0002", 2026, "autumn", care_episode_id="CE-9999", actor=SW)
+
+
+def test_an_update_is_written_audited_and_read_back_fresh(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    store.update_pep(pep.id, attendee_ids=["CT-0006", "ST-0001"], actor=SW)
+    clock.advance(timedelta(hours=1))
+    with store.atomic():
+        with store.uow.read() as s:
+            row = s.get(PepRow, pep.id)
+            assert [a.attendee_id for a in row.attendees] == ["CT-0006", "ST-0001"]
+        updated = store.update_pep(pep.id, status="in-progress", form_sent_at=clock.now(),
+                                   attendee_ids=["ES-0001", "CT-0006"], setting_id="ES-0004", actor=SW)
+        assert (row.status, row.form_sent_at, row.setting_id, row.updated_at) == (
+            "in-progress", clock.now(), "ES-0004", clock.now())
+        assert [(a.attendee_id, a.position) for a in row.attendees] == [("ES-0001", 0), ("CT-0006", 1)]
+        assert store.pep(pep.id) == updated
+    assert updated.attendee_ids == ("ES-0001", "CT-0006") and updated.updated_at == clock.now()
+    assert store.pep(pep.id) == updated
+    assert audit(store, "pep", pep.id)[-1] == (SW, "update", {
+        "status": ["not-started", "in-progress"], "setting_id": ["ES-0001", "ES-0004"],
+        "form_sent_at": [None, clock.now().isoformat()],
+        "attendee_ids": [["CT-0006", "ST-0001"], ["ES-0001", "CT-0006"]],
+    })
+    # no attendees at all, and nothing changed: no write, no entry
+    assert store.update_pep(pep.id, attendee_ids=[], actor=SW).attendee_ids == ()
+    seen = len(store.audit_entries("pep", pep.id))
+    assert store.update_pep(pep.id, status="in-progress", attendee_ids=[], actor=SW) == store.pep(pep.id)
+    assert len(store.audit_entries("pep", pep.id)) == seen
+    with pytest.raises(RecordsError, match="ES-0999"):
+        store.update_pep(pep.id, setting_id="ES-0999", actor=SW)
+    with pytest.raises(RecordsError, match="ST-0999"):
+        store.update_pep(pep.id, owner_staff_id="ST-0999", actor=SW)
+    assert len(store.audit_entries("pep", pep.id)) == seen
+
+
+def test_a_section_is_written_audited_and_read_back_fresh(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    store.save_section(pep.id, "social-worker", {"views": "art"}, actor=SW)
+    clock.advance(timedelta(hours=1))
+    with store.atomic():
+        with store.uow.read() as s:
+            row = s.get(PepSectionRow, (pep.id, "social-worker"))
+            assert row.content == {"views": "art"}
+        store.save_section(pep.id, "social-worker", {"views": "maths", "hours": 3}, actor="ST-0011")
+        assert (row.content, row.updated_at, row.updated_by) == ({"views": "maths", "hours": 3}, clock.now(), "ST-0011")
+    assert store.section(pep.id, "social-worker") == {"views": "maths", "hours": 3}
+    assert audit(store, "pep", pep.id)[-2:] == [
+        (SW, "save-section:social-worker", {"views": [None, "art"]}),
+        ("ST-0011", "save-section:social-worker", {"views": ["art", "maths"], "hours": [None, 3]}),
+    ]
+    seen = len(store.audit_entries("pep", pep.id))
+    store.save_section(pep.id, "social-worker", {"views": "maths", "hours": 3}, actor=SW)  # the same: nothing
+    assert len(store.audit_entries("pep", pep.id)) == seen
+    with pytest.raises(RecordsError, match="PEP-C-0001-2030-AUT"):
+        store.save_section("PEP-C-0001-2030-AUT", "social-worker", {}, actor=SW)
+
+
+def test_a_document_is_written_and_audited_once_per_purpose(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    first = store.record_document(pep.id, "form", "form.docx", content=b"v1", purpose="step-1", actor=SW)
+    again = store.record_document(pep.id, "form", "other.docx", content=b"v9", purpose="step-1", actor=SW)
+    second = store.record_document(pep.id, "form", "form.docx", content=b"v22", actor=SW)
+    assert again == first == store.document_for(pep.id, "form", "step-1")
+    assert (first.version, second.version, second.size, second.purpose) == (1, 2, 3, None)
+    assert store.documents(pep.id) == [first, second]
+    assert store.document_content(second.id) == b"v22"
+    assert [d for _, action, d in audit(store, "pep", pep.id) if action == "record-document"] == [
+        {"document": [None, {"kind": "form", "version": 1, "filename": "form.docx", "sha256": first.sha256, "size": 2}]},
+        {"document": [None, {"kind": "form", "version": 2, "filename": "form.docx", "sha256": second.sha256, "size": 3}]},
+    ]
+    with pytest.raises(InvalidRecord, match="filename"):
+        store.record_document(pep.id, "form", " ", content=b"x", actor=SW)
