@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store import InvalidRecord, RecordsError, UnknownRecord
-from pepflow.store.models import MailLogRow, MailOutboxRow, PepRow, PepSectionRow
+from pepflow.store.models import EscalationRow, MailLogRow, MailOutboxRow, PepRow, PepSectionRow
 
 PEP_FORM = dict(
     kind="pep-form",
@@ -254,3 +254,73 @@ def test_a_document_is_written_and_audited_once_per_purpose(sample_store, clock)
     ]
     with pytest.raises(InvalidRecord, match="filename"):
         store.record_document(pep.id, "form", " ", content=b"x", actor=SW)
+
+
+def test_an_event_is_written_and_audited_under_the_child(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    event = store.events.record("school-move", "C-0001", clock.now().date(), actor=SW, pep_id=pep.id,
+                                care_episode_id="CE-0001-1", details={"to": "ES-0004", "on": clock.now().date()})
+    assert store.events.for_child("C-0001") == [event]
+    assert (event.details, event.message_name, event.told_process_at) == (
+        {"to": "ES-0004", "on": clock.now().date().isoformat()}, None, None)
+    assert audit(store, "child", "C-0001")[-1] == (SW, "event:school-move", {
+        "event_id": [None, event.id], "occurred_on": [None, clock.now().date().isoformat()],
+        "pep_id": [None, pep.id]})
+    with pytest.raises(RecordsError, match="C-0999"):
+        store.events.record("school-move", "C-0999", clock.now().date(), actor=SW)
+    with pytest.raises(RecordsError, match="PEP-C-0001-2030-AUT"):
+        store.events.record("school-move", "C-0001", clock.now().date(), actor=SW, pep_id="PEP-C-0001-2030-AUT")
+    with pytest.raises(RecordsError, match="refused the change"):  # no such care episode: its foreign key
+        store.events.record("school-move", "C-0001", clock.now().date(), actor=SW, care_episode_id="CE-9")
+    assert store.events.for_child("C-0001") == [event]
+
+
+def test_escalations_are_closed_in_order_audited_and_read_back_fresh(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    due = clock.now()
+    raised = [store.escalations.raise_(pep.id, kind, due, owner_staff_id=SW)[0]
+              for kind in ("late-form", "meeting-not-recorded", "late-return")]
+    clock.advance(timedelta(hours=1))
+    seen = len(store.audit_entries("pep", pep.id))
+    with store.atomic():
+        with store.uow.read() as s:
+            loaded = s.get(EscalationRow, raised[1].id)
+            assert loaded.resolved_at is None
+        assert store.escalations.resolve(pep.id, ("meeting-not-recorded", "late-form"), "done") == 2
+        assert (loaded.resolved_at, loaded.resolution) == (clock.now(), "done")
+    assert audit(store, "pep", pep.id, seen) == [
+        ("system", "resolve-escalation:late-form", {"resolution": [None, "done"]}),
+        ("system", "resolve-escalation:meeting-not-recorded", {"resolution": [None, "done"]}),
+    ]
+    assert [e.kind for e in store.escalations.open(pep.id)] == ["late-return"]
+    assert store.escalations.resolve(pep.id, ("late-form",), "again") == 0  # closed ones stay closed
+    assert store.escalations.resolve(pep.id, (), "none") == 0
+    assert store.escalations.resolve(pep.id, None, "all") == 1
+    assert [(e.kind, e.resolution) for e in store.escalations.for_pep(pep.id)] == [
+        ("late-form", "done"), ("meeting-not-recorded", "done"), ("late-return", "all")]
+
+
+def test_a_school_return_is_written_and_audited(sample_store, clock):
+    store = sample_store
+    pep = store.create_pep("C-0001", 2026, "autumn", actor=SW)
+    document = store.record_document(pep.id, "returned", "r.docx", content=b"r", actor="ES-0001")
+    added = store.returns.add(pep.id, document.id, form_version=2, latest_form_version=3,
+                              values={"sdq": 14, "on": clock.now().date()}, findings=[{"field": "sdq"}],
+                              changes=[{"field": "sdq", "to": 14}], actor="ES-0001")
+    assert store.returns.for_pep(pep.id) == [added] and store.returns.pending() == [added]
+    assert (added.status, added.edits, added.query, added.decided_at, added.values["on"]) == (
+        "pending", None, None, None, clock.now().date().isoformat())
+    assert audit(store, "pep", pep.id)[-1] == ("ES-0001", "school-return-received", {
+        "return_id": [None, added.id], "document_id": [None, document.id], "form_version": [None, 2],
+        "findings": [None, 1], "changes": [None, [{"field": "sdq", "to": 14}]]})
+    with store.uow.rows() as conn:  # no edits yet: SQL NULL, not a JSON null
+        assert conn.execute(sa.text("SELECT count(*) FROM school_returns WHERE edits IS NULL")).scalar() == 1
+    with pytest.raises(RecordsError, match="PEP-C-0001-2030-AUT"):
+        store.returns.add("PEP-C-0001-2030-AUT", document.id, form_version=None, latest_form_version=None,
+                          values={}, findings=[], changes=[], actor="ES-0001")
+    with pytest.raises(RecordsError, match="refused the change"):  # no such document: its foreign key
+        store.returns.add(pep.id, 9999, form_version=None, latest_form_version=None,
+                          values={}, findings=[], changes=[], actor="ES-0001")
+    assert store.returns.for_pep(pep.id) == [added]
