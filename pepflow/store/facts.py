@@ -14,10 +14,31 @@ import sqlalchemy as sa
 
 from pepflow.store import records as r
 from pepflow.store.errors import UnknownChild, UnknownPep, UnknownRecord
-from pepflow.store.models import PEP_AND_ATTENDEES, ChildRow, CouncilEventRow, EscalationRow, PepRow
+from pepflow.store.models import PEP_AND_ATTENDEES, PEP_EXISTS, ChildRow, CouncilEventRow, EscalationRow, PepRow
 
 if TYPE_CHECKING:  # pragma: no cover
     from pepflow.store.repository import RecordsStore
+
+
+# The event and the closing of escalations are written through Core statements built
+# once (issue 16): a job records an event or closes escalations about every other step,
+# and the ORM's load and flush cost more than the statements.
+_CHILD_EXISTS = sa.select(ChildRow.__table__.c.id).where(ChildRow.__table__.c.id == sa.bindparam("b_id"))
+_INSERT_EVENT = CouncilEventRow.__table__.insert()
+_escalations = EscalationRow.__table__
+
+
+def _resolve_statement(of_kinds: bool) -> sa.Update:
+    """Closes a PEP's (``b_pep``) open escalations, of kinds ``b_kinds`` if ``of_kinds``;
+    ``resolved_at`` and ``resolution`` are the parameters. ``RETURNING`` says which it
+    closed in the same statement (SQLite 3.35+, PostgreSQL)."""
+    where = [_escalations.c.pep_id == sa.bindparam("b_pep"), _escalations.c.resolved_at.is_(None)]
+    if of_kinds:
+        where.append(_escalations.c.kind.in_(sa.bindparam("b_kinds", expanding=True)))
+    return _escalations.update().where(*where).returning(_escalations.c.id, _escalations.c.kind)
+
+
+_RESOLVE = {of_kinds: _resolve_statement(of_kinds) for of_kinds in (False, True)}
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,19 +68,19 @@ class EventLog:
     ) -> r.CouncilEvent:
         store = self._store
         with store.uow.transaction() as s:
-            if s.get(ChildRow, child_id) is None:
+            conn = store.uow.connection(s)
+            if conn.execute(_CHILD_EXISTS, {"b_id": child_id}).first() is None:
                 raise UnknownChild(child_id)
-            if pep_id is not None and s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
+            if pep_id is not None and conn.execute(PEP_EXISTS, {"pep_id": pep_id}).first() is None:
                 raise UnknownPep(pep_id)
-            row = CouncilEventRow(
-                kind=kind, child_id=child_id, care_episode_id=care_episode_id, pep_id=pep_id,
-                occurred_on=occurred_on, details=_jsonable(details or {}),
-                recorded_at=store.clock.now(), recorded_by=actor,
-            )
-            s.add(row)
-            s.flush()
+            row = {
+                "kind": kind, "child_id": child_id, "care_episode_id": care_episode_id, "pep_id": pep_id,
+                "occurred_on": occurred_on, "details": _jsonable(details or {}),
+                "recorded_at": store.clock.now(), "recorded_by": actor,
+            }
+            row["id"] = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
             store.uow.audit(s, actor, "child", child_id, f"event:{kind}", {
-                "event_id": [None, row.id], "occurred_on": [None, occurred_on.isoformat()],
+                "event_id": [None, row["id"]], "occurred_on": [None, occurred_on.isoformat()],
                 **({"pep_id": [None, pep_id]} if pep_id else {}),
             })
             return r.CouncilEvent.model_validate(row)
@@ -123,15 +144,14 @@ class Escalations:
         """Close the PEP's open escalations of ``kinds`` (all when ``None``)."""
         store = self._store
         with store.uow.transaction() as s:
-            query = sa.select(EscalationRow).where(
-                EscalationRow.pep_id == pep_id, EscalationRow.resolved_at.is_(None))
+            params = {"b_pep": pep_id, "resolved_at": store.clock.now(), "resolution": resolution}
             if kinds is not None:
-                query = query.where(EscalationRow.kind.in_(kinds))
-            rows = s.scalars(query).all()
+                params["b_kinds"] = list(kinds)
+            # one UPDATE ... RETURNING, not a load of the open ones and an UPDATE each; in
+            # id order as before (RETURNING promises none), one instant for all of them
+            rows = sorted(store.uow.connection(s).execute(_RESOLVE[kinds is not None], params).all())
+            store.uow.forget(s, EscalationRow, *(row.id for row in rows))
             for row in rows:
-                row.resolved_at = store.clock.now()
-                row.resolution = resolution
-                s.flush()
                 store.uow.audit(s, "system", "pep", pep_id, f"resolve-escalation:{row.kind}", {
                     "resolution": [None, resolution],
                 })

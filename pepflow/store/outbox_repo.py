@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, defer, selectinload, undefer
+from sqlalchemy.orm import Session
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store import records as r
@@ -33,12 +33,81 @@ from pepflow.store.unit_of_work import UnitOfWork
 from pepflow.store.values import _aware, _email, _jsonable, _text
 
 
-#: a message's outbox row with its log row (``b_mail``): built once, as it is read for every send
-_OUTBOX_ROWS = (
-    sa.select(MailOutboxRow, MailLogRow)
-    .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
-    .where(MailOutboxRow.mail_log_id == sa.bindparam("b_mail"))
+# Every send, retry and queueing writes through Core statements built once (issue 16):
+# the ORM's load, identity map and flush cost more than the statements for rows that are
+# read and written back at once. A loaded ORM copy of a row written here is expired
+# (``UnitOfWork.forget``), so a later ORM read in the same transaction sees the change.
+_log, _outbox = MailLogRow.__table__, MailOutboxRow.__table__
+_attachments, _documents = MailOutboxAttachmentRow.__table__, DocumentVersionRow.__table__
+
+#: what an outcome reads of a message: its outbox row's state and its log row
+_EVENT_COLUMNS = (
+    _outbox.c.id.label("outbox_id"), _outbox.c.state, _outbox.c.attempts, _outbox.c.message_id,
+    _outbox.c.recipients, _log.c.id, _log.c.idempotency_key, _log.c.pep_id, _log.c.status,
+    _log.c.status_history,
 )
+#: a message's outbox and log rows (``b_mail``)
+_OUTBOX_ROWS = (
+    sa.select(*_EVENT_COLUMNS).join_from(_outbox, _log, _log.c.id == _outbox.c.mail_log_id)
+    .where(_outbox.c.mail_log_id == sa.bindparam("b_mail"))
+)
+#: the messages about PEPs ``b_peps`` that may be withdrawn at ``b_now``
+_WITHDRAWABLE = (
+    sa.select(*_EVENT_COLUMNS).join_from(_outbox, _log, _log.c.id == _outbox.c.mail_log_id)
+    .where(
+        _log.c.pep_id.in_(sa.bindparam("b_peps", expanding=True)),
+        _outbox.c.state.in_([MailStatus.QUEUED.value, MailStatus.FAILED.value]),
+        sa.or_(_outbox.c.claimed_by.is_(None), _outbox.c.lease_until < sa.bindparam("b_now")),
+    )
+)
+#: the columns to set are the parameters; ``b_id`` is the row
+_UPDATE_OUTBOX = _outbox.update().where(_outbox.c.id == sa.bindparam("b_id"))
+_UPDATE_LOG = _log.update().where(_log.c.id == sa.bindparam("b_id"))
+_INSERT_LOG, _INSERT_OUTBOX, _INSERT_ATTACHMENT = _log.insert(), _outbox.insert(), _attachments.insert()
+_DOCUMENT_DIGEST = sa.select(_documents.c.size, _documents.c.sha256).where(_documents.c.id == sa.bindparam("b_id"))
+
+#: a queued message the sender may claim at ``b_now``
+_DUE = sa.and_(
+    _outbox.c.state == MailStatus.QUEUED.value,
+    _outbox.c.next_attempt_at <= sa.bindparam("b_now"),
+    sa.or_(_outbox.c.claimed_by.is_(None), _outbox.c.lease_until < sa.bindparam("b_now")),
+)
+_CLAIMABLE = (
+    sa.select(_outbox.c.id).where(_DUE)
+    .order_by(_outbox.c.next_attempt_at, _outbox.c.id).limit(sa.bindparam("b_limit"))
+)
+#: claims the due ones of ``b_ids`` (``claimed_by``, ``lease_until`` are the parameters)
+#: and says which it took: an ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL), not a
+#: third statement reading them back
+_CLAIM = (
+    _outbox.update().where(_outbox.c.id.in_(sa.bindparam("b_ids", expanding=True)), _DUE)
+    .returning(_outbox.c.mail_log_id, _outbox.c.next_attempt_at, _outbox.c.id)
+)
+
+
+def _message_columns(with_raw: bool) -> tuple:
+    columns = [c for c in _outbox.c if c.key != "raw" or with_raw]
+    return (*columns, _log.c.idempotency_key, _log.c.pep_id, _log.c.kind)
+
+
+#: the messages ``b_mails`` with their log rows, with or without the built bytes
+_MESSAGES = {
+    with_raw: sa.select(*_message_columns(with_raw))
+    .join_from(_outbox, _log, _log.c.id == _outbox.c.mail_log_id)
+    .where(_outbox.c.mail_log_id.in_(sa.bindparam("b_mails", expanding=True)))
+    for with_raw in (False, True)
+}
+#: the attachments of the outbox rows ``b_ids``, in order
+_ATTACHMENTS = (
+    sa.select(_attachments).where(_attachments.c.outbox_id.in_(sa.bindparam("b_ids", expanding=True)))
+    .order_by(_attachments.c.outbox_id, _attachments.c.position)
+)
+#: the stored bytes (or file) of the document versions ``b_ids``
+_DOCUMENT_BYTES = (
+    sa.select(_documents.c.id, _documents.c.content, _documents.c.path)
+    .where(_documents.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+)
+
 
 class OutboxRepository:
     """The mail outbox (``store.outbox_repo``), over the mail log ``log``."""
@@ -115,13 +184,13 @@ class OutboxRepository:
             if existing is not None:
                 return existing, False
             now = self.uow.clock.now()
-            log_row = MailLogRow(
-                idempotency_key=key,
-                pep_id=pep_id,
-                kind=kind,
-                recipient=recipients[0],
-                status=MailStatus.QUEUED.value,
-                status_history=[
+            log = {
+                "idempotency_key": key,
+                "pep_id": pep_id,
+                "kind": kind,
+                "recipient": recipients[0],
+                "status": MailStatus.QUEUED.value,
+                "status_history": [
                     {
                         "status": MailStatus.QUEUED.value,
                         "event": "queued",
@@ -129,49 +198,51 @@ class OutboxRepository:
                         "detail": f"queued as {message['message_id']}",
                     }
                 ],
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(log_row)
-            s.flush()
-            outbox = MailOutboxRow(
-                mail_log_id=log_row.id,
-                recipients=recipients,
-                date=date,
-                state=MailStatus.QUEUED.value,
-                attempts=0,
-                next_attempt_at=max(now, not_before) if not_before else now,
-                **message,
-            )
-            s.add(outbox)
-            s.flush()
-            described = []
+                "created_at": now,
+                "updated_at": now,
+            }
+            conn = self.uow.connection(s)
+            log["id"] = conn.execute(_INSERT_LOG, log).inserted_primary_key[0]
+            outbox_id = conn.execute(
+                _INSERT_OUTBOX,
+                {
+                    "mail_log_id": log["id"],
+                    "recipients": recipients,
+                    "date": date,
+                    "state": MailStatus.QUEUED.value,
+                    "attempts": 0,
+                    "next_attempt_at": max(now, not_before) if not_before else now,
+                    **message,
+                },
+            ).inserted_primary_key[0]
+            described, rows = [], []
             for position, attachment in enumerate(attachments, start=1):
                 content = attachment.get("content")
                 document_id = attachment.get("document_version_id")
                 if (content is None) == (document_id is None):
                     raise InvalidRecord("an attachment needs either content or document_version_id")
                 if document_id is not None:
-                    document = s.get(DocumentVersionRow, document_id)
+                    document = conn.execute(_DOCUMENT_DIGEST, {"b_id": document_id}).first()
                     if document is None:
                         raise UnknownRecord(str(document_id), "no such document version")
                     size, digest = document.size, document.sha256
                 else:
                     size, digest = len(content), hashlib.sha256(content).hexdigest()
-                s.add(
-                    MailOutboxAttachmentRow(
-                        outbox_id=outbox.id,
-                        position=position,
-                        filename=_text(attachment.get("filename"), "attachment filename"),
-                        content_type=attachment.get("content_type") or "application/octet-stream",
-                        size=size,
-                        sha256=digest,
-                        content=content,
-                        document_version_id=document_id,
-                    )
+                rows.append(
+                    {
+                        "outbox_id": outbox_id,
+                        "position": position,
+                        "filename": _text(attachment.get("filename"), "attachment filename"),
+                        "content_type": attachment.get("content_type") or "application/octet-stream",
+                        "size": size,
+                        "sha256": digest,
+                        "content": content,
+                        "document_version_id": document_id,
+                    }
                 )
                 described.append({"filename": attachment.get("filename"), "sha256": digest})
-            s.flush()
+            if rows:
+                conn.execute(_INSERT_ATTACHMENT, rows)
             self.uow.audit(
                 s,
                 actor,
@@ -192,7 +263,7 @@ class OutboxRepository:
                     ],
                 },
             )
-            return r.MailLogEntry.model_validate(log_row), True
+            return r.MailLogEntry.model_validate(log), True
 
     def claim_mail(self, owner: str, *, limit: int = 50, lease: timedelta = timedelta(minutes=5)) -> list[int]:
         """Claim up to ``limit`` queued messages that are due; return their mail ids.
@@ -203,40 +274,18 @@ class OutboxRepository:
         now = self.uow.clock.now()
         if not any_mail_due(self.uow.engine, now):  # the usual answer, without a write transaction
             return []
-        until = now + lease
-        due = sa.and_(
-            MailOutboxRow.state == MailStatus.QUEUED.value,
-            MailOutboxRow.next_attempt_at <= now,
-            sa.or_(MailOutboxRow.claimed_by.is_(None), MailOutboxRow.lease_until < now),
-        )
         with self.uow.transaction() as s:
-            candidates = list(
-                s.scalars(
-                    sa.select(MailOutboxRow.id)
-                    .where(due)
-                    .order_by(MailOutboxRow.next_attempt_at, MailOutboxRow.id)
-                    .limit(limit)
-                )
-            )
+            conn = self.uow.connection(s)
+            candidates = conn.execute(_CLAIMABLE, {"b_now": now, "b_limit": limit}).scalars().all()
             if not candidates:
                 return []
-            s.execute(
-                sa.update(MailOutboxRow)
-                .where(MailOutboxRow.id.in_(candidates), due)
-                .values(claimed_by=owner, lease_until=until)
-                .execution_options(synchronize_session=False)
-            )
-            return list(
-                s.scalars(
-                    sa.select(MailOutboxRow.mail_log_id)
-                    .where(
-                        MailOutboxRow.id.in_(candidates),
-                        MailOutboxRow.claimed_by == owner,
-                        MailOutboxRow.lease_until == until,
-                    )
-                    .order_by(MailOutboxRow.next_attempt_at, MailOutboxRow.id)
-                )
-            )
+            claimed = conn.execute(
+                _CLAIM,
+                {"b_ids": candidates, "b_now": now, "claimed_by": owner, "lease_until": now + lease},
+            ).all()
+            self.uow.forget(s, MailOutboxRow, *(row.id for row in claimed))
+            # RETURNING comes in no promised order: the claim's order, as the query had it
+            return [row.mail_log_id for row in sorted(claimed, key=lambda row: (row.next_attempt_at, row.id))]
 
     def release_mail(self, mail_ids: Iterable[int], owner: str) -> None:
         """Give back claims not worked (a sender stopping): due again at once."""
@@ -276,72 +325,73 @@ class OutboxRepository:
         ids = list(mail_ids)
         if not ids:
             return []
-        with self.uow.read() as s:
-            rows = s.execute(
-                sa.select(MailOutboxRow, MailLogRow)
-                .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
-                .where(MailOutboxRow.mail_log_id.in_(ids))
-                .options(selectinload(MailOutboxRow.attachments), undefer(MailOutboxRow.raw) if with_content else defer(MailOutboxRow.raw))
-            ).all()
-            documents: dict[int, bytes] = {}
+        # Core, three statements built once: the ORM's selectinload and a lazy load of
+        # each document's deferred bytes cost more than the rows (a read for every send)
+        with self.uow.rows() as conn:
+            rows = conn.execute(_MESSAGES[with_content], {"b_mails": ids}).all()
+            parts: dict[int, list] = {row.id: [] for row in rows}
+            if parts:
+                for a in conn.execute(_ATTACHMENTS, {"b_ids": list(parts)}):
+                    parts[a.outbox_id].append(a)
+            # the built message carries its attachments already
+            bare = {row.id for row in rows if prebuilt_only and row.raw is not None} if with_content else set(parts)
             wanted = {
                 a.document_version_id
-                for row, _ in rows
-                for a in row.attachments
-                if a.document_version_id is not None and not (prebuilt_only and row.raw is not None)
+                for outbox_id, found in parts.items()
+                if outbox_id not in bare
+                for a in found
+                if a.document_version_id is not None
             }
-            if with_content and wanted:
-                for document in s.scalars(
-                    sa.select(DocumentVersionRow).where(DocumentVersionRow.id.in_(wanted))
-                ):
+            documents: dict[int, bytes] = {}
+            if wanted:
+                for document in conn.execute(_DOCUMENT_BYTES, {"b_ids": list(wanted)}):
                     documents[document.id] = (
                         document.content
                         if document.content is not None
                         else Path(document.path).read_bytes()
                     )
-            by_id = {}
-            for row, log_row in rows:
-                attachments = tuple(
-                    r.OutboxAttachment(
-                        position=a.position,
-                        filename=a.filename,
-                        content_type=a.content_type,
-                        size=a.size,
-                        sha256=a.sha256,
-                        document_version_id=a.document_version_id,
-                        data=(
-                            (a.content if a.content is not None else documents[a.document_version_id])
-                            # the built message carries its attachments already
-                            if with_content and not (prebuilt_only and row.raw is not None)
-                            else None
-                        ),
-                    )
-                    for a in row.attachments
+        by_id = {}
+        for row in rows:
+            attachments = tuple(
+                r.OutboxAttachment(
+                    position=a.position,
+                    filename=a.filename,
+                    content_type=a.content_type,
+                    size=a.size,
+                    sha256=a.sha256,
+                    document_version_id=a.document_version_id,
+                    data=(
+                        (a.content if a.content is not None else documents[a.document_version_id])
+                        if row.id not in bare
+                        else None
+                    ),
                 )
-                by_id[log_row.id] = r.OutboxMessage(
-                    mail_id=log_row.id,
-                    idempotency_key=log_row.idempotency_key,
-                    pep_id=log_row.pep_id,
-                    kind=log_row.kind,
-                    message_id=row.message_id,
-                    sender=row.sender,
-                    sender_name=row.sender_name,
-                    reply_to=row.reply_to,
-                    recipients=tuple(row.recipients),
-                    recipient_party_id=row.recipient_party_id,
-                    recipient_role=row.recipient_role,
-                    subject=row.subject,
-                    text_body=row.text_body,
-                    html_body=row.html_body,
-                    date=row.date,
-                    state=row.state,
-                    attempts=row.attempts,
-                    next_attempt_at=row.next_attempt_at,
-                    last_error=row.last_error,
-                    attachments=attachments,
-                    raw=row.raw if with_content else None,
-                )
-            return [by_id[i] for i in ids if i in by_id]
+                for a in parts[row.id]
+            )
+            by_id[row.mail_log_id] = r.OutboxMessage(
+                mail_id=row.mail_log_id,
+                idempotency_key=row.idempotency_key,
+                pep_id=row.pep_id,
+                kind=row.kind,
+                message_id=row.message_id,
+                sender=row.sender,
+                sender_name=row.sender_name,
+                reply_to=row.reply_to,
+                recipients=tuple(row.recipients),
+                recipient_party_id=row.recipient_party_id,
+                recipient_role=row.recipient_role,
+                subject=row.subject,
+                text_body=row.text_body,
+                html_body=row.html_body,
+                date=row.date,
+                state=row.state,
+                attempts=row.attempts,
+                next_attempt_at=row.next_attempt_at,
+                last_error=row.last_error,
+                attachments=attachments,
+                raw=row.raw if with_content else None,
+            )
+        return [by_id[i] for i in ids if i in by_id]
 
     def outbox_message(self, mail_id: int, *, with_content: bool = False) -> r.OutboxMessage:
         found = self.outbox_messages([mail_id], with_content=with_content)
@@ -349,41 +399,51 @@ class OutboxRepository:
             raise UnknownMail(str(mail_id))
         return found[0]
 
-    def _outbox_rows(self, s: Session, mail_id: int) -> tuple[MailOutboxRow, MailLogRow]:
-        found = s.execute(_OUTBOX_ROWS, {"b_mail": mail_id}).first()
+    @staticmethod
+    def _outbox_rows(conn: sa.Connection, mail_id: int) -> Any:
+        """A message's outbox and log rows (:data:`_EVENT_COLUMNS`) by mail id."""
+        found = conn.execute(_OUTBOX_ROWS, {"b_mail": mail_id}).first()
         if found is None:
             raise UnknownMail(str(mail_id))
-        return found[0], found[1]
+        return found
 
     def _mail_event(
         self,
         s: Session,
-        log_row: MailLogRow,
+        conn: sa.Connection,
+        mail: Any,
+        outbox: dict[str, Any],
         status: MailStatus,
         event: str,
         *,
         actor: str,
         detail: str | None,
         audit_action: str,
+        recipient: str | None = None,
         **extra: Any,
     ) -> None:
+        """Write ``outbox`` (the columns to set) to the message's outbox row, append the
+        event to its log row's history (with ``recipient`` when it changes) and audit it."""
+        conn.execute(_UPDATE_OUTBOX, {"b_id": mail.outbox_id, **outbox})
         now = self.uow.clock.now()
-        before = log_row.status
+        before = mail.status
         entry = {"status": status.value, "event": event, "at": now.isoformat(), "detail": detail}
         entry.update({k: _jsonable(v) for k, v in extra.items() if v is not None})
-        log_row.status = status.value
-        log_row.status_history = [*log_row.status_history, entry]
-        log_row.updated_at = now
-        s.flush()
-        diff: dict[str, Any] = {"key": [log_row.idempotency_key, log_row.idempotency_key]}
+        log = {"status": status.value, "status_history": [*mail.status_history, entry], "updated_at": now}
+        if recipient is not None:
+            log["recipient"] = recipient
+        conn.execute(_UPDATE_LOG, {"b_id": mail.id, **log})
+        self.uow.forget(s, MailOutboxRow, mail.outbox_id)
+        self.uow.forget(s, MailLogRow, mail.id)
+        diff: dict[str, Any] = {"key": [mail.idempotency_key, mail.idempotency_key]}
         if before != status.value:
             diff["status"] = [before, status.value]
         diff["event"] = [None, {k: v for k, v in entry.items() if k != "at"}]
         self.uow.audit(
             s,
             actor,
-            "pep" if log_row.pep_id else "mail",
-            log_row.pep_id or log_row.idempotency_key,
+            "pep" if mail.pep_id else "mail",
+            mail.pep_id or mail.idempotency_key,
             audit_action,
             diff,
         )
@@ -401,17 +461,16 @@ class OutboxRepository:
             outcomes = [(outcomes, reply or "")]
         now = self.uow.clock.now()
         with self.uow.transaction() as s:
+            conn = self.uow.connection(s)
             for mail_id, server_reply in outcomes:
-                row, log_row = self._outbox_rows(s, mail_id)
-                row.attempts += 1
-                row.state = MailStatus.SENT.value
-                row.sent_at = now
-                row.claimed_by = None
-                row.lease_until = None
-                row.last_error = None
+                mail = self._outbox_rows(conn, mail_id)
+                attempts = mail.attempts + 1
                 self._mail_event(
-                    s, log_row, MailStatus.SENT, "sent", actor=actor, detail=server_reply,
-                    audit_action="mail-sent", attempt=row.attempts, message_id=row.message_id,
+                    s, conn, mail,
+                    {"attempts": attempts, "state": MailStatus.SENT.value, "sent_at": now,
+                     "claimed_by": None, "lease_until": None, "last_error": None},
+                    MailStatus.SENT, "sent", actor=actor, detail=server_reply,
+                    audit_action="mail-sent", attempt=attempts, message_id=mail.message_id,
                 )
 
     def withdraw_queued_mail(self, pep_ids: Iterable[str], *, reason: str, actor: str) -> int:
@@ -422,21 +481,13 @@ class OutboxRepository:
             return 0
         now = self.uow.clock.now()
         with self.uow.transaction() as s:
-            rows = s.execute(
-                sa.select(MailOutboxRow, MailLogRow)
-                .join(MailLogRow, MailLogRow.id == MailOutboxRow.mail_log_id)
-                .where(
-                    MailLogRow.pep_id.in_(ids),
-                    MailOutboxRow.state.in_([MailStatus.QUEUED.value, MailStatus.FAILED.value]),
-                    sa.or_(MailOutboxRow.claimed_by.is_(None), MailOutboxRow.lease_until < now),
-                )
-            ).all()
-            for row, log_row in rows:
-                row.state = MailStatus.WITHDRAWN.value
-                row.claimed_by = None
-                row.lease_until = None
+            conn = self.uow.connection(s)
+            rows = conn.execute(_WITHDRAWABLE, {"b_peps": ids, "b_now": now}).all()
+            for mail in rows:
                 self._mail_event(
-                    s, log_row, MailStatus.WITHDRAWN, "withdrawn", actor=actor, detail=reason,
+                    s, conn, mail,
+                    {"state": MailStatus.WITHDRAWN.value, "claimed_by": None, "lease_until": None},
+                    MailStatus.WITHDRAWN, "withdrawn", actor=actor, detail=reason,
                     audit_action="mail-withdrawn",
                 )
             return len(rows)
@@ -453,15 +504,15 @@ class OutboxRepository:
     ) -> None:
         """A transient failure (or a server refused for insecurity): stays queued."""
         with self.uow.transaction() as s:
-            row, log_row = self._outbox_rows(s, mail_id)
-            row.attempts += 1
-            row.next_attempt_at = next_attempt_at
-            row.claimed_by = None
-            row.lease_until = None
-            row.last_error = reason
+            conn = self.uow.connection(s)
+            mail = self._outbox_rows(conn, mail_id)
+            attempts = mail.attempts + 1
             self._mail_event(
-                s, log_row, MailStatus.QUEUED, event, actor=actor, detail=reason,
-                audit_action="mail-retry-scheduled", attempt=row.attempts, code=code,
+                s, conn, mail,
+                {"attempts": attempts, "next_attempt_at": next_attempt_at, "claimed_by": None,
+                 "lease_until": None, "last_error": reason},
+                MailStatus.QUEUED, event, actor=actor, detail=reason,
+                audit_action="mail-retry-scheduled", attempt=attempts, code=code,
                 next_attempt_at=next_attempt_at,
             )
 
@@ -470,15 +521,15 @@ class OutboxRepository:
     ) -> None:
         """A permanent failure: nothing more is tried until someone retries it."""
         with self.uow.transaction() as s:
-            row, log_row = self._outbox_rows(s, mail_id)
-            row.attempts += 1
-            row.state = MailStatus.FAILED.value
-            row.claimed_by = None
-            row.lease_until = None
-            row.last_error = reason
+            conn = self.uow.connection(s)
+            mail = self._outbox_rows(conn, mail_id)
+            attempts = mail.attempts + 1
             self._mail_event(
-                s, log_row, MailStatus.FAILED, "failed", actor=actor, detail=reason,
-                audit_action="mail-failed", attempt=row.attempts, code=code,
+                s, conn, mail,
+                {"attempts": attempts, "state": MailStatus.FAILED.value, "claimed_by": None,
+                 "lease_until": None, "last_error": reason},
+                MailStatus.FAILED, "failed", actor=actor, detail=reason,
+                audit_action="mail-failed", attempt=attempts, code=code,
             )
 
     def requeue_mail(
@@ -488,27 +539,27 @@ class OutboxRepository:
         addresses when the records now give different ones. A sent message is refused."""
         addresses = [_email(a, "mail recipient") for a in recipients] if recipients else None
         with self.uow.transaction() as s:
-            row, log_row = self._outbox_rows(s, mail_id)
-            if row.state == MailStatus.SENT.value:
+            conn = self.uow.connection(s)
+            mail = self._outbox_rows(conn, mail_id)
+            if mail.state == MailStatus.SENT.value:
                 raise InvalidRecord(
-                    f"mail {mail_id} was already sent ({log_row.idempotency_key}); "
+                    f"mail {mail_id} was already sent ({mail.idempotency_key}); "
                     "it is not sent again"
                 )
             changed = None
-            if addresses and addresses != list(row.recipients):
-                changed = [list(row.recipients), addresses]
-                row.recipients = addresses
-                row.raw = None  # its To: header named the old address: rebuilt when sent
-                log_row.recipient = addresses[0]
-            row.state = MailStatus.QUEUED.value
-            row.attempts = 0
-            row.next_attempt_at = self.uow.clock.now()
-            row.claimed_by = None
-            row.lease_until = None
+            outbox: dict[str, Any] = {}
+            if addresses and addresses != list(mail.recipients):
+                changed = [list(mail.recipients), addresses]
+                # its To: header named the old address: rebuilt when sent
+                outbox.update(recipients=addresses, raw=None)
+            outbox.update(
+                state=MailStatus.QUEUED.value, attempts=0, next_attempt_at=self.uow.clock.now(),
+                claimed_by=None, lease_until=None,
+            )
             self._mail_event(
-                s, log_row, MailStatus.QUEUED, "retry-requested", actor=actor,
+                s, conn, mail, outbox, MailStatus.QUEUED, "retry-requested", actor=actor,
                 detail=f"queued again by {actor}", audit_action="mail-retry-requested",
-                recipients=changed,
+                recipient=addresses[0] if changed else None, recipients=changed,
             )
         return self.log.mail_summary(mail_id)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import undefer
 
 from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, TermName, Variant
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
@@ -33,7 +33,6 @@ from pepflow.store.errors import (
 from pepflow.store.models import (
     PEP_AND_ATTENDEES,
     PEP_EXISTS,
-    STAFF_AND_ROLES,
     CareEpisodeRow,
     ChildRow,
     DocumentVersionRow,
@@ -106,10 +105,42 @@ _SECTION_CONTENT = sa.select(PepSectionRow.content).where(
 
 
 #: a PEP's document made for a purpose (a step's element instance), by ``b_pep``, ``b_kind``, ``b_purpose``
-_DOCUMENT_FOR = sa.select(DocumentVersionRow).where(
+_DOCUMENT_FOR = fields_of(DocumentVersionRow).where(
     DocumentVersionRow.pep_id == sa.bindparam("b_pep"), DocumentVersionRow.kind == sa.bindparam("b_kind"),
     DocumentVersionRow.purpose == sa.bindparam("b_purpose"),
 )
+
+# A PEP's writes (create, update, a section, a document) go through Core statements built
+# once (issue 16): loading a PEP as an ORM object to read its status, and a flush to write
+# a row nothing reads back, cost more than the statements. A loaded ORM copy of a row
+# written here is expired (``UnitOfWork.forget``).
+_peps, _attendees, _sections = PepRow.__table__, PepAttendeeRow.__table__, PepSectionRow.__table__
+_PEP_STATUS = sa.select(_peps.c.status).where(_peps.c.id == sa.bindparam("b_pep"))
+_CHILD_BIRTH = sa.select(ChildRow.__table__.c.date_of_birth).where(ChildRow.__table__.c.id == sa.bindparam("b_id"))
+_EPISODE_EXISTS = sa.select(CareEpisodeRow.__table__.c.id).where(CareEpisodeRow.__table__.c.id == sa.bindparam("b_id"))
+_SETTING_KIND = sa.select(SettingRow.__table__.c.kind).where(SettingRow.__table__.c.id == sa.bindparam("b_id"))
+_STAFF_EXISTS = sa.select(StaffRow.__table__.c.id).where(StaffRow.__table__.c.id == sa.bindparam("b_id"))
+_OPEN_PEP = sa.select(_peps.c.id).where(
+    _peps.c.child_id == sa.bindparam("b_child"),
+    _peps.c.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
+)
+_SEQUENCES = sa.select(_peps.c.sequence).where(
+    _peps.c.child_id == sa.bindparam("b_child"), _peps.c.academic_year == sa.bindparam("b_year"),
+    _peps.c.term == sa.bindparam("b_term"),
+)
+#: the columns to set are the parameters; ``b_pep`` (and ``b_section``) the row
+_INSERT_PEP, _UPDATE_PEP = _peps.insert(), _peps.update().where(_peps.c.id == sa.bindparam("b_pep"))
+_INSERT_ATTENDEE = _attendees.insert()
+_DELETE_ATTENDEES = _attendees.delete().where(_attendees.c.pep_id == sa.bindparam("b_pep"))
+_INSERT_SECTION = _sections.insert()
+_UPDATE_SECTION = _sections.update().where(
+    _sections.c.pep_id == sa.bindparam("b_pep"), _sections.c.section == sa.bindparam("b_section")
+)
+_LATEST_VERSION = sa.select(sa.func.max(DocumentVersionRow.__table__.c.version)).where(
+    DocumentVersionRow.__table__.c.pep_id == sa.bindparam("b_pep"),
+    DocumentVersionRow.__table__.c.kind == sa.bindparam("b_kind"),
+)
+_INSERT_DOCUMENT = DocumentVersionRow.__table__.insert()
 
 
 @cache
@@ -134,6 +165,19 @@ def peps_from_rows(result: sa.Result) -> dict[str, r.Pep]:
             pep["attendee_ids"].append(row["attendee_id"])
     return {pep_id: r.Pep.model_validate({**pep, "attendee_ids": tuple(pep["attendee_ids"])})
             for pep_id, pep in data.items()}
+
+
+def _pep_and_attendees(conn: sa.Connection, pep_id: str) -> tuple[dict[str, Any], list[str]] | None:
+    """A PEP's row (column values by attribute name) and its attendees, or None."""
+    rows = conn.execute(_PEP_WITH_ATTENDEES, {"pep_id": pep_id}).mappings().all()
+    if not rows:
+        return None
+    data = {k: v for k, v in rows[0].items() if k != "attendee_id"}
+    return data, [x["attendee_id"] for x in rows if x["attendee_id"] is not None]
+
+
+def _snapshot_of(data: dict[str, Any]) -> dict[str, Any]:
+    return {f: data[f] for f in _PEP_FIELDS}
 
 
 def pep_record(row: PepRow) -> r.Pep:
@@ -181,61 +225,57 @@ class PepRepository:
         on = on or self.uow.clock.now().date()
         _aware(meeting_at, "meeting_at")
         with self.uow.transaction() as s:
-            child = s.get(ChildRow, child_id)
+            conn = self.uow.connection(s)
+            child = conn.execute(_CHILD_BIRTH, {"b_id": child_id}).first()
             if child is None:
                 raise UnknownChild(child_id)
             if care_episode_id is None:
                 episode = self.children.current_care_episode(child_id)
                 care_episode_id = episode.id if episode else None
-            elif s.get(CareEpisodeRow, care_episode_id) is None:
+            elif conn.execute(_EPISODE_EXISTS, {"b_id": care_episode_id}).first() is None:
                 raise UnknownCareEpisode(care_episode_id)
             if isinstance(setting_id, _Unset):
                 current = self.children.setting_for(child_id, on)
                 setting_id = current.id if current else None
-            setting = s.get(SettingRow, setting_id) if setting_id else None
+            setting = conn.execute(_SETTING_KIND, {"b_id": setting_id}).first() if setting_id else None
             if setting_id and setting is None:
                 raise UnknownSetting(setting_id)
-            already_open = s.scalars(
-                sa.select(PepRow.id).where(
-                    PepRow.child_id == child_id,
-                    PepRow.status.not_in([PepStatus.FINAL.value, PepStatus.CANCELLED.value]),
-                )
-            ).first()
+            already_open = conn.execute(_OPEN_PEP, {"b_child": child_id}).scalars().first()
             if already_open is not None:
                 raise OpenPepExists(child_id, already_open)
-            sequences = s.scalars(
-                sa.select(PepRow.sequence).where(
-                    PepRow.child_id == child_id,
-                    PepRow.academic_year == academic_year,
-                    PepRow.term == term.value,
-                )
-            ).all()
+            sequences = conn.execute(
+                _SEQUENCES, {"b_child": child_id, "b_year": academic_year, "b_term": term.value}
+            ).scalars().all()
             sequence = max(sequences, default=0) + 1
             now = self.uow.clock.now()
             owner = self._owner_of(child_id, on, now.date())
-            row = PepRow(
-                id=pep_reference(child_id, academic_year, term, sequence),
-                child_id=child_id,
-                care_episode_id=care_episode_id,
-                academic_year=academic_year,
-                term=term.value,
-                sequence=sequence,
-                status=PepStatus.NOT_STARTED.value,
-                is_initial=bool(is_initial),
-                setting_id=setting_id,
-                variant=variant_for(
+            values = {
+                "child_id": child_id,
+                "care_episode_id": care_episode_id,
+                "academic_year": academic_year,
+                "term": term.value,
+                "sequence": sequence,
+                "status": PepStatus.NOT_STARTED.value,
+                "is_initial": bool(is_initial),
+                "setting_id": setting_id,
+                "variant": variant_for(
                     child.date_of_birth, on, setting.kind if setting else None
                 ).value,
-                owner_role=owner.role.value,
-                owner_staff_id=owner.staff_id,
-                meeting_at=meeting_at,
-                created_at=now,
-                updated_at=now,
+                "owner_role": owner.role.value,
+                "owner_staff_id": owner.staff_id,
+                "meeting_at": meeting_at,
+                "form_sent_at": None,
+                "form_returned_at": None,
+                "finalised_at": None,
+            }
+            pep_id = pep_reference(child_id, academic_year, term, sequence)
+            self.uow.connection(s).execute(
+                _INSERT_PEP, {"id": pep_id, **values, "created_at": now, "updated_at": now}
             )
-            s.add(row)
-            s.flush()
-            self.uow.audit(s, actor, "pep", row.id, "create", _diff({}, _snapshot(row, _PEP_FIELDS)))
-            return pep_record(row)
+            self.uow.audit(s, actor, "pep", pep_id, "create", _diff({}, values))
+            return r.Pep.model_validate(
+                {"id": pep_id, **values, "attendee_ids": (), "created_at": now, "updated_at": now}
+            )
 
     def update_pep(
         self,
@@ -278,22 +318,22 @@ class PepRepository:
         if not isinstance(owner_staff_id, _Unset):
             changes["owner_staff_id"] = owner_staff_id
         with self.uow.transaction() as s:
-            row = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
-            if row is None:
+            conn = self.uow.connection(s)
+            found = _pep_and_attendees(conn, pep_id)
+            if found is None:
                 raise UnknownPep(pep_id)
+            data, before_attendees = found
             if "status" in changes:
-                check_status_change(row.status, changes["status"])
-            if changes.get("setting_id") and s.get(SettingRow, changes["setting_id"]) is None:
+                check_status_change(data["status"], changes["status"])
+            if changes.get("setting_id") and conn.execute(_SETTING_KIND, {"b_id": changes["setting_id"]}).first() is None:
                 raise UnknownSetting(changes["setting_id"])
             owner = changes.get("owner_staff_id")
-            if owner and s.get(StaffRow, owner, options=STAFF_AND_ROLES) is None:
+            if owner and conn.execute(_STAFF_EXISTS, {"b_id": owner}).first() is None:
                 raise UnknownStaff(changes["owner_staff_id"])
-            before = _snapshot(row, _PEP_FIELDS)
-            before_attendees = [a.attendee_id for a in row.attendees]
-            closed = PepStatus(row.status).is_closed
-            for name, value in changes.items():
-                setattr(row, name, value)
-            diff = _diff(before, _snapshot(row, _PEP_FIELDS))
+            before = _snapshot_of(data)
+            closed = PepStatus(data["status"]).is_closed
+            data.update(changes)
+            diff = _diff(before, _snapshot_of(data))
             wanted_attendees = None
             if not isinstance(attendee_ids, _Unset):
                 wanted = list(dict.fromkeys(_identifier(a, "attendee id") for a in attendee_ids))
@@ -301,18 +341,29 @@ class PepRepository:
                     wanted_attendees = wanted
                     diff["attendee_ids"] = [before_attendees, wanted]
             if not diff:
-                return pep_record(row)
+                return r.Pep.model_validate({**data, "attendee_ids": tuple(before_attendees)})
             if closed:
                 # nothing about a final or cancelled PEP changes (the session is rolled back)
                 raise ClosedPep(pep_id, before["status"], f"change {', '.join(sorted(diff))}")
+            data["updated_at"] = self.uow.clock.now()
+            conn.execute(
+                _UPDATE_PEP,
+                {"b_pep": pep_id, "updated_at": data["updated_at"],
+                 **{name: data[name] for name in diff if name != "attendee_ids"}},
+            )
+            self.uow.forget(s, PepRow, pep_id)
             if wanted_attendees is not None:
-                row.attendees = [
-                    PepAttendeeRow(attendee_id=a, position=i) for i, a in enumerate(wanted_attendees)
-                ]
-            row.updated_at = self.uow.clock.now()
-            s.flush()
+                conn.execute(_DELETE_ATTENDEES, {"b_pep": pep_id})
+                if wanted_attendees:
+                    conn.execute(
+                        _INSERT_ATTENDEE,
+                        [{"pep_id": pep_id, "attendee_id": a, "position": i} for i, a in enumerate(wanted_attendees)],
+                    )
+                self.uow.forget(s, PepAttendeeRow, *((pep_id, a) for a in before_attendees))
             self.uow.audit(s, actor, "pep", pep_id, "update", diff)
-            return pep_record(row)
+            return r.Pep.model_validate(
+                {**data, "attendee_ids": tuple(before_attendees if wanted_attendees is None else wanted_attendees)}
+            )
 
     def pep(self, pep_id: str) -> r.Pep:
         with self.uow.rows() as conn:  # Core: the hottest read of a simulated year
@@ -358,32 +409,24 @@ class PepRepository:
             raise InvalidRecord("section content must be a JSON object (a dict)")
         content = _jsonable(content)
         with self.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
-            if pep is None:
+            conn = self.uow.connection(s)
+            status = conn.execute(_PEP_STATUS, {"b_pep": pep_id}).scalar()
+            if status is None:
                 raise UnknownPep(pep_id)
-            row = s.get(PepSectionRow, (pep_id, section.value))
+            row = conn.execute(_SECTION_CONTENT, {"pep_id": pep_id, "section": section.value}).first()
             before = dict(row.content) if row is not None else {}
             diff = _diff(before, content)
             if row is not None and not diff:
                 return
-            if PepStatus(pep.status).is_closed and not (correction and pep.status == PepStatus.FINAL.value):
-                raise ClosedPep(pep_id, pep.status, f"change its {section.value} section")
+            if PepStatus(status).is_closed and not (correction and status == PepStatus.FINAL.value):
+                raise ClosedPep(pep_id, status, f"change its {section.value} section")
             now = self.uow.clock.now()
+            written = {"content": content, "updated_at": now, "updated_by": actor}
             if row is None:
-                s.add(
-                    PepSectionRow(
-                        pep_id=pep_id,
-                        section=section.value,
-                        content=content,
-                        updated_at=now,
-                        updated_by=actor,
-                    )
-                )
+                conn.execute(_INSERT_SECTION, {"pep_id": pep_id, "section": section.value, **written})
             else:
-                row.content = content
-                row.updated_at = now
-                row.updated_by = actor
-            s.flush()
+                conn.execute(_UPDATE_SECTION, {"b_pep": pep_id, "b_section": section.value, **written})
+                self.uow.forget(s, PepSectionRow, (pep_id, section.value))
             if correction:
                 diff = {**diff, "correction_reason": [None, correction]}
             self.uow.audit(s, actor, "pep", pep_id, f"{'correct' if correction else 'save'}-section:{section.value}", diff)
@@ -425,36 +468,31 @@ class PepRepository:
         data = content if content is not None else Path(path).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         with self.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
-            if pep is None:
+            conn = self.uow.connection(s)
+            status = conn.execute(_PEP_STATUS, {"b_pep": pep_id}).scalar()
+            if status is None:
                 raise UnknownPep(pep_id)
-            correcting = correction and pep.status == PepStatus.FINAL.value and kind in (DocumentKind.FINAL, DocumentKind.FINAL_PDF)
-            if PepStatus(pep.status).is_closed and not correcting:
-                raise ClosedPep(pep_id, pep.status, f"add a {kind.value} document")
+            correcting = correction and status == PepStatus.FINAL.value and kind in (DocumentKind.FINAL, DocumentKind.FINAL_PDF)
+            if PepStatus(status).is_closed and not correcting:
+                raise ClosedPep(pep_id, status, f"add a {kind.value} document")
             if purpose is not None:
-                existing = self._document_for(s, pep_id, kind, purpose)
+                existing = self._document_for(conn, pep_id, kind, purpose)
                 if existing is not None:
                     return existing
-            latest = s.scalar(
-                sa.select(sa.func.max(DocumentVersionRow.version)).where(
-                    DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == kind.value
-                )
-            )
-            row = DocumentVersionRow(
-                pep_id=pep_id,
-                kind=kind.value,
-                version=(latest or 0) + 1,
-                filename=_text(filename, "filename"),
-                sha256=digest,
-                size=len(data),
-                content=content,
-                path=str(path) if path is not None else None,
-                purpose=purpose,
-                created_at=self.uow.clock.now(),
-                created_by=actor,
-            )
-            s.add(row)
-            s.flush()
+            latest = conn.execute(_LATEST_VERSION, {"b_pep": pep_id, "b_kind": kind.value}).scalar()
+            row = {
+                "pep_id": pep_id,
+                "kind": kind.value,
+                "version": (latest or 0) + 1,
+                "filename": _text(filename, "filename"),
+                "sha256": digest,
+                "size": len(data),
+                "path": str(path) if path is not None else None,
+                "purpose": purpose,
+                "created_at": self.uow.clock.now(),
+                "created_by": actor,
+            }
+            row["id"] = conn.execute(_INSERT_DOCUMENT, {**row, "content": content}).inserted_primary_key[0]
             self.uow.audit(
                 s,
                 actor,
@@ -466,10 +504,10 @@ class PepRepository:
                         None,
                         {
                             "kind": kind.value,
-                            "version": row.version,
-                            "filename": row.filename,
+                            "version": row["version"],
+                            "filename": row["filename"],
                             "sha256": digest,
-                            "size": row.size,
+                            "size": row["size"],
                         },
                     ],
                     **({"correction_reason": [None, correction]} if correcting else {}),
@@ -480,13 +518,13 @@ class PepRepository:
     def document_for(self, pep_id: str, kind: DocumentKind | str, purpose: str) -> r.DocumentVersion | None:
         """The version of a PEP's document made for ``purpose``, if one was made."""
         kind = _enum(DocumentKind, kind, "document kind")
-        with self.uow.read() as s:
-            return self._document_for(s, pep_id, kind, purpose)
+        with self.uow.rows() as conn:
+            return self._document_for(conn, pep_id, kind, purpose)
 
     @staticmethod
-    def _document_for(s: Session, pep_id: str, kind: DocumentKind, purpose: str) -> r.DocumentVersion | None:
-        row = s.scalar(_DOCUMENT_FOR, {"b_pep": pep_id, "b_kind": kind.value, "b_purpose": purpose})
-        return r.DocumentVersion.model_validate(row) if row is not None else None
+    def _document_for(conn: sa.Connection, pep_id: str, kind: DocumentKind, purpose: str) -> r.DocumentVersion | None:
+        row = conn.execute(_DOCUMENT_FOR, {"b_pep": pep_id, "b_kind": kind.value, "b_purpose": purpose}).mappings().first()
+        return r.DocumentVersion.model_validate(dict(row)) if row is not None else None
 
     def documents(
         self, pep_id: str, kind: DocumentKind | str | None = None

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pepflow.store.core_reads import by_key, fields_of
 from pepflow.store.errors import RecordsError, UnknownPep
-from pepflow.store.models import PEP_AND_ATTENDEES, PepRow, SchoolReturnRow
+from pepflow.store.models import PEP_EXISTS, SchoolReturnRow
 from pepflow.store.values import _jsonable
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ STATUSES = (PENDING, ACCEPTED, QUERIED, WITHDRAWN)
 _FOR_PEP = fields_of(SchoolReturnRow).where(SchoolReturnRow.pep_id == sa.bindparam("b_pep")).order_by(SchoolReturnRow.id)
 _PENDING = fields_of(SchoolReturnRow).where(SchoolReturnRow.status == PENDING).order_by(
     SchoolReturnRow.received_at, SchoolReturnRow.id)
+#: a new return, written through Core: nothing reads the ORM object back (issue 16)
+_INSERT = SchoolReturnRow.__table__.insert()
+
 
 class StoredReturn(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
@@ -63,18 +66,18 @@ class SchoolReturns:
             values: dict[str, Any], findings: list[dict[str, Any]], changes: list[dict[str, Any]],
             actor: str) -> StoredReturn:
         with self.store.uow.transaction() as s:
-            if s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES) is None:
+            conn = self.store.uow.connection(s)
+            if conn.execute(PEP_EXISTS, {"pep_id": pep_id}).first() is None:
                 raise UnknownPep(pep_id)
-            row = SchoolReturnRow(
-                pep_id=pep_id, document_id=document_id, form_version=form_version,
-                latest_form_version=latest_form_version, status=PENDING, values=_jsonable(values),
-                findings=_jsonable(findings), changes=_jsonable(changes), received_at=self.store.clock.now(),
-                received_by=actor,
-            )
-            s.add(row)
-            s.flush()
+            row = {
+                "pep_id": pep_id, "document_id": document_id, "form_version": form_version,
+                "latest_form_version": latest_form_version, "status": PENDING, "values": _jsonable(values),
+                "findings": _jsonable(findings), "changes": _jsonable(changes),
+                "received_at": self.store.clock.now(), "received_by": actor,
+            }  # edits left out, as the ORM did: a JSON None would be stored as 'null', not NULL
+            row["id"] = conn.execute(_INSERT, row).inserted_primary_key[0]
             self.store.uow.audit(s, actor, "pep", pep_id, "school-return-received", {
-                "return_id": [None, row.id], "document_id": [None, document_id],
+                "return_id": [None, row["id"]], "document_id": [None, document_id],
                 "form_version": [None, form_version], "findings": [None, len(findings)],
                 "changes": [None, _jsonable(changes)],
             })

@@ -140,6 +140,31 @@ class UnitOfWork:
         with self.engine.connect() as conn:
             yield conn
 
+    @staticmethod
+    def connection(session: Session) -> sa.Connection:
+        """``session``'s own connection for a Core write, after a flush: the session's
+        pending changes reach the database first, so the write comes after them as an
+        ORM flush would have put it. Expire (:meth:`forget`) any loaded copy of a row
+        written this way."""
+        session.flush()
+        return session.connection()
+
+    @staticmethod
+    def forget(session: Session, model: type, *keys: Any) -> None:
+        """Expire ``model``'s objects with these primary keys (a tuple for a composite
+        key) if ``session`` has them loaded: a Core write just changed their rows, so
+        the next ORM read loads the new values instead of the identity map's old ones.
+        A lookup per key, not a scan: a long ``atomic()`` block may hold many objects."""
+        if not session.identity_map:
+            return
+        mapper = sa.inspect(model)
+        for key in keys:
+            loaded = session.identity_map.get(
+                mapper.identity_key_from_primary_key(key if isinstance(key, tuple) else (key,))
+            )
+            if loaded is not None:
+                session.expire(loaded)
+
     def audit(
         self,
         session: Session,
