@@ -29,7 +29,7 @@ from pepflow.store import RecordsStore, migrate
 from .crash_child import SENDER, key
 
 ROOT = Path(__file__).resolve().parents[2]
-COUNT = 800
+COUNT = 1600  # enough that every kill lands before the work is done (faster writes finished 800 in 19 runs)
 KILLS = 21
 
 
