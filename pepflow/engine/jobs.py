@@ -120,6 +120,8 @@ class Jobs:
         variables: Mapping[str, Any] | None = None,
         activation: int | None = None,
     ) -> None:
+        if variables:
+            _json(dict(variables))  # refuse what is not JSON before anything is written
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
             if variables:
@@ -159,6 +161,7 @@ class Jobs:
     ) -> None:
         """A BPMN error from a job: caught by an error boundary event on the task or
         an enclosing subprocess; an incident if nothing catches it."""
+        _json(dict(variables or {}))  # refuse what is not JSON before anything is written
         with self.core.operation() as op:
             row = self.job_row(op, job_key, activation)
             live = self.core.modify(op, row.instance_key)

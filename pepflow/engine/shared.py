@@ -26,7 +26,13 @@ WAIT_STATES = TaskState.READY | TaskState.STARTED | TaskState.WAITING
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=_json_default)
+    """``value`` as JSON text; refuses what is not a JSON value, NaN and Infinity too:
+    they are not JSON numbers, Zeebe refuses them in a variables document, and an
+    instance's stored state must read back exactly what was set (:mod:`.snapshot`)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=_json_default, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"process variables must be JSON values: {exc} (NaN and Infinity are not JSON numbers)") from exc
 
 
 def _json_default(value: Any) -> Any:
