@@ -25,6 +25,15 @@ INSTANCE_SNAPSHOT = sa.select(_i.c.snapshot).where(_i.c.key == sa.bindparam("b_k
 #: saves an instance (``b_key``) if it is still at ``b_revision``: the columns are the parameters
 SAVE_INSTANCE = _i.update().where(_i.c.key == sa.bindparam("b_key"), _i.c.revision == sa.bindparam("b_revision"))
 
+_tm = t.timers
+#: when the next timer is due
+NEXT_TIMER_DUE = sa.select(sa.func.min(_tm.c.due_at))
+#: the instance of the earliest timer due at ``b_now`` (ties: the lower instance key)
+DUE_TIMER = (
+    sa.select(_tm.c.instance_key).where(_tm.c.due_at <= sa.bindparam("b_now"))
+    .order_by(_tm.c.due_at, _tm.c.instance_key).limit(1)
+)
+
 #: a job a worker may take at ``b_now``: waiting (its retry back-off over) or timed out
 _TAKEABLE = sa.or_(
     sa.and_(_j.c.state == "ACTIVATABLE", sa.or_(_j.c.retry_at.is_(None), _j.c.retry_at <= sa.bindparam("b_now"))),

@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
-from . import store as t
+from . import statements as q
 from .shared import _aware
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +21,7 @@ class Timers:
 
     def next_timer_due(self) -> datetime | None:
         with self.core.store.read() as conn:
-            value = conn.execute(sa.select(sa.func.min(t.timers.c.due_at))).scalar()
+            value = conn.execute(q.NEXT_TIMER_DUE).scalar()
         return _aware(value)
 
     def fire_due_timers(self, limit: int = 1000) -> int:
@@ -33,12 +31,7 @@ class Timers:
         while fired < limit:
             now = self.core.clock.now()
             with self.core.store.read() as conn:
-                row = conn.execute(
-                    sa.select(t.timers.c.instance_key)
-                    .where(t.timers.c.due_at <= now)
-                    .order_by(t.timers.c.due_at, t.timers.c.instance_key)
-                    .limit(1)
-                ).first()
+                row = conn.execute(q.DUE_TIMER, {"b_now": now}).first()
             if row is None:
                 break
             with self.core.operation() as op:
