@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import store as t
+from . import statements as q, store as t
 from .errors import NotFound
-from .shared import ACTIVE, _aware, _check_key
+from .shared import _aware, _check_key
 from .views import HistoryEntry, ProcessInstance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,12 +51,8 @@ class History:
     def active_instance_variables(self, bpmn_process_id: str) -> list[tuple[int, int, dict[str, Any]]]:
         """(instance key, definition key, variables) of every active instance of a process,
         in one query (the daily check of allocations reads them all)."""
-        i = t.instances
         with self.core.store.read() as conn:
-            rows = conn.execute(
-                sa.select(i.c.key, i.c.process_definition_key, i.c.variables)
-                .where(i.c.bpmn_process_id == bpmn_process_id, i.c.state == ACTIVE).order_by(i.c.key)
-            ).all()
+            rows = conn.execute(q.ACTIVE_INSTANCE_VARIABLES, {"b_process": bpmn_process_id}).all()
         return [(row.key, row.process_definition_key, json.loads(row.variables)) for row in rows]
 
     def instance(self, process_instance_key: int) -> ProcessInstance:

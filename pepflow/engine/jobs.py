@@ -247,12 +247,8 @@ class Jobs:
     def next_job_due(self) -> datetime | None:
         """When the next job comes back from a backoff or a timeout (for wake-ups)."""
         with self.core.store.read() as conn:
-            retry = conn.execute(
-                sa.select(sa.func.min(t.jobs.c.retry_at)).where(t.jobs.c.state == "ACTIVATABLE")
-            ).scalar()
-            deadline = conn.execute(
-                sa.select(sa.func.min(t.jobs.c.deadline)).where(t.jobs.c.state == "ACTIVATED")
-            ).scalar()
+            retry = conn.execute(q.NEXT_RETRY).scalar()
+            deadline = conn.execute(q.NEXT_DEADLINE).scalar()
         values = [_aware(v) for v in (retry, deadline) if v is not None]
         return min(values) if values else None
 

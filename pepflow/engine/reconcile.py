@@ -273,17 +273,11 @@ class Reconciler:
         wanted_keys = set(subs_wanted) | {("", s[0]) for s in live.event_subscriptions}
         gone_subs = [s for s in existing_subs if s not in wanted_keys]
         for tid, element_id in gone_subs:
-            conn.execute(
-                t.subscriptions.delete().where(
-                    t.subscriptions.c.instance_key == key, t.subscriptions.c.task_id == tid,
-                    t.subscriptions.c.element_id == element_id,
-                )
-            )
+            conn.execute(q.DELETE_SUBSCRIPTION, {"b_key": key, "b_task": tid, "b_element": element_id})
         for tid, element_id, name, value in new_subs:
             conn.execute(
-                t.subscriptions.insert().values(
-                    instance_key=key, task_id=tid, element_id=element_id, message_name=name, correlation_key=value
-                )
+                q.INSERT_SUBSCRIPTION,
+                {"instance_key": key, "task_id": tid, "element_id": element_id, "message_name": name, "correlation_key": value},
             )
         if jobs_wanted.keys() - existing_jobs.keys():
             op.woke_jobs = True
@@ -291,19 +285,10 @@ class Reconciler:
         # a new subscription takes a buffered message that is still alive
         for tid, element_id, name, value in new_subs:
             message = conn.execute(
-                sa.select(t.messages.c.key, t.messages.c.variables)
-                .where(
-                    t.messages.c.name == name, t.messages.c.correlation_key == value, t.messages.c.expires_at > op.now,
-                    ~sa.exists().where(
-                        t.message_correlations.c.message_key == t.messages.c.key,
-                        t.message_correlations.c.instance_key == key,
-                    ),
-                )
-                .order_by(t.messages.c.key)
-                .limit(1)
+                q.BUFFERED_MESSAGE, {"b_name": name, "b_correlation": value, "b_now": op.now, "b_key": key}
             ).first()
             if message is not None:
-                conn.execute(t.message_correlations.insert().values(message_key=message.key, instance_key=key))
+                conn.execute(q.INSERT_CORRELATION, {"message_key": message.key, "instance_key": key})
                 self.deliver(op, live, tid, element_id, name, json.loads(message.variables))
                 return True
         return False

@@ -34,6 +34,32 @@ DUE_TIMER = (
     .order_by(_tm.c.due_at, _tm.c.instance_key).limit(1)
 )
 
+_sub, _msg, _corr = t.subscriptions, t.messages, t.message_correlations
+#: an instance's (``b_key``) subscription at a task (``b_task``) and element (``b_element``)
+DELETE_SUBSCRIPTION = _sub.delete().where(
+    _sub.c.instance_key == sa.bindparam("b_key"), _sub.c.task_id == sa.bindparam("b_task"),
+    _sub.c.element_id == sa.bindparam("b_element"),
+)
+INSERT_SUBSCRIPTION = _sub.insert()
+#: the oldest buffered message named ``b_name`` for ``b_correlation`` still alive at
+#: ``b_now`` that instance ``b_key`` has not taken yet
+BUFFERED_MESSAGE = (
+    sa.select(_msg.c.key, _msg.c.variables)
+    .where(
+        _msg.c.name == sa.bindparam("b_name"), _msg.c.correlation_key == sa.bindparam("b_correlation"),
+        _msg.c.expires_at > sa.bindparam("b_now"),
+        ~sa.exists().where(_corr.c.message_key == _msg.c.key, _corr.c.instance_key == sa.bindparam("b_key")),
+    )
+    .order_by(_msg.c.key)
+    .limit(1)
+)
+INSERT_CORRELATION = _corr.insert()
+#: key, definition and variables of every active instance of ``b_process``
+ACTIVE_INSTANCE_VARIABLES = (
+    sa.select(_i.c.key, _i.c.process_definition_key, _i.c.variables)
+    .where(_i.c.bpmn_process_id == sa.bindparam("b_process"), _i.c.state == "ACTIVE").order_by(_i.c.key)
+)
+
 #: a job a worker may take at ``b_now``: waiting (its retry back-off over) or timed out
 _TAKEABLE = sa.or_(
     sa.and_(_j.c.state == "ACTIVATABLE", sa.or_(_j.c.retry_at.is_(None), _j.c.retry_at <= sa.bindparam("b_now"))),
@@ -45,6 +71,9 @@ ACTIVATABLE_JOBS = (
 )
 #: the types of the jobs a worker may take at ``b_now``
 ACTIVATABLE_TYPES = sa.select(_j.c.type).distinct().where(_TAKEABLE)
+#: when the next job comes back from a backoff, and when the next activation times out
+NEXT_RETRY = sa.select(sa.func.min(_j.c.retry_at)).where(_j.c.state == "ACTIVATABLE")
+NEXT_DEADLINE = sa.select(sa.func.min(_j.c.deadline)).where(_j.c.state == "ACTIVATED")
 JOB = sa.select(_j).where(_j.c.key == sa.bindparam("b_key"))
 #: changes a job (``b_key``): the columns are the parameters
 UPDATE_JOB = _j.update().where(_j.c.key == sa.bindparam("b_key"))
