@@ -54,6 +54,15 @@ _CONTACT_FIELDS = ("child_id", "role", "name", "email", "receives_pep")
 _CONTACTS_OF_CHILD = fields_of(ContactRow).where(ContactRow.child_id == sa.bindparam("b_child")).order_by(ContactRow.id)
 _STAFF_NAME_EMAIL = sa.select(StaffRow.name, StaffRow.email).where(StaffRow.id == sa.bindparam("b_id"))
 _SETTING_EXISTS = sa.select(SettingRow.id).where(SettingRow.id == sa.bindparam("b_id"))
+#: a child's enrolments and care episodes (``b_child``), read by the casework at most
+#: steps; the checks and the insert of a new care episode (issue 16)
+_ENROLMENTS = fields_of(EnrolmentRow).where(EnrolmentRow.child_id == sa.bindparam("b_child")).order_by(
+    EnrolmentRow.starts_on)
+_EPISODES = fields_of(CareEpisodeRow).where(CareEpisodeRow.child_id == sa.bindparam("b_child"))
+_EPISODES_IN_ORDER = _EPISODES.order_by(CareEpisodeRow.entered_care_on)
+_CHILD_EXISTS = sa.select(ChildRow.id).where(ChildRow.id == sa.bindparam("b_id"))
+_EPISODE_EXISTS = sa.select(CareEpisodeRow.id).where(CareEpisodeRow.id == sa.bindparam("b_id"))
+_INSERT_EPISODE = sa.insert(CareEpisodeRow.__table__)
 
 
 class ChildrenRepository:
@@ -282,13 +291,9 @@ class ChildrenRepository:
             return r.Enrolment.model_validate(new)
 
     def enrolments(self, child_id: str) -> list[r.Enrolment]:
-        with self.uow.read() as s:
-            rows = s.scalars(
-                sa.select(EnrolmentRow)
-                .where(EnrolmentRow.child_id == child_id)
-                .order_by(EnrolmentRow.starts_on)
-            )
-            return [r.Enrolment.model_validate(x) for x in rows]
+        with self.uow.rows() as conn:
+            rows = conn.execute(_ENROLMENTS, {"b_child": child_id}).mappings().all()
+        return [r.Enrolment.model_validate(dict(x)) for x in rows]
 
     def setting_for(self, child_id: str, on: date) -> r.Setting | None:
         """The child's education setting on a date (``None``: not in a setting)."""
@@ -312,35 +317,33 @@ class ChildrenRepository:
         """Record that a child entered care. Idempotent for the same entry date;
         refused while another episode is open. The id defaults to ``CE-0001-1``."""
         with self.uow.transaction() as s:
-            if s.get(ChildRow, child_id) is None:
+            conn = self.uow.connection(s)
+            if conn.execute(_CHILD_EXISTS, {"b_id": child_id}).first() is None:
                 raise UnknownChild(child_id)
-            episodes = s.scalars(
-                sa.select(CareEpisodeRow).where(CareEpisodeRow.child_id == child_id)
-            ).all()
+            episodes = conn.execute(_EPISODES, {"b_child": child_id}).mappings().all()
             for episode in episodes:
-                if episode.left_care_on is None:
-                    if episode.entered_care_on == entered_care_on:
-                        return r.CareEpisode.model_validate(episode)
+                if episode["left_care_on"] is None:
+                    if episode["entered_care_on"] == entered_care_on:
+                        return r.CareEpisode.model_validate(dict(episode))
                     raise InvalidRecord(
-                        f"child {child_id} is already in care (episode {episode.id} from "
-                        f"{episode.entered_care_on}); close it first"
+                        f"child {child_id} is already in care (episode {episode['id']} from "
+                        f"{episode['entered_care_on']}); close it first"
                     )
             episode_id = episode_id or f"CE-{child_id.removeprefix('C-')}-{len(episodes) + 1}"
-            if s.get(CareEpisodeRow, episode_id) is not None:
+            if conn.execute(_EPISODE_EXISTS, {"b_id": episode_id}).first() is not None:
                 raise DuplicateRecord(f"care episode {episode_id!r} already exists")
-            row = CareEpisodeRow(
-                id=_identifier(episode_id, "care episode id"),
-                child_id=child_id,
-                entered_care_on=entered_care_on,
-                emergency=bool(emergency),
-            )
-            s.add(row)
-            s.flush()
+            row = {
+                "id": _identifier(episode_id, "care episode id"),
+                "child_id": child_id,
+                "entered_care_on": entered_care_on,
+                "emergency": bool(emergency),
+            }
+            conn.execute(_INSERT_EPISODE, row)  # a new row: no loaded copy to forget
             self.uow.audit(
                 s,
                 actor,
                 "care-episode",
-                row.id,
+                row["id"],
                 "create",
                 _diff(
                     {},
@@ -375,21 +378,17 @@ class ChildrenRepository:
             return r.CareEpisode.model_validate(row)
 
     def care_episode(self, episode_id: str) -> r.CareEpisode:
-        with self.uow.read() as s:
-            row = s.get(CareEpisodeRow, episode_id)
-            if row is None:
-                raise UnknownCareEpisode(episode_id)
-            return r.CareEpisode.model_validate(row)
+        with self.uow.rows() as conn:
+            data = one_by_key(conn, CareEpisodeRow, episode_id)
+        if data is None:
+            raise UnknownCareEpisode(episode_id)
+        return r.CareEpisode.model_validate(data)
 
     def care_episodes(self, child_id: str) -> list[r.CareEpisode]:
         self.child(child_id)
-        with self.uow.read() as s:
-            rows = s.scalars(
-                sa.select(CareEpisodeRow)
-                .where(CareEpisodeRow.child_id == child_id)
-                .order_by(CareEpisodeRow.entered_care_on)
-            )
-            return [r.CareEpisode.model_validate(x) for x in rows]
+        with self.uow.rows() as conn:
+            rows = conn.execute(_EPISODES_IN_ORDER, {"b_child": child_id}).mappings().all()
+        return [r.CareEpisode.model_validate(dict(x)) for x in rows]
 
     def current_care_episode(self, child_id: str) -> r.CareEpisode | None:
         open_ = [e for e in self.care_episodes(child_id) if e.is_open]

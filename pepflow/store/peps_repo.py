@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import undefer
 
 from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus, TermName, Variant
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
@@ -104,6 +103,10 @@ _SECTION_CONTENT = sa.select(PepSectionRow.content).where(
 )
 
 
+#: a document version's stored bytes and the file they are in otherwise, by ``b_id`` (read
+#: for every attachment; issue 16)
+_DOCUMENT_CONTENT = sa.select(DocumentVersionRow.content, DocumentVersionRow.path).where(
+    DocumentVersionRow.id == sa.bindparam("b_id"))
 #: a PEP's document made for a purpose (a step's element instance), by ``b_pep``, ``b_kind``, ``b_purpose``
 _DOCUMENT_FOR = fields_of(DocumentVersionRow).where(
     DocumentVersionRow.pep_id == sa.bindparam("b_pep"), DocumentVersionRow.kind == sa.bindparam("b_kind"),
@@ -541,12 +544,11 @@ class PepRepository:
         return versions[-1] if versions else None
 
     def document_content(self, document_id: int) -> bytes:
-        with self.uow.read() as s:
-            # the deferred bytes with the row: one statement, not two
-            row = s.get(DocumentVersionRow, document_id, options=[undefer(DocumentVersionRow.content)])
-            if row is None:
-                raise UnknownRecord(str(document_id), "no such document version")
-            if row.content is not None:
-                return row.content
-            assert row.path is not None
-            return Path(row.path).read_bytes()
+        with self.uow.rows() as conn:  # Core: the bytes and the path, nothing else
+            row = conn.execute(_DOCUMENT_CONTENT, {"b_id": document_id}).first()
+        if row is None:
+            raise UnknownRecord(str(document_id), "no such document version")
+        if row.content is not None:
+            return row.content
+        assert row.path is not None
+        return Path(row.path).read_bytes()

@@ -14,7 +14,8 @@ the list itself, in the same transaction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -30,7 +31,7 @@ from pepflow.domain.quality import (
 from pepflow.store import records as r
 from pepflow.store.core_reads import by_key, fields_of
 from pepflow.store.errors import InvalidRecord, UnknownPep, UnknownRecord
-from pepflow.store.models import PEP_AND_ATTENDEES, DocumentVersionRow, PepRow
+from pepflow.store.models import DocumentVersionRow, PepRow
 from pepflow.store.peps_repo import pep_record
 from pepflow.store.quality_models import QualityCriterionRatingRow, QualityCriterionRow, QualityReviewRow
 
@@ -99,8 +100,40 @@ _RATINGS = (
 )
 
 
-def _review_from(conn: sa.Connection, row: sa.Row) -> Review:
-    """The round ``row`` (a :func:`fields_of` row) with its ratings, read on ``conn``."""
+#: criteria in the list's order (all, or those in use); the count of criteria; the
+#: rounds' writes; a PEP's status, its last round and its final PEP's newest version;
+#: final PEPs no round was opened for - built once, run through Core (issue 16: each
+#: final PEP's quality task reads and writes these at every step)
+_CRITERIA_ALL = fields_of(QualityCriterionRow).order_by(QualityCriterionRow.position, QualityCriterionRow.id)
+_CRITERIA_ACTIVE = _CRITERIA_ALL.where(QualityCriterionRow.active.is_(True))
+_CRITERIA_IN_USE = fields_of(QualityCriterionRow).where(QualityCriterionRow.active.is_(True))
+_CRITERIA_COUNT = sa.select(sa.func.count()).select_from(QualityCriterionRow)
+_INSERT_CRITERION = sa.insert(QualityCriterionRow.__table__)
+_INSERT_REVIEW = sa.insert(QualityReviewRow.__table__)
+_INSERT_RATING = sa.insert(QualityCriterionRatingRow.__table__)
+_RATED = sa.update(QualityReviewRow.__table__).where(QualityReviewRow.__table__.c.id == sa.bindparam("b_id")).values(
+    rating=sa.bindparam("rating"), comment=sa.bindparam("comment"), rated_at=sa.bindparam("rated_at"),
+    rated_by=sa.bindparam("rated_by"), status=sa.bindparam("status"), returned_at=sa.bindparam("returned_at"))
+_IMPROVED = sa.update(QualityReviewRow.__table__).where(QualityReviewRow.__table__.c.id == sa.bindparam("b_id")).values(
+    status=sa.bindparam("status"), improved_at=sa.bindparam("improved_at"), improved_by=sa.bindparam("improved_by"))
+_PEP_STATUS = sa.select(PepRow.status).where(PepRow.id == sa.bindparam("b_pep"))
+_LAST_ROUND = fields_of(QualityReviewRow).where(QualityReviewRow.pep_id == sa.bindparam("b_pep")).order_by(
+    QualityReviewRow.round.desc()).limit(1)
+_FINAL_VERSION = sa.select(sa.func.max(DocumentVersionRow.version)).where(
+    DocumentVersionRow.pep_id == sa.bindparam("b_pep"), DocumentVersionRow.kind == DocumentKind.FINAL.value)
+_WITHOUT_REVIEW = sa.select(PepRow.id).where(
+    PepRow.status == PepStatus.FINAL.value, PepRow.id.not_in(sa.select(QualityReviewRow.pep_id))
+).order_by(PepRow.finalised_at, PepRow.id)
+
+
+#: what a round just opened has not got yet
+_UNRATED = {"rating": None, "comment": None, "rated_at": None, "rated_by": None, "returned_at": None,
+            "improved_at": None, "improved_by": None}
+
+
+def _review_from(conn: sa.Connection, row: Any) -> Review:
+    """The round ``row`` (a :func:`fields_of` row, or its values after a write) with its
+    ratings, read on ``conn``."""
     ratings = conn.execute(_RATINGS, {"b_review": row.id}).all()
     return _review(row, [(x, x.code) for x in ratings])
 
@@ -113,21 +146,20 @@ class QualityRecords:
 
     # -- criteria -----------------------------------------------------------------
     def criteria(self, *, include_retired: bool = False) -> list[Criterion]:
-        with self.store.uow.read() as s:
-            query = sa.select(QualityCriterionRow).order_by(QualityCriterionRow.position, QualityCriterionRow.id)
-            if not include_retired:
-                query = query.where(QualityCriterionRow.active.is_(True))
-            return [Criterion.model_validate(x) for x in s.scalars(query).all()]
+        with self.store.uow.rows() as conn:
+            rows = conn.execute(_CRITERIA_ALL if include_retired else _CRITERIA_ACTIVE).mappings().all()
+        return [Criterion.model_validate(dict(x)) for x in rows]
 
     def seed_criteria(self, *, actor: str) -> int:
         """The seed criteria, when the Virtual School has none yet; returns how many were added."""
         with self.store.uow.transaction() as s:
-            if s.scalar(sa.select(sa.func.count()).select_from(QualityCriterionRow)):
+            conn = self.store.uow.connection(s)
+            if conn.execute(_CRITERIA_COUNT).scalar():
                 return 0
-            for position, seed in enumerate(SEED_CRITERIA, start=1):
-                s.add(QualityCriterionRow(code=seed.code, title=seed.title, guidance=seed.guidance, position=position,
-                                          active=True, updated_at=self.store.clock.now(), updated_by=actor))
-            s.flush()
+            conn.execute(_INSERT_CRITERION, [
+                {"code": seed.code, "title": seed.title, "guidance": seed.guidance, "position": position,
+                 "active": True, "updated_at": self.store.clock.now(), "updated_by": actor}
+                for position, seed in enumerate(SEED_CRITERIA, start=1)])
             self.store.uow.audit(s, actor, "qa-criteria", "list", "seed",
                               {"criteria": [None, [c.code for c in SEED_CRITERIA]]})
             return len(SEED_CRITERIA)
@@ -172,28 +204,29 @@ class QualityRecords:
         (round 1; after an improvement, the next). Refused while a red round waits for
         its improvement, and for a PEP that is not final."""
         with self.store.uow.transaction() as s:
-            pep = s.get(PepRow, pep_id, options=PEP_AND_ATTENDEES)
-            if pep is None:
+            conn = self.store.uow.connection(s)
+            status = conn.execute(_PEP_STATUS, {"b_pep": pep_id}).scalar()
+            if status is None:
                 raise UnknownPep(pep_id)
-            if pep.status != PepStatus.FINAL.value:
-                raise QualityRefused(f"{pep_id} is {pep.status}: only a final PEP is rated for quality")
-            last = self._last(s, pep_id)
+            if status != PepStatus.FINAL.value:
+                raise QualityRefused(f"{pep_id} is {status}: only a final PEP is rated for quality")
+            last = conn.execute(_LAST_ROUND, {"b_pep": pep_id}).first()
             if last is not None and last.status == ReviewStatus.AWAITING_RATING.value:
-                return self._record(s, last)
+                return _review_from(conn, last)
             if last is not None and last.status == ReviewStatus.RETURNED.value:
                 raise QualityRefused(f"{pep_id} was rated red and is with the social worker and the school for "
                                      "improvement: it is rated again once a corrected final PEP is made")
-            version = self._final_version(s, pep_id)
+            version = self._final_version(conn, pep_id)
             if version == 0:
                 raise QualityRefused(f"{pep_id} has no final PEP document yet: it is rated once it has been made")
-            row = QualityReviewRow(pep_id=pep_id, round=(last.round + 1) if last else 1,
-                                   status=ReviewStatus.AWAITING_RATING.value, final_version=version,
-                                   requested_at=self.store.clock.now())
-            s.add(row)
-            s.flush()
+            row = {"pep_id": pep_id, "round": (last.round + 1) if last else 1,
+                   "status": ReviewStatus.AWAITING_RATING.value, "final_version": version,
+                   "requested_at": self.store.clock.now()}
+            row["id"] = conn.execute(_INSERT_REVIEW, row).inserted_primary_key[0]
             self.store.uow.audit(s, actor, "pep", pep_id, "quality-review-opened",
-                              {"round": [None, row.round], "final_version": [None, version]})
-            return self._record(s, row)
+                              {"round": [None, row["round"]], "final_version": [None, version]})
+            # a new round has no ratings yet (they are written only by rate())
+            return _review(SimpleNamespace(**_UNRATED, **row), [])
 
     def rate(self, review_id: int, ratings: dict[str, tuple[str, str | None]], overall: str, comment: str | None,
              *, actor: str) -> Review:
@@ -214,14 +247,15 @@ class QualityRecords:
                                      "what must be improved") from None
             raise QualityRefused(str(exc)) from None
         with self.store.uow.transaction() as s:
-            row = s.get(QualityReviewRow, review_id)
-            if row is None:
+            conn = self.store.uow.connection(s)
+            found = conn.execute(by_key(QualityReviewRow), {"key": review_id}).mappings().first()
+            if found is None:
                 raise UnknownRecord(str(review_id), "no such quality review")
+            row = SimpleNamespace(**found)
             if row.status != ReviewStatus.AWAITING_RATING.value:
                 raise QualityRefused(f"round {row.round} of {row.pep_id}'s quality review is {row.status}: "
                                      "it cannot be rated again")
-            criteria = {c.code: c for c in s.scalars(
-                sa.select(QualityCriterionRow).where(QualityCriterionRow.active.is_(True))).all()}
+            criteria = {c.code: c for c in conn.execute(_CRITERIA_IN_USE).all()}
             if not criteria:
                 raise QualityRefused("there are no quality criteria: the Virtual School adds them first")
             unknown = sorted(set(ratings) - set(criteria))
@@ -245,45 +279,53 @@ class QualityRecords:
                 except ValueError:
                     problems.append(f"{criteria[code].title}: rated {rag.value}, so say what should improve")
                     continue
-                rows.append(QualityCriterionRatingRow(review_id=row.id, criterion_id=criteria[code].id,
-                                                      title=criteria[code].title, rating=rag.value, comment=words))
+                rows.append({"review_id": row.id, "criterion_id": criteria[code].id, "title": criteria[code].title,
+                             "rating": rag.value, "comment": words})
             if problems:
                 raise QualityRefused("; ".join(problems))
             now = self.store.clock.now()
-            s.add_all(rows)
+            if rows:
+                conn.execute(_INSERT_RATING, rows)
             row.rating, row.comment, row.rated_at, row.rated_by = overall_rag.value, overall_comment, now, actor
             row.status = (ReviewStatus.RETURNED if overall_rag is Rag.RED else ReviewStatus.RATED).value
             if overall_rag is Rag.RED:
                 row.returned_at = now
-            s.flush()
+            conn.execute(_RATED, {"b_id": row.id, "rating": row.rating, "comment": row.comment,
+                                  "rated_at": row.rated_at, "rated_by": row.rated_by, "status": row.status,
+                                  "returned_at": row.returned_at})
+            self.store.uow.forget(s, QualityReviewRow, row.id)
             self.store.uow.audit(s, actor, "pep", row.pep_id, "quality-rated", {
                 "round": [None, row.round], "rating": [None, overall_rag.value],
-                "criteria": [None, {x.title: x.rating for x in rows}],
+                "criteria": [None, {x["title"]: x["rating"] for x in rows}],
                 **({"returned_for_improvement": [None, True]} if overall_rag is Rag.RED else {}),
             })
-            return self._record(s, row)
+            return _review_from(conn, row)
 
     def mark_improved(self, review_id: int, *, actor: str) -> Review:
         """A returned round whose PEP now has a corrected final version made after the
         return. Refused (with what to do) while there is none."""
         with self.store.uow.transaction() as s:
-            row = s.get(QualityReviewRow, review_id)
-            if row is None:
+            conn = self.store.uow.connection(s)
+            found = conn.execute(by_key(QualityReviewRow), {"key": review_id}).mappings().first()
+            if found is None:
                 raise UnknownRecord(str(review_id), "no such quality review")
+            row = SimpleNamespace(**found)
             if row.status != ReviewStatus.RETURNED.value:
                 raise QualityRefused(f"round {row.round} of {row.pep_id}'s quality review is {row.status}, "
                                      "not returned for improvement")
-            version = self._final_version(s, row.pep_id)
+            version = self._final_version(conn, row.pep_id)
             if version <= row.final_version:
                 raise QualityRefused(
                     f"{row.pep_id} has no corrected final PEP since it was returned (still version "
                     f"{row.final_version}): correct the final PEP first - the correction makes a new version, "
                     "sent to everyone who attended")
             row.status, row.improved_at, row.improved_by = ReviewStatus.IMPROVED.value, self.store.clock.now(), actor
-            s.flush()
+            conn.execute(_IMPROVED, {"b_id": row.id, "status": row.status, "improved_at": row.improved_at,
+                                     "improved_by": row.improved_by})
+            self.store.uow.forget(s, QualityReviewRow, row.id)
             self.store.uow.audit(s, actor, "pep", row.pep_id, "quality-improved", {
                 "round": [None, row.round], "final_version": [row.final_version, version]})
-            return self._record(s, row)
+            return _review_from(conn, row)
 
     # -- reads --------------------------------------------------------------------
     def review(self, review_id: int) -> Review:
@@ -304,11 +346,8 @@ class QualityRecords:
 
     def final_peps_without_review(self) -> list[str]:
         """Final PEPs no round has been opened for, oldest first."""
-        with self.store.uow.read() as s:
-            reviewed = sa.select(QualityReviewRow.pep_id)
-            return list(s.scalars(
-                sa.select(PepRow.id).where(PepRow.status == PepStatus.FINAL.value, PepRow.id.not_in(reviewed))
-                .order_by(PepRow.finalised_at, PepRow.id)).all())
+        with self.store.uow.rows() as conn:
+            return list(conn.execute(_WITHOUT_REVIEW).scalars().all())
 
     def rated_rounds(self) -> list[tuple[Review, r.Pep]]:
         """Every rated round with its PEP (for the dashboard)."""
@@ -319,19 +358,5 @@ class QualityRecords:
             return [(_review(q, []), pep_record(p)) for q, p in rows]
 
     @staticmethod
-    def _last(s, pep_id: str) -> QualityReviewRow | None:
-        return s.scalar(sa.select(QualityReviewRow).where(QualityReviewRow.pep_id == pep_id)
-                        .order_by(QualityReviewRow.round.desc()).limit(1))
-
-    @staticmethod
-    def _final_version(s, pep_id: str) -> int:
-        return s.scalar(sa.select(sa.func.max(DocumentVersionRow.version)).where(
-            DocumentVersionRow.pep_id == pep_id, DocumentVersionRow.kind == DocumentKind.FINAL.value)) or 0
-
-    @staticmethod
-    def _record(s, row: QualityReviewRow) -> Review:
-        ratings = s.execute(
-            sa.select(QualityCriterionRatingRow, QualityCriterionRow.code)
-            .join(QualityCriterionRow, QualityCriterionRow.id == QualityCriterionRatingRow.criterion_id)
-            .where(QualityCriterionRatingRow.review_id == row.id).order_by(QualityCriterionRow.position)).all()
-        return _review(row, [(x, code) for x, code in ratings])
+    def _final_version(conn: sa.Connection, pep_id: str) -> int:
+        return conn.execute(_FINAL_VERSION, {"b_pep": pep_id}).scalar() or 0

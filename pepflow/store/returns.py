@@ -36,6 +36,14 @@ _PENDING = fields_of(SchoolReturnRow).where(SchoolReturnRow.status == PENDING).o
     SchoolReturnRow.received_at, SchoolReturnRow.id)
 #: a new return, written through Core: nothing reads the ORM object back (issue 16)
 _INSERT = SchoolReturnRow.__table__.insert()
+#: business support's decision, through Core: with the edits, and without them for a
+#: decision that leaves them as they were (the ORM wrote only changed columns, and an
+#: edits column written None would hold JSON null, not SQL NULL)
+_T = SchoolReturnRow.__table__
+_DECIDE = sa.update(_T).where(_T.c.id == sa.bindparam("b_id")).values(
+    status=sa.bindparam("status"), query=sa.bindparam("query"), decided_at=sa.bindparam("decided_at"),
+    decided_by=sa.bindparam("decided_by"))
+_DECIDE_EDITS = _DECIDE.values(edits=sa.bindparam("edits"))
 
 
 class StoredReturn(BaseModel):
@@ -90,22 +98,25 @@ class SchoolReturns:
         if status not in (ACCEPTED, QUERIED, WITHDRAWN):
             raise RecordsError(f"a return is decided as accepted, queried or withdrawn, not {status!r}")
         with self.store.uow.transaction() as s:
-            row = s.get(SchoolReturnRow, return_id)
-            if row is None:
+            conn = self.store.uow.connection(s)
+            found = conn.execute(by_key(SchoolReturnRow), {"key": return_id}).mappings().first()
+            if found is None:
                 raise RecordsError(f"there is no returned form {return_id}")
-            if row.status != PENDING:
+            row = dict(found)
+            if row["status"] != PENDING:
                 raise RecordsError(
-                    f"returned form {return_id} of {row.pep_id} was already {row.status}"
-                    + (f" by {row.decided_by}" if row.decided_by else "") + ": nothing to decide"
+                    f"returned form {return_id} of {row['pep_id']} was already {row['status']}"
+                    + (f" by {row['decided_by']}" if row["decided_by"] else "") + ": nothing to decide"
                 )
-            row.status = status
-            row.edits = _jsonable(edits) if edits else None
-            row.query = query
-            row.decided_at = self.store.clock.now()
-            row.decided_by = actor
-            s.flush()
-            self.store.uow.audit(s, actor, "pep", row.pep_id, f"school-return-{status}", {
-                "return_id": [row.id, row.id], "status": [PENDING, status],
+            new_edits = _jsonable(edits) if edits else None
+            changes = {"status": status, "query": query, "decided_at": self.store.clock.now(), "decided_by": actor}
+            if new_edits != row["edits"]:
+                changes["edits"] = new_edits
+            conn.execute(_DECIDE_EDITS if "edits" in changes else _DECIDE, {"b_id": return_id, **changes})
+            self.store.uow.forget(s, SchoolReturnRow, return_id)
+            row.update(changes)
+            self.store.uow.audit(s, actor, "pep", row["pep_id"], f"school-return-{status}", {
+                "return_id": [row["id"], row["id"]], "status": [PENDING, status],
                 **({"edits": [None, _jsonable(edits)]} if edits else {}),
                 **({"query": [None, query]} if query else {}),
             })
