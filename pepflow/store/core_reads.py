@@ -36,6 +36,13 @@ def fields_of(model: type) -> sa.Select:
     return sa.select(*columns)
 
 
+def with_each(model: type, column, on, *order_by) -> sa.Select:
+    """``model``'s rows with ``column`` of another table (labelled by its name) joined
+    by ``on``: a row once per match, once with a NULL when there is none; ordered by
+    ``order_by``. One statement instead of the ORM's row and its collection."""
+    return fields_of(model).add_columns(column.label(column.key)).outerjoin(column.table, on).order_by(*order_by)
+
+
 @cache
 def by_key(model: type) -> sa.Select:
     """``model``'s row by its (single-column) primary key, bound as ``:key``."""

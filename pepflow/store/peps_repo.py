@@ -17,7 +17,7 @@ from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus,
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
 from pepflow.store import records as r
 from pepflow.store.children_repo import ChildrenRepository
-from pepflow.store.core_reads import fields_of
+from pepflow.store.core_reads import fields_of, with_each
 from pepflow.store.errors import (
     ClosedPep,
     InvalidRecord,
@@ -86,11 +86,8 @@ _PEP_FIELDS = (
 
 #: PEPs with their attendees in one statement: a PEP's row once per attendee (once,
 #: with a NULL attendee, when it has none); add a ``where``, read with :func:`peps_from_rows`
-PEPS_WITH_ATTENDEES = (
-    fields_of(PepRow)
-    .add_columns(PepAttendeeRow.attendee_id.label("attendee_id"))
-    .outerjoin(PepAttendeeRow, PepAttendeeRow.pep_id == PepRow.id)
-    .order_by(PepRow.id, PepAttendeeRow.position)
+PEPS_WITH_ATTENDEES = with_each(
+    PepRow, PepAttendeeRow.attendee_id, PepAttendeeRow.pep_id == PepRow.id, PepRow.id, PepAttendeeRow.position
 )
 _PEP_WITH_ATTENDEES = PEPS_WITH_ATTENDEES.where(PepRow.id == sa.bindparam("pep_id"))
 #: a child's PEPs (``b_child``), and only the open ones (neither final nor cancelled)

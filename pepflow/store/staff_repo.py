@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.enums import StaffRole
 from pepflow.store import records as r
-from pepflow.store.core_reads import fields_of
+from pepflow.store.core_reads import fields_of, with_each
 from pepflow.store.errors import DuplicateRecord, InvalidRecord, MissingAddress, UnknownStaff
 from pepflow.store.models import STAFF_AND_ROLES, StaffRoleRow, StaffRow
 from pepflow.store.unit_of_work import UnitOfWork
@@ -45,12 +45,7 @@ def staff_record(row: StaffRow) -> r.Staff:
 #: Staff with their roles in one Core statement, built once (issue 16): a member's row
 #: once per role (once, with a NULL role, should they have none), by id then role - the
 #: order of the ORM's ``StaffRow.roles``; add a ``where``, read with :func:`staff_from_rows`
-STAFF_WITH_ROLES = (
-    fields_of(StaffRow)
-    .add_columns(StaffRoleRow.role.label("role"))
-    .outerjoin(StaffRoleRow, StaffRoleRow.staff_id == StaffRow.id)
-    .order_by(StaffRow.id, StaffRoleRow.role)
-)
+STAFF_WITH_ROLES = with_each(StaffRow, StaffRoleRow.role, StaffRoleRow.staff_id == StaffRow.id, StaffRow.id, StaffRoleRow.role)
 _BY_ID = STAFF_WITH_ROLES.where(StaffRow.id == sa.bindparam("b_id"))
 #: a staff member with their roles by Identity login (``b_login``)
 _BY_LOGIN = STAFF_WITH_ROLES.where(StaffRow.login == sa.bindparam("b_login"))
