@@ -43,6 +43,23 @@ def with_each(model: type, column, on, *order_by) -> sa.Select:
     return fields_of(model).add_columns(column.label(column.key)).outerjoin(column.table, on).order_by(*order_by)
 
 
+def each_of(result: sa.Result, column: str) -> list[tuple[dict[str, Any], list[Any]]]:
+    """A :func:`with_each` result grouped by ``id``, in the result's order: each row's
+    other values by label, and the non-null values of ``column``. The labels are read
+    once: a ``RowMapping`` builds its key view again for every row it is asked for."""
+    labels = tuple(result.keys())
+    groups: dict[Any, tuple[dict[str, Any], list[Any]]] = {}
+    for values in result:
+        row = dict(zip(labels, values))
+        value = row.pop(column)
+        group = groups.get(row["id"])
+        if group is None:
+            group = groups[row["id"]] = (row, [])
+        if value is not None:
+            group[1].append(value)
+    return list(groups.values())
+
+
 @cache
 def by_key(model: type) -> sa.Select:
     """``model``'s row by its (single-column) primary key, bound as ``:key``."""

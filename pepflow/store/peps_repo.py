@@ -17,7 +17,7 @@ from pepflow.domain.enums import DocumentKind, OwnerRole, PepSection, PepStatus,
 from pepflow.domain.rules import check_status_change, pep_reference, variant_for
 from pepflow.store import records as r
 from pepflow.store.children_repo import ChildrenRepository
-from pepflow.store.core_reads import fields_of, with_each
+from pepflow.store.core_reads import each_of, fields_of, with_each
 from pepflow.store.errors import (
     ClosedPep,
     InvalidRecord,
@@ -155,16 +155,8 @@ def _documents(of_kind: bool) -> sa.Select:
 
 def peps_from_rows(result: sa.Result) -> dict[str, r.Pep]:
     """PEP records by id from a :data:`PEPS_WITH_ATTENDEES` result."""
-    data: dict[str, dict] = {}
-    for row in result.mappings():
-        pep = data.get(row["id"])
-        if pep is None:
-            pep = data[row["id"]] = {k: v for k, v in row.items() if k != "attendee_id"}
-            pep["attendee_ids"] = []
-        if row["attendee_id"] is not None:
-            pep["attendee_ids"].append(row["attendee_id"])
-    return {pep_id: r.Pep.model_validate({**pep, "attendee_ids": tuple(pep["attendee_ids"])})
-            for pep_id, pep in data.items()}
+    return {pep["id"]: r.Pep.model_validate({**pep, "attendee_ids": tuple(attendees)})
+            for pep, attendees in each_of(result, "attendee_id")}
 
 
 def _pep_and_attendees(conn: sa.Connection, pep_id: str) -> tuple[dict[str, Any], list[str]] | None:

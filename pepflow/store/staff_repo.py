@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.enums import StaffRole
 from pepflow.store import records as r
-from pepflow.store.core_reads import fields_of, with_each
+from pepflow.store.core_reads import each_of, fields_of, with_each
 from pepflow.store.errors import DuplicateRecord, InvalidRecord, MissingAddress, UnknownStaff
 from pepflow.store.models import STAFF_AND_ROLES, StaffRoleRow, StaffRow
 from pepflow.store.unit_of_work import UnitOfWork
@@ -57,15 +57,8 @@ _WITH_ROLE = STAFF_WITH_ROLES.where(
 
 def staff_from_rows(result: sa.Result) -> list[r.Staff]:
     """Staff records, in the result's order, from a :data:`STAFF_WITH_ROLES` result."""
-    data: dict[str, dict] = {}
-    for row in result.mappings():
-        member = data.get(row["id"])
-        if member is None:
-            member = data[row["id"]] = {k: v for k, v in row.items() if k != "role"}
-            member["roles"] = []
-        if row["role"] is not None:
-            member["roles"].append(StaffRole(row["role"]))
-    return [r.Staff(**{**x, "roles": tuple(x["roles"])}) for x in data.values()]
+    return [r.Staff(**member, roles=tuple(StaffRole(role) for role in roles))
+            for member, roles in each_of(result, "role")]
 
 
 class StaffRepository:
