@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pepflow.domain.enums import StaffRole
 from pepflow.store import records as r
-from pepflow.store.core_reads import each_of, fields_of, with_each
+from pepflow.store.core_reads import each_of, with_each
 from pepflow.store.errors import DuplicateRecord, InvalidRecord, MissingAddress, UnknownStaff
 from pepflow.store.models import STAFF_AND_ROLES, StaffRoleRow, StaffRow
 from pepflow.store.unit_of_work import UnitOfWork
