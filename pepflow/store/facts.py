@@ -90,16 +90,14 @@ class EventLog:
         built once, where the ORM loaded the row and flushed it (issue 16)."""
         store = self._store
         with store.uow.transaction() as s:
-            s.flush()  # as the ORM's autoflush: the transaction's own event is there to update
-            row = s.connection().execute(_TOLD_PROCESS, {
+            # after a flush, as the ORM's autoflush: the transaction's own event is there to update
+            row = store.uow.connection(s).execute(_TOLD_PROCESS, {
                 "b_id": event_id, "message_name": message_name, "message_key": message_key,
                 "told_process_at": store.clock.now(),
             }).mappings().first()
             if row is None:
                 raise UnknownRecord(str(event_id))
-            loaded = s.identity_map.get(s.identity_key(CouncilEventRow, event_id))
-            if loaded is not None:
-                s.expire(loaded)  # an ORM copy in this transaction reads the update, not its old values
+            store.uow.forget(s, CouncilEventRow, event_id)  # an ORM copy here reads the update
             return r.CouncilEvent.model_validate(dict(row))
 
     def for_child(self, child_id: str, kind: str | None = None) -> list[r.CouncilEvent]:
