@@ -200,9 +200,7 @@ class ChildrenRepository:
 
     def contacts_for(self, child_id: str) -> list[r.Contact]:
         self.child(child_id)
-        with self.uow.rows() as conn:
-            rows = conn.execute(_CONTACTS_OF_CHILD, {"b_child": child_id}).mappings().all()
-        return [r.Contact.model_validate(dict(x)) for x in rows]
+        return self.uow.records(r.Contact, _CONTACTS_OF_CHILD, {"b_child": child_id})
 
     def early_years_recipients(self, child_id: str) -> list[r.Address]:
         """Who gets the PEP of a young child not in a setting: the health visitor, the
@@ -291,9 +289,7 @@ class ChildrenRepository:
             return r.Enrolment.model_validate(new)
 
     def enrolments(self, child_id: str) -> list[r.Enrolment]:
-        with self.uow.rows() as conn:
-            rows = conn.execute(_ENROLMENTS, {"b_child": child_id}).mappings().all()
-        return [r.Enrolment.model_validate(dict(x)) for x in rows]
+        return self.uow.records(r.Enrolment, _ENROLMENTS, {"b_child": child_id})
 
     def setting_for(self, child_id: str, on: date) -> r.Setting | None:
         """The child's education setting on a date (``None``: not in a setting)."""
@@ -386,9 +382,7 @@ class ChildrenRepository:
 
     def care_episodes(self, child_id: str) -> list[r.CareEpisode]:
         self.child(child_id)
-        with self.uow.rows() as conn:
-            rows = conn.execute(_EPISODES_IN_ORDER, {"b_child": child_id}).mappings().all()
-        return [r.CareEpisode.model_validate(dict(x)) for x in rows]
+        return self.uow.records(r.CareEpisode, _EPISODES_IN_ORDER, {"b_child": child_id})
 
     def current_care_episode(self, child_id: str) -> r.CareEpisode | None:
         open_ = [e for e in self.care_episodes(child_id) if e.is_open]

@@ -17,6 +17,7 @@ a flush (what the session's autoflush does before an ORM query), so a read insid
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -43,14 +44,19 @@ def with_each(model: type, column, on, *order_by) -> sa.Select:
     return fields_of(model).add_columns(column.label(column.key)).outerjoin(column.table, on).order_by(*order_by)
 
 
+def dicts(result: sa.Result) -> Iterator[dict[str, Any]]:
+    """``result``'s rows as dicts by column label, the labels read once: a
+    ``RowMapping`` builds its key view again for every ``dict(row)`` or ``**row``."""
+    labels = tuple(result.keys())
+    for values in result:
+        yield dict(zip(labels, values))
+
+
 def each_of(result: sa.Result, column: str) -> list[tuple[dict[str, Any], list[Any]]]:
     """A :func:`with_each` result grouped by ``id``, in the result's order: each row's
-    other values by label, and the non-null values of ``column``. The labels are read
-    once: a ``RowMapping`` builds its key view again for every row it is asked for."""
-    labels = tuple(result.keys())
+    other values by label, and the non-null values of ``column``."""
     groups: dict[Any, tuple[dict[str, Any], list[Any]]] = {}
-    for values in result:
-        row = dict(zip(labels, values))
+    for row in dicts(result):
         value = row.pop(column)
         group = groups.get(row["id"])
         if group is None:

@@ -140,32 +140,20 @@ class StaffCover:
             return record
 
     def absence(self, absence_id: int) -> Absence | None:
-        return self._one(Absence, by_key(_ABS), {"key": absence_id})
+        return self.store.uow.record(Absence, by_key(_ABS), {"key": absence_id})
 
     def absent_on(self, staff_id: str, day: date) -> Absence | None:
-        return self._one(Absence, _ABSENT_ON, {"b_staff": staff_id, "b_day": day})
+        return self.store.uow.record(Absence, _ABSENT_ON, {"b_staff": staff_id, "b_day": day})
 
     def absences(self, *, current_from: date | None = None) -> list[Absence]:
         """Every absence (ending on or after ``current_from`` when given), soonest first."""
         if current_from is None:
-            return self._all(Absence, _ABSENCES, {})
-        return self._all(Absence, _CURRENT_ABSENCES, {"b_from": current_from})
+            return self.store.uow.records(Absence, _ABSENCES)
+        return self.store.uow.records(Absence, _CURRENT_ABSENCES, {"b_from": current_from})
 
     def covered_by(self, staff_id: str, day: date) -> list[Absence]:
         """The absences ``staff_id`` covers on ``day``."""
-        return self._all(Absence, _COVERED_BY, {"b_staff": staff_id, "b_day": day})
-
-    def _one(self, record: type[r.Record], query: sa.Select, params: dict):
-        """The first row of ``query`` as a ``record``, or ``None`` (through Core)."""
-        with self.store.uow.rows() as conn:
-            row = conn.execute(query, params).mappings().first()
-        return record.model_validate(dict(row)) if row is not None else None
-
-    def _all(self, record: type[r.Record], query: sa.Select, params: dict) -> list:
-        """Every row of ``query`` as a ``record`` (through Core)."""
-        with self.store.uow.rows() as conn:
-            rows = conn.execute(query, params).mappings().all()
-        return [record.model_validate(dict(x)) for x in rows]
+        return self.store.uow.records(Absence, _COVERED_BY, {"b_staff": staff_id, "b_day": day})
 
     @staticmethod
     def _absences(s, staff_id: str) -> list[StaffAbsenceRow]:
@@ -194,12 +182,12 @@ class StaffCover:
             return TaskReassignment.model_validate(row)
 
     def task_reassignment(self, user_task_key: int) -> TaskReassignment | None:
-        return self._one(TaskReassignment, by_key(_GIVEN), {"key": user_task_key})
+        return self.store.uow.record(TaskReassignment, by_key(_GIVEN), {"key": user_task_key})
 
     def task_reassignments(self) -> dict[int, TaskReassignment]:
         """Every open task given to a named colleague, by user task key (the daily
         check reads them once, not once a task)."""
-        return {x.user_task_key: x for x in self._all(TaskReassignment, _ALL_GIVEN, {})}
+        return {x.user_task_key: x for x in self.store.uow.records(TaskReassignment, _ALL_GIVEN)}
 
     def clear_task(self, user_task_key: int, *, actor: str, reason: str, audit_entity: tuple[str, str]) -> bool:
         with self.store.uow.transaction() as s:
@@ -212,7 +200,7 @@ class StaffCover:
             return True
 
     def tasks_given_to(self, staff_id: str) -> list[TaskReassignment]:
-        return self._all(TaskReassignment, _GIVEN_TO, {"b_staff": staff_id})
+        return self.store.uow.records(TaskReassignment, _GIVEN_TO, {"b_staff": staff_id})
 
 
 def _absence_summary(a: Absence) -> dict:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from ..domain.enums import StaffRole
 from . import records as r
 from .allocations import _record as allocation_record
-from .core_reads import fields_of
+from .core_reads import dicts, fields_of
 from .errors import UnknownChild, UnknownPep, UnknownSetting, UnknownStaff
 from .models import (
     ChildRow,
@@ -61,14 +61,8 @@ def _by_child(conn, query: sa.Select, column, child_ids: list[str] | None):
         chosen = _of_children(query, column)
         results = (conn.execute(chosen, {"b_children": chunk}) for chunk in _chunks(child_ids))
     for result in results:
-        yield from _dicts(result)
+        yield from dicts(result)
 
-
-def _dicts(result: sa.Result):
-    """``result``'s rows as dicts by column label (the labels read once)."""
-    labels = tuple(result.keys())
-    for values in result:
-        yield dict(zip(labels, values))
 
 
 @cache
@@ -141,11 +135,11 @@ class DayRecords:
                 roles[staff_id].append(StaffRole(role))
             self._staff = {
                 row["id"]: r.Staff(**row, roles=tuple(roles.get(row["id"], ())))
-                for row in _dicts(conn.execute(_STAFF))
+                for row in dicts(conn.execute(_STAFF))
             }
             self._settings = {
                 row["id"]: r.Setting.model_validate(row)
-                for row in _dicts(conn.execute(_SETTINGS))
+                for row in dicts(conn.execute(_SETTINGS))
             }
             contacts: dict[str, list[r.Contact]] = defaultdict(list)
             for row in _by_child(conn, _CONTACTS, ContactRow.child_id, wanted):

@@ -51,8 +51,7 @@ def already_logged(s: Session, key: str, pep_id: str | None) -> r.MailLogEntry |
 
     Read through Core on the session's connection after a flush: what the ORM query's
     autoflush did, so the transaction's own pending entries still count."""
-    s.flush()
-    conn = s.connection()
+    conn = UnitOfWork.connection(s)
     existing = conn.execute(_ENTRY_BY_KEY, {"b_key": key}).mappings().first()
     if existing is not None:
         return r.MailLogEntry.model_validate(dict(existing))
@@ -153,9 +152,7 @@ class MailLogRepository:
             return r.MailLogEntry.model_validate(row)
 
     def mail_entry(self, idempotency_key: str) -> r.MailLogEntry | None:
-        with self.uow.rows() as conn:
-            row = conn.execute(_ENTRY_BY_KEY, {"b_key": idempotency_key}).mappings().first()
-        return r.MailLogEntry.model_validate(dict(row)) if row is not None else None
+        return self.uow.record(r.MailLogEntry, _ENTRY_BY_KEY, {"b_key": idempotency_key})
 
     def mail_log(self, pep_id: str | None = None) -> list[r.MailLogEntry]:
         with self.uow.read() as s:

@@ -146,9 +146,7 @@ class QualityRecords:
 
     # -- criteria -----------------------------------------------------------------
     def criteria(self, *, include_retired: bool = False) -> list[Criterion]:
-        with self.store.uow.rows() as conn:
-            rows = conn.execute(_CRITERIA_ALL if include_retired else _CRITERIA_ACTIVE).mappings().all()
-        return [Criterion.model_validate(dict(x)) for x in rows]
+        return self.store.uow.records(Criterion, _CRITERIA_ALL if include_retired else _CRITERIA_ACTIVE)
 
     def seed_criteria(self, *, actor: str) -> int:
         """The seed criteria, when the Virtual School has none yet; returns how many were added."""

@@ -123,18 +123,13 @@ class SchoolReturns:
             return StoredReturn.model_validate(row)
 
     def get(self, return_id: int) -> StoredReturn:
-        with self.store.uow.rows() as conn:
-            row = conn.execute(by_key(SchoolReturnRow), {"key": return_id}).mappings().first()
-        if row is None:
+        found = self.store.uow.record(StoredReturn, by_key(SchoolReturnRow), {"key": return_id})
+        if found is None:
             raise RecordsError(f"there is no returned form {return_id}")
-        return StoredReturn.model_validate(dict(row))
+        return found
 
     def for_pep(self, pep_id: str) -> list[StoredReturn]:
-        with self.store.uow.rows() as conn:
-            rows = conn.execute(_FOR_PEP, {"b_pep": pep_id}).mappings().all()
-        return [StoredReturn.model_validate(dict(x)) for x in rows]
+        return self.store.uow.records(StoredReturn, _FOR_PEP, {"b_pep": pep_id})
 
     def pending(self) -> list[StoredReturn]:
-        with self.store.uow.rows() as conn:
-            rows = conn.execute(_PENDING).mappings().all()
-        return [StoredReturn.model_validate(dict(x)) for x in rows]
+        return self.store.uow.records(StoredReturn, _PENDING)

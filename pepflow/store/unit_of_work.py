@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pepflow.clock import Clock
 from pepflow.sqlite_writes import serialize_writes
+from pepflow.store.core_reads import dicts
 from pepflow.store.errors import RecordsError
 from pepflow.store.models import AuditRow
 from pepflow.store.values import _diff, _jsonable, _snapshot, _text
@@ -139,6 +140,16 @@ class UnitOfWork:
             return
         with self.engine.connect() as conn:
             yield conn
+
+    def record(self, model: type, query: sa.Select, params: dict[str, Any] | None = None) -> Any:
+        """The first row of ``query`` (a Core read, :meth:`rows`) as a ``model``
+        record, or ``None``."""
+        return next(iter(self.records(model, query, params)), None)
+
+    def records(self, model: type, query: sa.Select, params: dict[str, Any] | None = None) -> list:
+        """Every row of ``query`` (a Core read, :meth:`rows`) as a ``model`` record."""
+        with self.rows() as conn:
+            return [model.model_validate(row) for row in dicts(conn.execute(query, params or {}))]
 
     @staticmethod
     def connection(session: Session) -> sa.Connection:
