@@ -35,7 +35,7 @@ class AppSettings(BaseSettings):
     # worker processes for the password spins of protected Word files (100,000
     # SHA-512 rounds each) and the python-docx work (forms and final PEPs made,
     # returned forms read), so documents do not hold the product's own process;
-    # default: one fewer than the machine's cores; 0 does it all in-process
+    # default: one per core (none on one core); 0 does it all in-process
     document_processes: int | None = Field(default=None, ge=0, le=32)
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
