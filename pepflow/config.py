@@ -37,6 +37,10 @@ class AppSettings(BaseSettings):
     # returned forms read), so documents do not hold the product's own process;
     # default: one per core (none on one core); 0 does it all in-process
     document_processes: int | None = Field(default=None, ge=0, le=32)
+    # without a relay: the local STARTTLS outbox runs in a process of its own (its
+    # TLS and SMTP work then take nothing from the engine's interpreter); false runs
+    # it in a thread of the product's process (the tests, one start fewer each)
+    outbox_process: bool = True
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None

@@ -65,9 +65,11 @@ def scripted_server(cert_dir: Path):
         controller.stop()
 
 
-@pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[LocalOutboxServer]:
-    with LocalOutboxServer(tmp_path / "outbox-state") as server:
+@pytest.fixture(params=[False, True], ids=["in-a-thread", "own-process"])
+def outbox(tmp_path: Path, request) -> Iterator[LocalOutboxServer]:
+    """The local outbox as tests and the demo run it (a thread) and as ``pep up`` and
+    ``pep simulate`` do (a process of its own): the same server either way."""
+    with LocalOutboxServer(tmp_path / "outbox-state", own_process=request.param) as server:
         yield server
 
 

@@ -276,3 +276,24 @@ async def test_plain_client_is_refused_by_the_local_outbox(outbox):
             await client.sendmail("a@b.example", ["c@d.example"], b"Subject: x\r\n\r\nx\r\n")
     assert excinfo.value.code == 530
     assert outbox.message_files() == []
+
+
+async def test_the_outboxs_own_process_ends_when_its_caller_is_gone(tmp_path):
+    server = LocalOutboxServer(tmp_path / "state", own_process=True)
+    server.start()
+    child = server._child
+    async with SmtpMailer(server.smtp_settings()) as mailer:
+        await mailer.send(sample_mail(key="stored by the child"))
+    assert len(server.message_files()) == 1
+    child.conn.close()  # as when the product's process dies: no "stop" ever comes
+    child.process.join(10)
+    assert child.process.exitcode == 0
+    server._child = None
+
+
+async def test_an_outbox_process_that_cannot_listen_says_why(tmp_path):
+    with LocalOutboxServer(tmp_path / "first", own_process=True) as first:
+        taken = LocalOutboxServer(tmp_path / "second", port=first.port, own_process=True)
+        with pytest.raises(RuntimeError, match="the local outbox could not start: .*(in use|Errno)"):
+            taken.start()
+        assert taken._child is None
