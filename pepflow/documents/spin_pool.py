@@ -28,7 +28,6 @@ no document goes out unprotected.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import pickle
 import threading
@@ -37,6 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from ..processes import spawn_context
 from .protection import _spin, protect
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,9 @@ class DocumentPool:
                 raise RuntimeError("the document pool is closed")
             if self._executor is None:
                 # spawn, not fork: the product's process has threads (the workers, the
-                # outbox) and open database connections a forked child must not inherit
-                self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+                # outbox) and open database connections a forked child must not inherit;
+                # nor does it run the ``pep`` script again (pepflow.processes)
+                self._executor = ProcessPoolExecutor(self.processes, mp_context=spawn_context())
             return self._executor
 
     def _discard(self, executor: ProcessPoolExecutor, exc: BaseException, fn: Callable[..., Any]) -> None:

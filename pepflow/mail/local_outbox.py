@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import multiprocessing
 import os
 import re
 import secrets
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..processes import spawn_context
 from .transport import SmtpSettings
 
 __all__ = [
@@ -424,7 +424,7 @@ class _OutboxProcess:
 
     @classmethod
     def start(cls, setup: _Setup) -> _OutboxProcess:
-        context = multiprocessing.get_context("spawn")  # the caller has threads: no fork
+        context = spawn_context()  # the caller has threads: no fork; nor the ``pep`` script again
         ours, theirs = context.Pipe()
         process = context.Process(target=_serve, args=(setup, theirs), name="pep-local-outbox", daemon=True)
         process.start()
