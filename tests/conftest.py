@@ -12,9 +12,6 @@ import sqlalchemy as sa
 # would cost more than it saves, so tests spin in-process unless they ask for the
 # pool (tests/documents/test_spin_pool.py, the simulation's smoke test).
 os.environ.setdefault("PEP_DOCUMENT_PROCESSES", "0")
-# Likewise the local outbox runs in a thread in tests (a process costs a start each);
-# the mail tests run it both ways, the simulation's smoke test as a council would.
-os.environ.setdefault("PEP_OUTBOX_PROCESS", "0")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PEP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -240,8 +240,9 @@ class LocalOutboxServer:
     With ``own_process`` the server runs in a process of its own, as a mail server
     would, rather than in a thread of the caller's: its TLS, SMTP parsing and file
     writing then take nothing from the interpreter the engine and the jobs share
-    (2.9% of the product's samples in a simulated 200-child year). The child stops
-    when told to, or when the caller's end of the pipe closes (the caller died).
+    (2.9% of the product's samples in a simulated 200-child year; ``PEP_OUTBOX_PROCESS``,
+    off by default for its 50 MiB, see docs/simulate.md). The child stops when told
+    to, or when the caller's end of the pipe closes (the caller died).
     """
 
     def __init__(

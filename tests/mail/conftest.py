@@ -67,8 +67,8 @@ def scripted_server(cert_dir: Path):
 
 @pytest.fixture(params=[False, True], ids=["in-a-thread", "own-process"])
 def outbox(tmp_path: Path, request) -> Iterator[LocalOutboxServer]:
-    """The local outbox as tests and the demo run it (a thread) and as ``pep up`` and
-    ``pep simulate`` do (a process of its own): the same server either way."""
+    """The local outbox in a thread (the default) and in a process of its own
+    (``PEP_OUTBOX_PROCESS=true``): the same server either way."""
     with LocalOutboxServer(tmp_path / "outbox-state", own_process=request.param) as server:
         yield server
 

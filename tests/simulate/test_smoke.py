@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def test_a_fifty_child_council_year(tmp_path, monkeypatch):
     data_dir = tmp_path / "sim"
     monkeypatch.setenv("PEP_DOCUMENT_PROCESSES", "1")  # as a council's machine runs it: spins on another core
-    monkeypatch.setenv("PEP_OUTBOX_PROCESS", "1")  # and the local outbox in a process of its own
+    monkeypatch.setenv("PEP_OUTBOX_PROCESS", "1")  # the local outbox's own process, end to end
     result = CliRunner().invoke(app, ["simulate", "--children", "50", "--data-dir", str(data_dir), "--seed", "16"])
     assert result.exit_code == 0, result.output
     figures = {}
