@@ -96,7 +96,7 @@ class Figures:
     elapsed_s: float = 0.0
     peak_rss_mib: float = 0.0
     cpu_here_s: float = 0.0  # this process (engine, records, job steps, mail), user + system
-    cpu_workers_s: float = 0.0  # the document worker processes and the local outbox, ended with the app
+    cpu_workers_s: float = 0.0  # the document workers (and the local outbox in its own process), ended with the app
     problems: list[str] = field(default_factory=list)
 
     @property
