@@ -430,17 +430,25 @@ class _OutboxProcess:
         process = context.Process(target=_serve, args=(setup, theirs), name="pep-local-outbox", daemon=True)
         process.start()
         theirs.close()
-        if not ours.poll(cls.START_TIMEOUT):
-            process.kill()
-            raise RuntimeError(f"the local outbox did not start within {cls.START_TIMEOUT:.0f} s")
         try:
-            what, value = ours.recv()
-        except EOFError:
-            process.join(cls.STOP_TIMEOUT)
-            raise RuntimeError(f"the local outbox's process ended as it started (exit code {process.exitcode})") from None
-        if what != "listening":
-            process.join(cls.STOP_TIMEOUT)
-            raise RuntimeError(f"the local outbox could not start: {value}")
+            if not ours.poll(cls.START_TIMEOUT):
+                raise RuntimeError(f"the local outbox did not start within {cls.START_TIMEOUT:.0f} s")
+            try:
+                what, value = ours.recv()
+            except EOFError:
+                process.join(cls.STOP_TIMEOUT)
+                raise RuntimeError(
+                    f"the local outbox's process ended as it started (exit code {process.exitcode})") from None
+            if what != "listening":
+                raise RuntimeError(f"the local outbox could not start: {value}")
+        except BaseException:
+            # nothing of a start that failed stays behind: the process nor the pipe
+            ours.close()
+            process.join(1)  # one that said why ends by itself; a silent one is ended
+            if process.is_alive():
+                process.kill()
+                process.join()
+            raise
         return cls(process, ours, value)
 
     def stop(self) -> None:

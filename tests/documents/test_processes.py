@@ -33,4 +33,3 @@ def test_a_child_of_spawn_context_does_not_import_the_main_script(tmp_path):
 def test_plain_spawn_would_import_it_again(tmp_path):
     """What spawn_context avoids (and what shows this test can fail)."""
     assert _run_main(tmp_path, 'multiprocessing.get_context("spawn")') == ["__main__", "__mp_main__"]
-
