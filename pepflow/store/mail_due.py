@@ -10,11 +10,15 @@ spent 31% of one phase claiming nothing).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from pepflow.domain.enums import MailStatus
 from pepflow.store.models import MailOutboxRow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pepflow.store.unit_of_work import UnitOfWork
 
 _ANY_DUE = (
     sa.select(MailOutboxRow.id)
@@ -27,7 +31,7 @@ _ANY_DUE = (
 )
 
 
-def any_mail_due(engine: sa.Engine, now: datetime) -> bool:
+def any_mail_due(uow: UnitOfWork, now: datetime) -> bool:
     """True when a queued message could be claimed at ``now`` (the claim's own condition)."""
-    with engine.connect() as conn:
+    with uow.rows() as conn:
         return conn.execute(_ANY_DUE, {"now": now}).first() is not None

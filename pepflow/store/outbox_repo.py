@@ -272,7 +272,7 @@ class OutboxRepository:
         claimed again once ``lease`` has passed.
         """
         now = self.uow.clock.now()
-        if not any_mail_due(self.uow.engine, now):  # the usual answer, without a write transaction
+        if not any_mail_due(self.uow, now):  # the usual answer, without a write transaction
             return []
         with self.uow.transaction() as s:
             conn = self.uow.connection(s)

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pepflow.clock import Clock
+from pepflow.held_reads import HeldReads
 from pepflow.sqlite_writes import serialize_writes
 from pepflow.store.core_reads import dicts
 from pepflow.store.errors import RecordsError
@@ -43,14 +44,19 @@ from pepflow.store.values import _diff, _jsonable, _snapshot, _text
 _INSERT_AUDIT = sa.insert(AuditRow.__table__)
 
 
-def create_store_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite gets foreign keys on and its directory created."""
+def create_store_engine(url: str, *, reads_only: bool = False) -> sa.Engine:
+    """An engine for ``url``; SQLite gets foreign keys on and its directory created.
+    ``reads_only``: the unpooled engine of the connections threads keep to read a
+    SQLite file with (:class:`~pepflow.held_reads.HeldReads`)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
+        if reads_only:
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"check_same_thread": False})
+        else:
+            engine = sa.create_engine(url)
 
         @sa.event.listens_for(engine, "connect")
         def _foreign_keys_on(dbapi_connection, _record) -> None:
@@ -65,9 +71,17 @@ def create_store_engine(url: str) -> sa.Engine:
                 cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
-        serialize_writes(engine)  # writers of this process queue, not poll (pepflow.sqlite_writes)
+        if not reads_only:
+            serialize_writes(engine)  # writers of this process queue, not poll (pepflow.sqlite_writes)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _a_sqlite_file(url: str) -> bool:
+    parsed = sa.make_url(url)
+    database = parsed.database
+    return (parsed.get_backend_name() == "sqlite" and bool(database) and database != ":memory:"
+            and not database.startswith("file:"))
 
 
 class UnitOfWork:
@@ -81,13 +95,24 @@ class UnitOfWork:
         self.url = url
         self.clock = clock
         self.engine = create_store_engine(url)
+        # a SQLite file: each thread keeps the connection it reads with through Core
+        # between reads (about 40 us of the interpreter a read; pepflow.held_reads)
+        self._held = HeldReads(create_store_engine(url, reads_only=True)) if _a_sqlite_file(url) else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._active: ContextVar[Session | None] = ContextVar(
             f"records-store-{id(self)}", default=None
         )
 
+    @property
+    def engines(self) -> tuple[sa.Engine, ...]:
+        """Every engine this unit of work runs statements on: the store's, and on a
+        SQLite file the one of the connections threads keep for reads."""
+        return (self.engine,) if self._held is None else (self.engine, self._held.engine)
+
     def close(self) -> None:
         self.engine.dispose()
+        if self._held is not None:
+            self._held.close()
 
     @property
     def in_transaction(self) -> bool:
@@ -137,6 +162,10 @@ class UnitOfWork:
         if active is not None:
             active.flush()
             yield active.connection()
+            return
+        if self._held is not None:
+            with self._held.connection() as conn:
+                yield conn
             return
         with self.engine.connect() as conn:
             yield conn

@@ -21,11 +21,13 @@ def counted(store):
     def _count(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    sa.event.listen(store.uow.engine, "before_cursor_execute", _count)
+    for engine in store.uow.engines:  # the reads' kept connections have an engine of their own
+        sa.event.listen(engine, "before_cursor_execute", _count)
     try:
         yield statements
     finally:
-        sa.event.remove(store.uow.engine, "before_cursor_execute", _count)
+        for engine in store.uow.engines:
+            sa.event.remove(engine, "before_cursor_execute", _count)
 
 
 @pytest.fixture
