@@ -108,9 +108,10 @@ def _sha512_constructor():
     """The fastest SHA-512 for the spin's 100,000 hashes of 68 bytes each.
 
     Python's own implementation (``_sha2`` from 3.12, ``_sha512`` before) hashes such a
-    short input in about 0.7 of the time OpenSSL's does through hashlib (43 against
-    62 ms a spin on the 2-core machine, 3 rounds each): OpenSSL 3 dispatches every new
-    hash object through its provider layer. The answer is checked against hashlib's."""
+    short input in about 0.7 of the time OpenSSL's does through hashlib
+    (``bench/spin_bench.py``: 38.4 against 56.6 ms a spin on the 2-core machine):
+    OpenSSL 3 dispatches every new hash object through its provider layer. The answer
+    is checked against hashlib's."""
     expected = hashlib.sha512(b"abc").digest()
     for module_name, name in (("_sha2", "sha512"), ("_sha512", "sha512"), ("_hashlib", "openssl_sha512")):
         try:

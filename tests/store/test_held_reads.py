@@ -15,21 +15,24 @@ from pepflow.held_reads import HeldReads
 from pepflow.store.unit_of_work import create_store_engine
 
 
-def _reads(tmp_path) -> tuple[sa.Engine, HeldReads]:
+@pytest.fixture
+def files(tmp_path):
+    """A SQLite file with a one-row table: its writer engine and the kept reads."""
     url = f"sqlite:///{tmp_path / 'records.db'}"
     writer = create_store_engine(url)
     with writer.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
-    return writer, HeldReads(create_store_engine(url, reads_only=True))
+    held = HeldReads(create_store_engine(url, reads_only=True))
+    yield writer, held
 
 
 def _dbapi(conn: sa.Connection):
     return conn.connection.dbapi_connection
 
 
-def test_a_thread_reads_through_one_connection_and_sees_every_commit(tmp_path):
-    writer, held = _reads(tmp_path)
+def test_a_thread_reads_through_one_connection_and_sees_every_commit(files):
+    writer, held = files
     with held.connection() as conn:
         first = _dbapi(conn)
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
@@ -39,12 +42,10 @@ def test_a_thread_reads_through_one_connection_and_sees_every_commit(tmp_path):
         assert _dbapi(conn) is first
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2  # no stale snapshot
     assert held.open_connections == 1
-    held.close()
-    writer.dispose()
 
 
-def test_a_read_inside_a_read_has_a_connection_of_its_own(tmp_path):
-    writer, held = _reads(tmp_path)
+def test_a_read_inside_a_read_has_a_connection_of_its_own(files):
+    _writer, held = files
     with held.connection() as outer:
         with held.connection() as inner:
             assert _dbapi(inner) is not _dbapi(outer)
@@ -52,12 +53,10 @@ def test_a_read_inside_a_read_has_a_connection_of_its_own(tmp_path):
         assert outer.in_transaction()  # the outer read goes on in its own transaction
         assert outer.exec_driver_sql("SELECT n FROM t").scalar() == 1
     assert held.open_connections == 1
-    held.close()
-    writer.dispose()
 
 
-def test_an_error_in_a_read_rolls_back_and_the_connection_stays_usable(tmp_path):
-    writer, held = _reads(tmp_path)
+def test_an_error_in_a_read_rolls_back_and_the_connection_stays_usable(files):
+    _writer, held = files
     with held.connection() as conn:
         first = _dbapi(conn)
     with pytest.raises(sa.exc.OperationalError):
@@ -66,12 +65,10 @@ def test_an_error_in_a_read_rolls_back_and_the_connection_stays_usable(tmp_path)
     with held.connection() as conn:
         assert _dbapi(conn) is first
         assert conn.exec_driver_sql("SELECT n FROM t").scalar() == 1
-    held.close()
-    writer.dispose()
 
 
-def test_threads_have_their_own_and_a_thread_that_ends_closes_its_own(tmp_path):
-    writer, held = _reads(tmp_path)
+def test_threads_have_their_own_and_a_thread_that_ends_closes_its_own(files):
+    _writer, held = files
     seen = []
     all_read = threading.Barrier(4)
 
@@ -89,12 +86,10 @@ def test_threads_have_their_own_and_a_thread_that_ends_closes_its_own(tmp_path):
     seen.clear()
     gc.collect()
     assert held.open_connections == 0  # every ended thread closed its connection
-    held.close()
-    writer.dispose()
 
 
-def test_more_threads_than_a_pool_holds_never_wait_for_a_connection(tmp_path):
-    writer, held = _reads(tmp_path)
+def test_more_threads_than_a_pool_holds_never_wait_for_a_connection(files):
+    _writer, held = files
     inside, release = threading.Barrier(21), threading.Event()
     errors = []
 
@@ -116,12 +111,10 @@ def test_more_threads_than_a_pool_holds_never_wait_for_a_connection(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    held.close()
-    writer.dispose()
 
 
-def test_close_closes_every_threads_connection_and_a_later_read_opens_one(tmp_path):
-    writer, held = _reads(tmp_path)
+def test_close_closes_every_threads_connection_and_a_later_read_opens_one(files):
+    _writer, held = files
     with held.connection() as conn:
         kept = conn
     held.close()
@@ -129,5 +122,3 @@ def test_close_closes_every_threads_connection_and_a_later_read_opens_one(tmp_pa
     assert held.open_connections == 0
     with held.connection() as conn:
         assert conn.exec_driver_sql("SELECT n FROM t").scalar() == 1
-    held.close()
-    writer.dispose()
