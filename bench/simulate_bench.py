@@ -144,7 +144,8 @@ def run_size(n: int, database_url: str | None, seed: int, processes: int | None 
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     if process.returncode not in (0, 3):
-        raise SystemExit(f"the {n}-child run failed ({process.returncode}):\n{errors[-4000:]}")
+        raise SystemExit(f"the {n}-child run failed ({process.returncode}); its records and files are kept in "
+                         f"{data_dir}:\n{errors[-4000:]}")
     figures = {}
     for line in out.splitlines():
         name, _, value = line.partition(": ")
