@@ -30,7 +30,17 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-__all__ = ["HeldReads"]
+__all__ = ["HeldReads", "sqlite_file"]
+
+
+def sqlite_file(url: str | sa.URL) -> bool:
+    """Whether ``url`` is a SQLite database in a file (not in memory, not a URI), the
+    only kind whose reads :class:`HeldReads` keeps: an in-memory database is a new,
+    empty one for every connection of an unpooled engine."""
+    parsed = sa.make_url(url)
+    database = parsed.database
+    return (parsed.get_backend_name() == "sqlite" and bool(database) and database != ":memory:"
+            and not database.startswith("file:"))
 
 
 class _Held:

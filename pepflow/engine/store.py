@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from pepflow.held_reads import HeldReads
+from pepflow.held_reads import HeldReads, sqlite_file
 from pepflow.sqlite_writes import serialize_writes
 
 SCHEMA_VERSION = 1
@@ -234,7 +234,7 @@ def create_db_engine(url: str, *, for_writes: bool = True) -> Engine:
     if url.startswith("sqlite"):
         # the reads' engine serves connections threads keep (pepflow.held_reads): no pool
         # limit, so a thread holding one never makes another wait
-        pool = {} if for_writes else {"poolclass": sa.pool.NullPool}
+        pool = {"poolclass": sa.pool.NullPool} if not for_writes and sqlite_file(url) else {}
         engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's own transaction handling begins lazily; make BEGIN explicit. A write
@@ -266,7 +266,7 @@ class EngineStore:
         self.reads = create_db_engine(url, for_writes=False) if url.startswith("sqlite") else self.db
         # SQLite: each thread keeps its read connection between reads (about 40 us of
         # the interpreter a read; pepflow.held_reads)
-        self.held = HeldReads(self.reads) if self.reads is not self.db else None
+        self.held = HeldReads(self.reads) if sqlite_file(url) else None
         metadata.create_all(self.db)
         with self.db.begin() as conn:
             version = conn.execute(sa.select(schema_info.c.version)).scalar()

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pepflow.clock import Clock
-from pepflow.held_reads import HeldReads
+from pepflow.held_reads import HeldReads, sqlite_file
 from pepflow.sqlite_writes import serialize_writes
 from pepflow.store.core_reads import dicts
 from pepflow.store.errors import RecordsError
@@ -77,13 +77,6 @@ def create_store_engine(url: str, *, reads_only: bool = False) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _a_sqlite_file(url: str) -> bool:
-    parsed = sa.make_url(url)
-    database = parsed.database
-    return (parsed.get_backend_name() == "sqlite" and bool(database) and database != ":memory:"
-            and not database.startswith("file:"))
-
-
 class UnitOfWork:
     """Sessions and transactions over one database, and the audit written in them.
 
@@ -97,7 +90,7 @@ class UnitOfWork:
         self.engine = create_store_engine(url)
         # a SQLite file: each thread keeps the connection it reads with through Core
         # between reads (about 40 us of the interpreter a read; pepflow.held_reads)
-        self._held = HeldReads(create_store_engine(url, reads_only=True)) if _a_sqlite_file(url) else None
+        self._held = HeldReads(create_store_engine(url, reads_only=True)) if sqlite_file(url) else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._active: ContextVar[Session | None] = ContextVar(
             f"records-store-{id(self)}", default=None
