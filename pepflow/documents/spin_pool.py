@@ -55,6 +55,22 @@ def default_processes() -> int:
     return cores if cores > 1 else 0
 
 
+#: how much lower than the product's process the document workers run (``nice``):
+#: the engine, the web pages and the final PDFs come first; the spins, forms and
+#: read-backs take what is left of the cores (docs/simulate.md, "Workers behind")
+WORKER_NICENESS = 10
+
+
+def _lower_priority(niceness: int) -> None:
+    """A worker's initializer: run ``niceness`` steps below the product's process.
+    Lowering one's own priority needs no privilege; where the system has no ``nice``
+    the worker runs at the same priority and says so once."""
+    try:
+        os.nice(niceness)
+    except (AttributeError, OSError) as exc:  # pragma: no cover - not on Linux
+        log.warning("document worker runs at the product's priority: %s", exc)
+
+
 class _RunHere:
     """A worker's answer "this call's exception would not arrive intact: run it again in
     the caller's process", where it raises the real one."""
@@ -166,7 +182,10 @@ class DocumentPool:
                 # spawn, not fork: the product's process has threads (the workers, the
                 # outbox) and open database connections a forked child must not inherit;
                 # nor does it run the ``pep`` script again (pepflow.processes)
-                self._executor = ProcessPoolExecutor(self.processes, mp_context=spawn_context())
+                # at a lower priority: the product's process (the engine, the web
+                # pages, the final PDFs) is the year's critical path and a user's wait
+                self._executor = ProcessPoolExecutor(self.processes, mp_context=spawn_context(),
+                                                     initializer=_lower_priority, initargs=(WORKER_NICENESS,))
             return self._executor
 
     def _discard(self, executor: ProcessPoolExecutor, exc: BaseException, fn: Callable[..., Any]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from pepflow.documents import protect, render_pep_form, unprotect
 from pepflow.documents.protected_copies import ProtectedCopies
 from pepflow.documents.protection import _spin
-from pepflow.documents.spin_pool import DocumentPool, default_processes
+from pepflow.documents.spin_pool import WORKER_NICENESS, DocumentPool, default_processes
 
 from .helpers import SECRET, content, identity
 
@@ -35,6 +35,16 @@ def test_a_file_protected_through_the_pool_opens_with_its_password():
     with DocumentPool(1) as pool:
         protected = protect(form, PASSWORD, spin=pool.spin)
     assert unprotect(protected, PASSWORD) == form
+
+
+def test_the_workers_run_below_the_products_priority():
+    """The engine, the web pages and the final PDFs come before the spins: a worker's
+    niceness is the product's plus WORKER_NICENESS (Linux caps it at 19)."""
+    ours = os.nice(0)
+    with DocumentPool(2) as pool:
+        theirs = {pool.run(os.nice, 0) for _ in range(4)}
+    assert theirs == {min(ours + WORKER_NICENESS, 19)} and WORKER_NICENESS > 0
+    assert os.nice(0) == ours  # this process keeps its own
 
 
 def test_no_processes_spin_here_and_start_nothing():
