@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -297,3 +298,17 @@ async def test_an_outbox_process_that_cannot_listen_says_why(tmp_path):
         with pytest.raises(RuntimeError, match="the local outbox could not start: .*(in use|Errno)"):
             taken.start()
         assert taken._child is None
+
+
+async def test_the_outboxs_own_process_loads_only_the_server(tmp_path):
+    """Its process holds aiosmtpd and the standard library, not the mail package's
+    other libraries: no pydantic, no cryptography (their compiled parts would be
+    mapped into it), so it costs about 24 MiB beside the product, not 48."""
+    with LocalOutboxServer(tmp_path / "state", own_process=True) as server:
+        async with SmtpMailer(server.smtp_settings()) as mailer:
+            await mailer.send(sample_mail(key="stored by the slim child"))
+        assert len(server.message_files()) == 1
+        maps = Path(f"/proc/{server._child.pid}/maps").read_text()
+    assert "/_ssl." in maps  # the check can see a compiled module: TLS is loaded
+    for library in ("pydantic_core", "cryptography", "markupsafe"):
+        assert f"/{library}/" not in maps, f"the outbox's process loaded {library}"
