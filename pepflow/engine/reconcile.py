@@ -42,6 +42,7 @@ from .shared import (
     _set_path,
     find_task,
     process_variables,
+    waiting_tasks,
     workflows,
 )
 from .user_tasks import lenient_user_task, strict_user_task
@@ -108,13 +109,12 @@ class Reconciler:
     def active_elements(self, live: _Live) -> Iterator[str]:
         if live.state != ACTIVE:
             return
-        for wf in workflows(live.workflow):
-            for task in wf.get_tasks(state=WAIT_STATES):
-                element_id = getattr(task.task_spec, "bpmn_id", None)
-                # a boundary event waiting on its task is a subscription, not a token
-                # a parallel join waiting for its other branches holds no token either
-                if element_id and not isinstance(task.task_spec, (BoundaryEvent, ParallelGateway)):
-                    yield element_id
+        for task in waiting_tasks(live.workflow):
+            element_id = getattr(task.task_spec, "bpmn_id", None)
+            # a boundary event waiting on its task is a subscription, not a token
+            # a parallel join waiting for its other branches holds no token either
+            if element_id and not isinstance(task.task_spec, (BoundaryEvent, ParallelGateway)):
+                yield element_id
 
     def write_history(self, op: _Op, live: _Live) -> None:
         rows = []
@@ -175,34 +175,33 @@ class Reconciler:
         user_tasks_wanted: dict[str, Any] = {}
         timers_wanted: dict[str, tuple[str, datetime]] = {}
         subs_wanted: dict[tuple[str, str], tuple[str, Any]] = {}
-        for workflow in workflows(wf):
-            for task in workflow.get_tasks(state=WAIT_STATES):
-                spec = task.task_spec
-                config = getattr(spec, "zeebe", None)
-                tid = str(task.id)
-                if isinstance(spec, ServiceTask) and task.state == TaskState.STARTED and config is not None:
-                    jobs_wanted[tid] = task
-                elif isinstance(spec, SpiffUserTask) and task.state == TaskState.READY:
-                    user_tasks_wanted[tid] = task
-                elif task.state == TaskState.WAITING:
-                    definition = getattr(spec, "event_definition", None)
-                    if isinstance(definition, MultipleEventDefinition):
-                        # an event-based gateway holds the events of the catch events after it
-                        branches = zip(definition.event_definitions, spec.outputs)
-                    else:
-                        branches = [(definition, spec)]
-                    for branch_definition, branch_spec in branches:
-                        branch_config = getattr(branch_spec, "zeebe", None)
-                        if isinstance(branch_definition, TimerEventDefinition):
-                            due = self.timer_due(task, branch_definition)
-                            if due is not None:
-                                timers_wanted[tid] = (spec.bpmn_id, due)
-                        elif (
-                            isinstance(branch_definition, MessageEventDefinition)
-                            and branch_config is not None
-                            and branch_config.correlation_key
-                        ):
-                            subs_wanted[(tid, branch_spec.bpmn_id)] = (branch_definition.name, task, branch_config)
+        for task in waiting_tasks(wf):
+            spec = task.task_spec
+            config = getattr(spec, "zeebe", None)
+            tid = str(task.id)
+            if isinstance(spec, ServiceTask) and task.state == TaskState.STARTED and config is not None:
+                jobs_wanted[tid] = task
+            elif isinstance(spec, SpiffUserTask) and task.state == TaskState.READY:
+                user_tasks_wanted[tid] = task
+            elif task.state == TaskState.WAITING:
+                definition = getattr(spec, "event_definition", None)
+                if isinstance(definition, MultipleEventDefinition):
+                    # an event-based gateway holds the events of the catch events after it
+                    branches = zip(definition.event_definitions, spec.outputs)
+                else:
+                    branches = [(definition, spec)]
+                for branch_definition, branch_spec in branches:
+                    branch_config = getattr(branch_spec, "zeebe", None)
+                    if isinstance(branch_definition, TimerEventDefinition):
+                        due = self.timer_due(task, branch_definition)
+                        if due is not None:
+                            timers_wanted[tid] = (spec.bpmn_id, due)
+                    elif (
+                        isinstance(branch_definition, MessageEventDefinition)
+                        and branch_config is not None
+                        and branch_config.correlation_key
+                    ):
+                        subs_wanted[(tid, branch_spec.bpmn_id)] = (branch_definition.name, task, branch_config)
 
         # what the store holds for the instance now, in one statement (pepflow/engine/waits.py)
         waits = read_waits(conn, key)

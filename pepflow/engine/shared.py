@@ -8,6 +8,7 @@ Nothing here touches the database or the engine's state; :mod:`.core` does.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -144,6 +145,20 @@ class _Op:
 def workflows(workflow: BpmnWorkflow) -> list:
     """The instance's workflow and its (embedded and call activity) subworkflows."""
     return [workflow, *workflow.subprocesses.values()]
+
+
+def waiting_tasks(workflow: BpmnWorkflow) -> Iterator:
+    """The tasks that hold a token or wait (READY, STARTED, WAITING) in the instance's
+    workflow and its subworkflows, each once, in the order they were made.
+
+    Read from each workflow's own task table rather than by walking the tree
+    (``get_tasks``): the reconciler asks this at every save of every instance, and the
+    walk took 42 us an instance against 5.4 (400 instances of a simulated year) and,
+    from the top workflow, went into the subworkflows a second time."""
+    for wf in workflows(workflow):
+        for task in wf.tasks.values():
+            if task.state & WAIT_STATES:
+                yield task
 
 
 def find_task(live: _Live, task_id: str):

@@ -395,6 +395,24 @@ def test_parallel_multi_instance_sends_to_every_attendee_and_collects_output(har
     assert "attendeeId" not in variables  # the input element stays local to each instance
 
 
+def test_the_waiting_tasks_are_those_of_the_tree_each_once_subworkflows_included(harness):
+    """The reconciler reads the waiting tasks from each workflow's task table: the same
+    tasks as walking the tree (which from the top also walks into the subworkflows),
+    none twice, those waiting inside an embedded subprocess included."""
+    from pepflow.engine.shared import WAIT_STATES, waiting_tasks, workflows
+
+    harness.deploy("subprocesses.bpmn")
+    key = harness.engine.create_instance("subprocesses", {"childId": "C-9", "attendeeIds": ["dt-1", "carer-2"]})
+    core = harness.engine.core
+    with core.operation() as op:
+        workflow = core.load(op, key).workflow
+    walked = {task.id for wf in workflows(workflow) for task in wf.get_tasks(state=WAIT_STATES)}
+    read = [task.id for task in waiting_tasks(workflow)]
+    assert len(read) == len(set(read)) and set(read) == walked
+    in_subworkflows = {task.id for wf in workflow.subprocesses.values() for task in wf.tasks.values()}
+    assert set(read) & in_subworkflows  # the term subprocess's token waits inside its subworkflow
+
+
 def test_interrupting_event_subprocess_ends_the_rest_of_the_process(harness):
     harness.deploy("subprocesses.bpmn")
     key = harness.engine.create_instance("subprocesses", {"childId": "C-7", "attendeeIds": []})
