@@ -261,7 +261,8 @@ def main() -> int:
         print(f"{p}_peak_memory: {peak / 2**20:.0f} MiB")
         print(f"{p}_peak_memory_python: {float(figures['peak_memory']):.0f} MiB")
         for name, unit in (("jobs_per_second", "jobs/s"), ("documents_per_second", "documents/s"),
-                           ("mail_per_second", "messages/s"), ("final_pdf_mean", "ms"), ("sql_per_job", "statements"),
+                           ("mail_per_second", "messages/s"), ("final_pdf_mean", "ms"),
+                           ("final_pdf_wait_mean", "ms"), ("sql_per_job", "statements"),
                            ("jobs", "jobs"), ("documents", "documents"), ("mail_sent", "messages"), ("final_pdfs", "PDFs"),
                            ("invariant_problems", "problems"), ("cpu_this_process", "s"),
                            ("cpu_worker_processes", "s"), ("this_process_busy", "%")):

@@ -105,11 +105,16 @@ class FinalPdf:
         self._compiler: Any = None
         self.rendered = 0
         self.render_seconds = 0.0
+        #: of render_seconds, the time spent waiting for the compiler another PDF was using
+        self.wait_seconds = 0.0
 
     def _compile(self, data: dict[str, Any], stamp: date | None) -> bytes:
         typst = _typst()
         moment = datetime(stamp.year, stamp.month, stamp.day, tzinfo=timezone.utc) if stamp else None
+        asked = time.perf_counter()
         with self._lock:
+            waited = time.perf_counter() - asked
+            self.wait_seconds += waited
             if self._compiler is None:
                 self._compiler = typst.Compiler()  # reads the system's fonts once
             pdf, warnings = self._compiler.compile_with_warnings(

@@ -80,6 +80,7 @@ class Figures:
     final_peps: int = 0
     final_pdfs: int = 0
     final_pdf_ms: float = 0.0
+    final_pdf_wait_ms: float = 0.0  # of final_pdf_ms, waiting for the compiler another PDF used
     forms_returned: int = 0
     mail_sent: int = 0
     eml_files: int = 0
@@ -126,6 +127,7 @@ class Figures:
             f"final_peps: {self.final_peps} PEPs",
             f"final_pdfs: {self.final_pdfs} PDFs",
             f"final_pdf_mean: {self.final_pdf_ms:.0f} ms",
+            f"final_pdf_wait_mean: {self.final_pdf_wait_ms:.0f} ms",
             f"forms_returned: {self.forms_returned} forms",
             f"mail_sent: {self.mail_sent} messages",
             f"outbox_eml_files: {self.eml_files} files",
@@ -243,6 +245,7 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
         pdf = app.casework.pdf
         figures.final_pdfs = pdf.rendered
         figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
+        figures.final_pdf_wait_ms = 1000 * pdf.wait_seconds / max(pdf.rendered, 1)
         figures.incidents = len(app.engine.incidents())
         figures.protected_copies = app.casework.protected.made
         figures.spins_in_workers = app.casework.spins.spun_in_pool

@@ -13,6 +13,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -179,6 +181,23 @@ def test_the_renderer_counts_what_it_made_for_the_simulations_figures():
     for version in (1, 2):
         renderer.render(identity(), content("post-16"), school_return("post-16"), MEETING, version)
     assert renderer.rendered == 2 and renderer.render_seconds > 0
+
+
+def test_the_renderer_counts_the_time_a_pdf_waited_for_the_compiler():
+    """One compiler, one PDF at a time: what a PDF waits while another uses it is part
+    of its time, and counted apart (the simulation's final_pdf_wait_mean)."""
+    renderer = FinalPdf()
+    renderer.render(identity(), content("post-16"), school_return("post-16"), MEETING, 1)
+    assert renderer.wait_seconds < 0.05  # nobody else was compiling
+    renderer._lock.acquire()  # another PDF is being compiled
+    waiting = threading.Thread(
+        target=renderer.render, args=(identity(), content("post-16"), school_return("post-16"), MEETING, 2))
+    waiting.start()
+    time.sleep(0.3)
+    renderer._lock.release()
+    waiting.join()
+    assert renderer.rendered == 2
+    assert 0.3 <= renderer.wait_seconds < renderer.render_seconds
 
 
 def test_the_worker_image_installs_what_final_pdfs_need():
