@@ -57,14 +57,14 @@ def default_processes() -> int:
 
 #: how much lower than the product's process the document workers run (``nice``):
 #: the engine, the web pages and the final PDFs come first; the spins, forms and
-#: read-backs take what is left of the cores (docs/simulate.md, "Workers behind")
+#: read-backs take what is left of the cores (docs/simulate.md, "Workers behind the product")
 WORKER_NICENESS = 10
 
 
 def _lower_priority(niceness: int) -> None:
     """A worker's initializer: run ``niceness`` steps below the product's process.
     Lowering one's own priority needs no privilege; where the system has no ``nice``
-    the worker runs at the same priority and says so once."""
+    the worker runs at the same priority and says so in the log."""
     try:
         os.nice(niceness)
     except (AttributeError, OSError) as exc:  # pragma: no cover - not on Linux
