@@ -18,6 +18,7 @@ job fails and is retried by the engine.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import date, datetime, timezone
@@ -97,30 +98,58 @@ def _typst() -> Any:
 
 class FinalPdf:
     """Makes final PEP PDFs for a composition root, and counts them and their time
-    (``pep simulate``'s figures). One Typst compiler (its font list read once), used
-    by one caller at a time; holds no process or file, so ``close`` has nothing to stop."""
+    (``pep simulate``'s figures). Up to ``compilers`` Typst compilers (default: one per
+    core), each made at first need (its font list read once) and used by one PDF at a
+    time, so PDFs asked for together are set side by side rather than queueing for one;
+    holds no process or file, so ``close`` has nothing to stop."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._compiler: Any = None
+    def __init__(self, compilers: int | None = None) -> None:
+        self.compilers = compilers if compilers is not None else max(1, os.cpu_count() or 1)
+        if self.compilers < 1:
+            raise ValueError("a final PDF needs at least one compiler")
+        self._lock = threading.Lock()  # the counts and the list of compilers
+        self._free: list[Any] = []
+        self._made = 0
+        self._turn = threading.Condition(self._lock)
         self.rendered = 0
         self.render_seconds = 0.0
-        #: of render_seconds, the time spent waiting for the compiler another PDF was using
+        #: of render_seconds, the time spent waiting for a compiler other PDFs were using
         self.wait_seconds = 0.0
 
-    def _compile(self, data: dict[str, Any], stamp: date | None) -> bytes:
-        typst = _typst()
-        moment = datetime(stamp.year, stamp.month, stamp.day, tzinfo=timezone.utc) if stamp else None
+    def _take(self) -> Any:
+        """A free compiler, a new one while fewer than ``compilers`` exist, or the next
+        one given back; the wait is counted."""
         asked = time.perf_counter()
-        with self._lock:
-            waited = time.perf_counter() - asked
-            self.wait_seconds += waited
-            if self._compiler is None:
-                self._compiler = typst.Compiler()  # reads the system's fonts once
-            pdf, warnings = self._compiler.compile_with_warnings(
+        with self._turn:
+            while not self._free and self._made >= self.compilers:
+                self._turn.wait()
+            self.wait_seconds += time.perf_counter() - asked
+            if self._free:
+                return self._free.pop()
+            self._made += 1
+        try:
+            return _typst().Compiler()  # reads the system's fonts once
+        except BaseException:
+            with self._turn:
+                self._made -= 1
+                self._turn.notify()
+            raise
+
+    def _give_back(self, compiler: Any) -> None:
+        with self._turn:
+            self._free.append(compiler)
+            self._turn.notify()
+
+    def _compile(self, data: dict[str, Any], stamp: date | None) -> bytes:
+        moment = datetime(stamp.year, stamp.month, stamp.day, tzinfo=timezone.utc) if stamp else None
+        compiler = self._take()
+        try:
+            pdf, warnings = compiler.compile_with_warnings(
                 input=_template(), format="pdf", sys_inputs={"pep": json.dumps(data)},
                 pdf_standards=[PDF_STANDARD], timestamp=moment,
             )
+        finally:
+            self._give_back(compiler)
         if warnings:  # a font Typst replaced with its own, above all: the layout would not be Word's
             said = "; ".join(getattr(w, "message", str(w)) for w in warnings)
             hint = " (install Debian's fonts-liberation2: scripts/setup does)" if FONT.lower() in said.lower() else ""

@@ -158,8 +158,9 @@ def test_what_a_person_typed_is_printed_as_typed_never_run(tmp_path):
 def test_without_the_documents_font_there_is_no_pdf_and_the_reason_says_what_to_install(monkeypatch):
     import typst
 
-    renderer = FinalPdf()
-    renderer._compiler = typst.Compiler(ignore_system_fonts=True)  # as on a machine without fonts-liberation2
+    renderer = FinalPdf(compilers=1)
+    renderer._give_back(typst.Compiler(ignore_system_fonts=True))  # as on a machine without fonts-liberation2
+    renderer._made = 1
     with pytest.raises(FinalPdfFailed, match="fonts-liberation2"):
         renderer.render(identity(), content("school-age"), school_return("school-age"), MEETING, 1)
     assert renderer.rendered == 0
@@ -183,21 +184,44 @@ def test_the_renderer_counts_what_it_made_for_the_simulations_figures():
     assert renderer.rendered == 2 and renderer.render_seconds > 0
 
 
-def test_the_renderer_counts_the_time_a_pdf_waited_for_the_compiler():
-    """One compiler, one PDF at a time: what a PDF waits while another uses it is part
-    of its time, and counted apart (the simulation's final_pdf_wait_mean)."""
-    renderer = FinalPdf()
+def test_the_renderer_counts_the_time_a_pdf_waited_for_a_compiler():
+    """A compiler sets one PDF at a time: what a PDF waits while others use every
+    compiler is part of its time, and counted apart (the simulation's
+    final_pdf_wait_mean)."""
+    renderer = FinalPdf(compilers=1)
     renderer.render(identity(), content("post-16"), school_return("post-16"), MEETING, 1)
     assert renderer.wait_seconds < 0.05  # nobody else was compiling
-    renderer._lock.acquire()  # another PDF is being compiled
+    busy = renderer._take()  # another PDF is being set with the only compiler
     waiting = threading.Thread(
         target=renderer.render, args=(identity(), content("post-16"), school_return("post-16"), MEETING, 2))
     waiting.start()
     time.sleep(0.3)
-    renderer._lock.release()
+    renderer._give_back(busy)
     waiting.join()
     assert renderer.rendered == 2
     assert 0.3 <= renderer.wait_seconds < renderer.render_seconds
+
+
+def test_pdfs_asked_for_together_are_set_side_by_side_up_to_the_compilers_allowed():
+    renderer = FinalPdf(compilers=2)
+    busy = renderer._take()  # one PDF is being set: the next gets a second compiler
+    renderer.render(identity(), content("post-16"), school_return("post-16"), MEETING, 1)
+    assert renderer.wait_seconds < 0.05
+    renderer._give_back(busy)
+    pdfs: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda v=v: pdfs.append(
+            renderer.render(identity(), content("school-age"), school_return("school-age"), MEETING, v)))
+        for v in range(2, 8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pdfs) == 6 and all(pdf.startswith(b"%PDF-") for pdf in pdfs)
+    assert renderer.rendered == 7 and renderer._made == 2  # never more compilers than allowed
+    with pytest.raises(ValueError, match="at least one compiler"):
+        FinalPdf(compilers=0)
 
 
 def test_the_worker_image_installs_what_final_pdfs_need():
