@@ -44,11 +44,15 @@ def sqlite_file(url: str | sa.URL) -> bool:
 
 
 class _Held:
-    """One thread's connection; closed when the thread's local storage goes."""
+    """One thread's connection; closed when the thread's local storage goes. ``busy``
+    is held while the thread reads with it, so that :meth:`HeldReads.close`, from
+    another thread, waits for the read instead of closing the connection under it
+    (SQLite's C library would then read freed memory: a crash, not an error)."""
 
-    def __init__(self, owner: HeldReads, conn: sa.Connection) -> None:
+    def __init__(self, owner: HeldReads, conn: sa.Connection, busy: threading.RLock) -> None:
         self.owner = owner
         self.conn = conn
+        self.busy = busy
 
     def __del__(self) -> None:
         self.owner._forget(self.conn)
@@ -60,7 +64,8 @@ class HeldReads:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._local = threading.local()
-        self._open: set[sa.Connection] = set()
+        #: every thread's connection and the lock its reads hold
+        self._open: dict[sa.Connection, threading.RLock] = {}
         self._guard = threading.Lock()
 
     @contextmanager
@@ -72,23 +77,32 @@ class HeldReads:
             with self.engine.connect() as own, own.begin():
                 yield own
             return
-        with held.conn.begin():
-            yield held.conn
+        held.busy.acquire()
+        try:
+            while held.conn.closed:  # closed by ``close`` since it was handed out
+                held.busy.release()
+                held = self._held()
+                held.busy.acquire()
+            with held.conn.begin():
+                yield held.conn
+        finally:
+            held.busy.release()
 
     def _held(self) -> _Held:
         held: _Held | None = getattr(self._local, "held", None)
         if held is not None and not held.conn.closed and not held.conn.invalidated:
             return held
         conn = self.engine.connect()
+        busy = threading.RLock()
         with self._guard:
-            self._open.add(conn)
-        held = _Held(self, conn)
+            self._open[conn] = busy
+        held = _Held(self, conn, busy)
         self._local.held = held
         return held
 
     def _forget(self, conn: sa.Connection) -> None:
         with self._guard:
-            self._open.discard(conn)
+            self._open.pop(conn, None)
         try:
             conn.close()
         except Exception:  # pragma: no cover - closing a connection at a thread's end
@@ -100,11 +114,12 @@ class HeldReads:
             return len(self._open)
 
     def close(self) -> None:
-        """Close every thread's connection and the engine's (no read may be running;
-        a later read opens a new one)."""
+        """Close every thread's connection and the engine's; a read still running in
+        another thread is waited for, and a later read opens a new connection."""
         with self._guard:
-            conns, self._open = list(self._open), set()
-        for conn in conns:
-            conn.close()
+            held, self._open = list(self._open.items()), {}
+        for conn, busy in held:
+            with busy:
+                conn.close()
         self._local = threading.local()
         self.engine.dispose()

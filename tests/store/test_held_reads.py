@@ -122,3 +122,52 @@ def test_close_closes_every_threads_connection_and_a_later_read_opens_one(files)
     assert held.open_connections == 0
     with held.connection() as conn:
         assert conn.exec_driver_sql("SELECT n FROM t").scalar() == 1
+
+
+_CLOSE_DURING_READS = r"""
+import sys, threading, time
+from pepflow.held_reads import HeldReads
+from pepflow.store.unit_of_work import create_store_engine
+
+url = sys.argv[1]
+writer = create_store_engine(url)
+with writer.begin() as conn:
+    conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+held = HeldReads(create_store_engine(url, reads_only=True))
+SLOW = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300000) SELECT count(*) FROM c"
+results, stop = [], threading.Event()
+
+def reader():
+    while not stop.is_set():
+        with held.connection() as conn:
+            results.append(conn.exec_driver_sql(SLOW).scalar())
+
+threads = [threading.Thread(target=reader) for _ in range(3)]
+for thread in threads:
+    thread.start()
+for _ in range(15):
+    time.sleep(0.02)
+    held.close()  # as a store closes while its runtime's threads still read
+stop.set()
+for thread in threads:
+    thread.join()
+assert results and set(results) == {300000}, results[:5]
+print("reads", len(results))
+"""
+
+
+def test_closing_while_other_threads_read_waits_for_their_reads(tmp_path):
+    """The store closing (an app shutting down, a test's teardown) while the runtime's
+    threads still read: each read finishes, the next opens a new connection. Closing a
+    SQLite connection under a running statement crashed the process (a segmentation
+    fault in a full test run), so the race runs in a process of its own."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSE_DURING_READS, f"sqlite:///{tmp_path / 'records.db'}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("reads ")
