@@ -16,7 +16,7 @@ workers included) is sampled for its peak memory. Before each run this process t
 be read as a number of floors whatever else the shared machine was doing. For each N:
 
 - ``sN_time``, ``sN_time_in_floors``, ``sN_peak_memory`` (process tree), ``sN_jobs_per_s``,
-  ``sN_documents_per_s``, ``sN_mail_per_s``, ``sN_final_pdf_mean``;
+  ``sN_documents_per_s``, ``sN_mail_per_s``, ``sN_final_pdf_mean`` (and ``sN_final_pdf_wait_mean``, the part spent waiting for a free compiler);
 - ``sN_cost_per_child_year`` (time / child-years simulated) and ``sN_cost_ratio`` to the
   smallest N's (flat growth: close to 1.0), also in floors;
 - ``sN_cpu_time`` and ``sN_cpu_per_child_year``: CPU seconds of the run's process tree

@@ -80,7 +80,7 @@ class Figures:
     final_peps: int = 0
     final_pdfs: int = 0
     final_pdf_ms: float = 0.0
-    final_pdf_wait_ms: float = 0.0  # of final_pdf_ms, waiting for the compiler another PDF used
+    final_pdf_wait_ms: float = 0.0  # of final_pdf_ms, waiting while every compiler was in use
     forms_returned: int = 0
     mail_sent: int = 0
     eml_files: int = 0
