@@ -52,7 +52,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -61,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pepflow.clock import SystemClock  # noqa: E402 - after the repository is on the path
+from pepflow.process_memory import PeakMemory  # noqa: E402
 
 
 def floor_seconds() -> float:
@@ -86,33 +86,6 @@ def floor_seconds() -> float:
     return time.perf_counter() - began
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident memory of ``pid`` and every descendant, in bytes (from /proc)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, wanted = 0, {pid}
-    changed = True
-    while changed:
-        changed = False
-        for child, parent in parents.items():
-            if parent in wanted and child not in wanted:
-                wanted.add(child)
-                changed = True
-    for p in wanted:
-        total += rss.get(p, 0)
-    return total
-
-
 def run_size(n: int, database_url: str | None, seed: int, processes: int | None = None, *,
              keep_data: bool = False) -> tuple[dict[str, str], float, int]:
     """One simulation in a child process: its figures, wall time and peak tree memory
@@ -126,20 +99,9 @@ def run_size(n: int, database_url: str | None, seed: int, processes: int | None 
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = dict(os.environ) if processes is None else {**os.environ, "PEP_DOCUMENT_PROCESSES": str(processes)}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(process.pid))
-            stop.wait(0.5)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    memory = PeakMemory(process.pid).start()
     out, errors = process.communicate()
-    stop.set()
-    sampler.join()
+    peak = memory.stop() or 0
     elapsed = time.perf_counter() - began
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)

@@ -37,6 +37,10 @@ class AppSettings(BaseSettings):
     # returned forms read), so documents do not hold the product's own process;
     # default: one per core (none on one core); 0 does it all in-process
     document_processes: int | None = Field(default=None, ge=0, le=32)
+    # calls each document worker makes before it is replaced by a fresh one: the C
+    # memory python-docx/lxml leave in a worker is never given back (docs/simulate.md,
+    # "Workers recycled"); 0 keeps the workers for the product's life
+    document_recycle_after: int = Field(default=1000, ge=0, le=1_000_000)
     # without a relay: true runs the local STARTTLS outbox in a process of its own,
     # so its TLS and SMTP work take nothing from the engine's interpreter (a 100-child
     # year: 0.97 of the time, the product's CPU 0.93-0.94) for some 50 MiB more; the

@@ -32,7 +32,7 @@ import os
 import pickle
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -96,14 +96,21 @@ def _in_worker(fn: Callable[..., T], args: tuple, kwargs: dict) -> T | _RunHere:
 
 class DocumentPool:
     """Runs password spins and pure document functions in up to ``processes`` worker
-    processes, started at the first call (a run that makes no document starts none)."""
+    processes, started at the first call (a run that makes no document starts none),
+    and replaced by fresh ones after ``recycle_after`` calls each (``None``: never)."""
 
-    def __init__(self, processes: int | None = None) -> None:
+    def __init__(self, processes: int | None = None, *, recycle_after: int | None = None) -> None:
         processes = default_processes() if processes is None else processes
         if processes < 0:
             raise ValueError("the number of document processes cannot be negative")
+        if recycle_after is not None and recycle_after < 1:
+            raise ValueError("workers are recycled after at least one call each (or never: None)")
         self.processes = processes
+        self.recycle_after = recycle_after
         self._executor: ProcessPoolExecutor | None = None
+        self._submitted = 0  # calls given to the current workers
+        #: how many times the workers were replaced by fresh ones
+        self.recycled = 0
         self._lock = threading.Lock()
         self._closed = False
         self.spun_in_pool = 0
@@ -123,7 +130,7 @@ class DocumentPool:
     def protect(self, docx: bytes, password: str) -> bytes:
         """:func:`protection.protect` with its spin, all of it in a worker process when
         there is a pool (the zip and AES work too): counted as one spin."""
-        if self._pool() is None:
+        if self.processes == 0:
             return protect(docx, password, spin=self.spin)
         return self._call(protect, (docx, password), {}, "spun")
 
@@ -140,11 +147,10 @@ class DocumentPool:
         return self._call(fn, args, {}, "messages")
 
     def _call(self, fn: Callable[..., T], args: tuple, kwargs: dict, counter: str) -> T:
-        executor = self._pool()
-        if executor is not None:
-            future = None
+        if self.processes > 0:
+            future = executor = None
             try:
-                future = executor.submit(_in_worker, fn, args, kwargs)  # refused at once by a broken pool
+                executor, future = self._submit(fn, args, kwargs)  # refused at once by a broken pool
                 result = future.result()
             except BrokenProcessPool as exc:
                 self._discard(executor, exc, fn)
@@ -172,27 +178,50 @@ class DocumentPool:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
-    def _pool(self) -> ProcessPoolExecutor | None:
-        if self.processes == 0:
-            return None
+    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[ProcessPoolExecutor, Future]:
+        """Give ``fn`` to the workers, replacing them first when they have done their
+        share. Under the lock, so no call goes to workers being replaced."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the document pool is closed")
-            if self._executor is None:
-                # spawn, not fork: the product's process has threads (the workers, the
-                # outbox) and open database connections a forked child must not inherit;
-                # nor does it run the ``pep`` script again (pepflow.processes)
-                # at a lower priority: the product's process (the engine, the web
-                # pages, the final PDFs) is the year's critical path and a user's wait
-                self._executor = ProcessPoolExecutor(self.processes, mp_context=spawn_context(),
-                                                     initializer=_lower_priority, initargs=(WORKER_NICENESS,))
-            return self._executor
+            executor = self._executor
+            if (executor is not None and self.recycle_after is not None
+                    and self._submitted >= self.recycle_after * self.processes):
+                # the old workers finish what they were given and exit before new ones
+                # start: the two never hold memory at once (the calls waiting here
+                # meanwhile would wait for those busy workers anyway)
+                self._executor = None
+                executor.shutdown(wait=True)
+                self.recycled += 1
+                log.debug("document workers replaced after %d calls", self._submitted)
+            executor = self._new_executor_locked()
+            self._submitted += 1
+            try:
+                return executor, executor.submit(_in_worker, fn, args, kwargs)
+            except BrokenProcessPool:
+                self._executor = None  # the caller warns and runs the call here
+                executor.shutdown(wait=False, cancel_futures=True)
+                raise
 
-    def _discard(self, executor: ProcessPoolExecutor, exc: BaseException, fn: Callable[..., Any]) -> None:
+    def _new_executor_locked(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork: the product's process has threads (the workers, the
+            # outbox) and open database connections a forked child must not inherit;
+            # nor does it run the ``pep`` script again (pepflow.processes)
+            # at a lower priority: the product's process (the engine, the web
+            # pages, the final PDFs) is the year's critical path and a user's wait
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=spawn_context(),
+                                                 initializer=_lower_priority, initargs=(WORKER_NICENESS,))
+            self._submitted = 0
+        return self._executor
+
+    def _discard(self, executor: ProcessPoolExecutor | None, exc: BaseException, fn: Callable[..., Any]) -> None:
         log.warning(
             "a document worker process died (%s) during %s; it runs again in the product's own process "
             "and the next call starts a new worker", type(exc).__name__, fn.__name__,
         )
+        if executor is None:  # refused at submit: already set aside there
+            return
         with self._lock:
             if self._executor is executor:
                 self._executor = None

@@ -33,6 +33,7 @@ from pepflow.config import AppSettings
 from pepflow.council_year import Event, YearLoop
 from pepflow.forecast import to_csv, to_png, weekly_workload
 from pepflow.importer import import_directory
+from pepflow.process_memory import PeakMemory
 from pepflow.store.workload import WorkloadQueries
 
 from .council import CouncilBuilder, CouncilPlan, Staffing
@@ -92,6 +93,7 @@ class Figures:
     documents_here: int = 0
     messages_in_workers: int = 0  # messages with a protected file, encoded by a document worker
     messages_here: int = 0  # ... and those encoded in this process (no worker, or it died)
+    workers_recycled: int = 0  # times the document workers were replaced by fresh ones
     setup_s: float = 0.0
     year_s: float = 0.0
     elapsed_s: float = 0.0
@@ -139,6 +141,7 @@ class Figures:
             f"documents_in_this_process: {self.documents_here} documents",
             f"messages_encoded_in_worker_processes: {self.messages_in_workers} messages",
             f"messages_encoded_in_this_process: {self.messages_here} messages",
+            f"document_workers_recycled: {self.workers_recycled} times",
             f"setup_time: {self.setup_s:.1f} s",
             f"year_time: {self.year_s:.1f} s",
             f"elapsed: {self.elapsed_s:.1f} s",
@@ -219,44 +222,49 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
             refused.append((event, error))
             log.warning("event refused: %s %s on %s: %s", event.kind, event.child_id, event.on, error)
 
-    async with open_app(settings, clock) as app:
-        for summary in import_directory(app.store, exports, actor="simulation"):
-            if not summary.ok:
-                raise SimulationRefused(f"the simulated council's records did not import:\n{summary}")
-        figures.setup_s = time.perf_counter() - started
-        schools = CouncilSchools(app, options.behaviour, options.seed)
-        loop = YearLoop(
-            app, plan.events, CouncilCaseworkers(app, options.behaviour, options.seed), schools,
-            actor="simulation", on_event=on_event, idle_after_each_task=False,
-            on_completion=lambda c: completed.update([c.task.element_id]),
-            progress=(lambda day: progress(day, plan.end)) if progress else None,
-        )
-        year_started = time.perf_counter()
-        await loop.run(plan.end)
-        await app.runtime.run_until_idle()
-        figures.year_s = time.perf_counter() - year_started
-        figures.tasks_completed = sum(completed.values())
-        figures.jobs = app.runtime.worker.handled
-        figures.forms_returned = schools.returned
-        figures.events_refused = len(refused)
-        counts = WorkloadQueries(app.store).counts()
-        figures.documents, figures.final_peps = counts["documents"], counts["final_peps"]
-        figures.mail_sent, figures.escalations = counts["mail_sent"], counts["escalations"]
-        pdf = app.casework.pdf
-        figures.final_pdfs = pdf.rendered
-        figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
-        figures.final_pdf_wait_ms = 1000 * pdf.wait_seconds / max(pdf.rendered, 1)
-        figures.incidents = len(app.engine.incidents())
-        figures.protected_copies = app.casework.protected.made
-        figures.spins_in_workers = app.casework.spins.spun_in_pool
-        figures.documents_in_workers = app.casework.spins.documents_in_pool
-        figures.documents_here = app.casework.spins.documents_here
-        figures.messages_in_workers = app.casework.spins.messages_in_pool
-        figures.messages_here = app.casework.spins.messages_here
-        figures.eml_files = sum(1 for _ in (options.data_dir / "outbox").rglob("*.eml"))
-        figures.problems = check_invariants(app, plan, counts, figures.eml_files)
-        figures.problems += [f"event refused: {e.kind} {e.child_id} on {e.on}: {err}" for e, err in refused]
-        weeks = weekly_workload(app.store, app.engine, plan.start, plan.end)
+    memory = PeakMemory().start()  # the process tree as it is: workers come and go
+    try:
+        async with open_app(settings, clock) as app:
+            for summary in import_directory(app.store, exports, actor="simulation"):
+                if not summary.ok:
+                    raise SimulationRefused(f"the simulated council's records did not import:\n{summary}")
+            figures.setup_s = time.perf_counter() - started
+            schools = CouncilSchools(app, options.behaviour, options.seed)
+            loop = YearLoop(
+                app, plan.events, CouncilCaseworkers(app, options.behaviour, options.seed), schools,
+                actor="simulation", on_event=on_event, idle_after_each_task=False,
+                on_completion=lambda c: completed.update([c.task.element_id]),
+                progress=(lambda day: progress(day, plan.end)) if progress else None,
+            )
+            year_started = time.perf_counter()
+            await loop.run(plan.end)
+            await app.runtime.run_until_idle()
+            figures.year_s = time.perf_counter() - year_started
+            figures.tasks_completed = sum(completed.values())
+            figures.jobs = app.runtime.worker.handled
+            figures.forms_returned = schools.returned
+            figures.events_refused = len(refused)
+            counts = WorkloadQueries(app.store).counts()
+            figures.documents, figures.final_peps = counts["documents"], counts["final_peps"]
+            figures.mail_sent, figures.escalations = counts["mail_sent"], counts["escalations"]
+            pdf = app.casework.pdf
+            figures.final_pdfs = pdf.rendered
+            figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
+            figures.final_pdf_wait_ms = 1000 * pdf.wait_seconds / max(pdf.rendered, 1)
+            figures.incidents = len(app.engine.incidents())
+            figures.protected_copies = app.casework.protected.made
+            figures.spins_in_workers = app.casework.spins.spun_in_pool
+            figures.documents_in_workers = app.casework.spins.documents_in_pool
+            figures.documents_here = app.casework.spins.documents_here
+            figures.messages_in_workers = app.casework.spins.messages_in_pool
+            figures.messages_here = app.casework.spins.messages_here
+            figures.workers_recycled = app.casework.spins.recycled
+            figures.eml_files = sum(1 for _ in (options.data_dir / "outbox").rglob("*.eml"))
+            figures.problems = check_invariants(app, plan, counts, figures.eml_files)
+            figures.problems += [f"event refused: {e.kind} {e.child_id} on {e.on}: {err}" for e, err in refused]
+            weeks = weekly_workload(app.store, app.engine, plan.start, plan.end)
+    finally:
+        peak_bytes = memory.stop()
     forecast_csv = options.data_dir / "forecast.csv"
     forecast_csv.write_text(to_csv(weeks))
     forecast_png = options.data_dir / "forecast.png"
@@ -265,9 +273,11 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
     figures.elapsed_s = time.perf_counter() - started
     figures.cpu_here_s = _cpu(resource.RUSAGE_SELF) - cpu_started[0]
     figures.cpu_workers_s = _cpu(resource.RUSAGE_CHILDREN) - cpu_started[1]
-    # this process and, on top, the largest of its spin workers (ended with the app)
-    figures.peak_rss_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    if peak_bytes is not None:
+        figures.peak_rss_mib = peak_bytes / 2**20
+    else:  # no /proc: this process and, on top, the largest of its children (ended with the app)
+        figures.peak_rss_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     return Simulation(options, plan, figures, forecast_csv, forecast_png)
 
 

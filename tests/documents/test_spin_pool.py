@@ -134,3 +134,59 @@ def test_a_copy_that_fails_is_made_again_by_the_next_asker_who_sees_only_their_o
     waiter.join(5)
     assert len(errors) == 1 and second == [b"made by the second"]
     assert copies.get(8, PASSWORD, lambda: b"never") == b"made by the second"
+
+
+def _live_children() -> set[int]:
+    """This process's children now, from /proc (Linux)."""
+    found: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as listing:
+                found.update(int(pid) for pid in listing.read().split())
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return found
+
+
+def test_workers_are_replaced_after_their_share_of_calls_and_the_old_exit_first():
+    """A worker's C memory only grows (lxml), so each does its share of calls and is
+    replaced; the old workers finish and exit before new ones start, never both at once."""
+    before = _live_children()
+    seen: list[set[int]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(_live_children() - before)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    salts = [os.urandom(16) for _ in range(12)]
+    try:
+        with DocumentPool(2, recycle_after=2) as pool:
+            results: dict[int, bytes] = {}
+            threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, pool.spin(PASSWORD, salts[i])))
+                       for i in range(12)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            pids = {pool.run(os.getpid) for _ in range(8)}
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert results == {i: _spin(PASSWORD, salts[i]) for i in range(12)}
+    assert pool.spun_in_pool == 12 and pool.spun_here == 0
+    assert pool.recycled == 4  # 20 calls, 4 to each pair of workers
+    assert len(pids) >= 2  # the last eight calls went to two pairs
+    helpers = _live_children() - before  # multiprocessing's resource tracker outlives the pool
+    assert max(len(alive - helpers) for alive in seen) <= 2
+
+
+def test_workers_kept_for_the_pools_life_when_not_recycled_and_a_share_below_one_refused():
+    with DocumentPool(1, recycle_after=None) as pool:
+        assert len({pool.run(os.getpid) for _ in range(5)}) == 1
+        assert pool.recycled == 0
+    with pytest.raises(ValueError, match="at least one call"):
+        DocumentPool(1, recycle_after=0)

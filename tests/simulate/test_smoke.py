@@ -23,6 +23,7 @@ def test_a_fifty_child_council_year(tmp_path, monkeypatch):
     data_dir = tmp_path / "sim"
     monkeypatch.setenv("PEP_DOCUMENT_PROCESSES", "1")  # as a council's machine runs it: spins on another core
     monkeypatch.setenv("PEP_OUTBOX_PROCESS", "1")  # the local outbox's own process, end to end
+    monkeypatch.setenv("PEP_DOCUMENT_RECYCLE_AFTER", "150")  # fresh workers many times in the year
     result = CliRunner().invoke(app, ["simulate", "--children", "50", "--data-dir", str(data_dir), "--seed", "16"])
     assert result.exit_code == 0, result.output
     figures = {}
@@ -43,6 +44,10 @@ def test_a_fifty_child_council_year(tmp_path, monkeypatch):
     assert figures["documents_in_this_process"] == "0"
     made = int(figures["documents"]) - int(figures["final_pdfs"])  # the PDFs are Typst's, set here
     assert int(figures["documents_in_worker_processes"]) >= made
+    calls = sum(int(figures[name]) for name in ("password_spins_in_worker_processes",
+                                                 "documents_in_worker_processes",
+                                                 "messages_encoded_in_worker_processes"))
+    assert int(figures["document_workers_recycled"]) == (calls - 1) // 150  # none of it fell back here
     with sqlite3.connect(data_dir / "pep.sqlite3") as db:
         assert db.execute("select count(*) from mail_log where status = 'sent'").fetchone()[0] == int(figures["mail_sent"])
         assert db.execute("select count(*) from document_versions").fetchone()[0] == int(figures["documents"])
