@@ -169,7 +169,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
             smtp_settings = relay_smtp_settings(settings)
             if smtp_settings is None:
                 outbox = LocalOutboxServer(settings.data_dir / "mail", outbox_dir=settings.data_dir / "outbox",
-                                           own_process=settings.outbox_process)
+                                           own_process=settings.outbox_in_own_process)
                 await outbox.__aenter__()
                 log.info("no mail relay configured: mail goes to the local outbox in %s", outbox.outbox_dir)
                 smtp_settings = outbox.smtp_settings(sender=settings.mail_sender)

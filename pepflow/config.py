@@ -6,6 +6,7 @@ refused: a council's deployment must set its own.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Literal
@@ -42,10 +43,10 @@ class AppSettings(BaseSettings):
     # "Workers recycled"); 0 keeps the workers for the product's life
     document_recycle_after: int = Field(default=1000, ge=0, le=1_000_000)
     # without a relay: true runs the local STARTTLS outbox in a process of its own,
-    # so its TLS and SMTP work take nothing from the engine's interpreter (a 100-child
-    # year: 0.97 of the time, the product's CPU 0.93-0.94) for some 50 MiB more; the
-    # default runs it in a thread, since a 2,000-child year's 977 MiB would pass 1 GiB
-    outbox_process: bool = False
+    # so its TLS and SMTP work take nothing from the engine's interpreter (about 6% of
+    # the product's process in a simulated year) for some 20-25 MiB; false runs it in
+    # a thread; default: its own process where the machine has more than one core
+    outbox_process: bool | None = None
     # a council relay; without one the product runs its own local STARTTLS outbox
     smtp_host: str | None = None
     smtp_port: int | None = None
@@ -56,6 +57,14 @@ class AppSettings(BaseSettings):
     # the address staff open the web at: links in staff e-mails start with it
     # (e.g. https://pep.council.example.org); a link carries references, never a name
     web_base_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def outbox_in_own_process(self) -> bool:
+        """Whether the local outbox runs in a process of its own (``outbox_process``,
+        else: when there is another core for it)."""
+        if self.outbox_process is not None:
+            return self.outbox_process
+        return (os.cpu_count() or 1) > 1
 
     @model_validator(mode="after")
     def _web_base_url_is_an_address(self) -> AppSettings:

@@ -12,6 +12,9 @@ import sqlalchemy as sa
 # would cost more than it saves, so tests spin in-process unless they ask for the
 # pool (tests/documents/test_spin_pool.py, the simulation's smoke test).
 os.environ.setdefault("PEP_DOCUMENT_PROCESSES", "0")
+# Likewise the local outbox runs in a thread unless a test asks for its own process
+# (tests/mail, the smoke year): a process per app would cost each test its start.
+os.environ.setdefault("PEP_OUTBOX_PROCESS", "0")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PEP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

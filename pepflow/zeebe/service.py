@@ -81,7 +81,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
                 smtp = SmtpMailer(relay)
             else:
                 outbox = LocalOutboxServer(settings.data_dir / "mail", outbox_dir=settings.data_dir / "outbox",
-                                           own_process=settings.outbox_process)
+                                           own_process=settings.outbox_in_own_process)
                 await outbox.__aenter__()
                 log.warning("no mail relay configured (PEP_SMTP_HOST): mail goes to the local outbox in %s", outbox.outbox_dir)
                 smtp = SmtpMailer(outbox.smtp_settings(sender=settings.mail_sender))

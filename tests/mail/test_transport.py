@@ -312,3 +312,27 @@ async def test_the_outboxs_own_process_loads_only_the_server(tmp_path):
     assert "/_ssl." in maps  # the check can see a compiled module: TLS is loaded
     for library in ("pydantic_core", "cryptography", "markupsafe"):
         assert f"/{library}/" not in maps, f"the outbox's process loaded {library}"
+
+
+@pytest.mark.parametrize(("cores", "setting", "own"), [
+    (2, None, True), (4, None, True), (1, None, False), (2, "false", False), (1, "true", True),
+])
+async def test_the_apps_local_outbox_has_its_own_process_where_there_is_another_core(
+        tmp_path, monkeypatch, cores, setting, own):
+    """By default the outbox's TLS and SMTP work go to a process of their own when the
+    machine has a core for it; PEP_OUTBOX_PROCESS decides when it is set."""
+    from pepflow.app import open_app
+    from pepflow.clock import SystemClock
+    from pepflow.config import AppSettings
+
+    monkeypatch.delenv("PEP_OUTBOX_PROCESS", raising=False)
+    if setting is not None:
+        monkeypatch.setenv("PEP_OUTBOX_PROCESS", setting)
+    monkeypatch.setattr("pepflow.config.os.cpu_count", lambda: cores)
+    settings = AppSettings(data_dir=tmp_path, smtp_host=None)
+    async with open_app(settings, SystemClock()) as app:
+        assert app.outbox is not None and app.outbox.own_process is own
+        assert (app.outbox._child is not None) is own
+        async with SmtpMailer(app.outbox.smtp_settings()) as mailer:
+            await mailer.send(sample_mail(key=f"outbox on {cores} cores"))
+        assert len(app.outbox.message_files()) == 1
