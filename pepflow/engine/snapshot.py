@@ -71,14 +71,23 @@ _SPIFF_DEFAULT = _SERIALIZER._encoder_cls().default
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+#: The first character of a text the standard library wrote. orjson reads an integer
+#: beyond 64 bits as a float (2**70 came back as 1.1805916207174113e+21 after a
+#: restart), so a text orjson could not write is read back by the standard library
+#: too; the leading space keeps it JSON for any other reader.
+_BY_THE_STANDARD_LIBRARY = " "
+
+
 def _encode(dct: dict) -> str:
     try:
         return orjson.dumps(dct, default=_SPIFF_DEFAULT, option=_ORJSON_OPTIONS).decode()
     except orjson.JSONEncodeError:
-        return json.dumps(dct, separators=(",", ":"), cls=_SERIALIZER._encoder_cls)
+        return _BY_THE_STANDARD_LIBRARY + json.dumps(dct, separators=(",", ":"), cls=_SERIALIZER._encoder_cls)
 
 
 def _decode(text: str) -> dict:
+    if text.startswith(_BY_THE_STANDARD_LIBRARY):
+        return json.loads(text, cls=_SERIALIZER.json_decoder_cls)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

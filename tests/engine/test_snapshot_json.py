@@ -3,7 +3,8 @@
 The snapshot's JSON text is written by orjson (:mod:`pepflow.engine.snapshot`), which
 writes NaN and Infinity as ``null``: so the engine refuses them in variables, as Zeebe
 does (they are not JSON numbers), before anything is written. What orjson cannot write
-(integers beyond 64 bits) goes through the standard library, and a snapshot that only
+(integers beyond 64 bits) goes through the standard library and is read back by it (orjson
+would read such an integer as a float), and a snapshot that only
 the standard library reads (a NaN an earlier version stored) still loads. Every test
 runs on SQLite and on PostgreSQL, across a restart where it matters.
 """
@@ -101,6 +102,10 @@ def test_an_integer_beyond_64_bits_is_kept_by_the_standard_library(harness):
     job = harness.one_job("prepare-document")
     harness.engine.complete_job(job.key, {"documentId": "D-1"})
     assert harness.active(key) == ["SendDocumentTask"]
+    # the instance saved again from its snapshot as read after the restart: still the integer
+    assert f'"big":{big}' in _stored(harness, key)
+    value = harness.engine.instance(key).variables["big"]
+    assert type(value) is int and value == big
 
 
 def test_a_snapshot_only_the_standard_library_reads_still_loads(harness):
