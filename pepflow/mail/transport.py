@@ -21,7 +21,10 @@ import aiosmtplib
 from aiosmtplib import errors as smtp_errors
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from . import line_endings
 from .message import OutgoingMail, build_email, validate_address
+
+line_endings.install()  # messages already in CRLF are not rebuilt before DATA
 
 __all__ = [
     "InsecureServerError",
