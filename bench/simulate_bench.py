@@ -23,7 +23,10 @@ be read as a number of floors whatever else the shared machine was doing. For ea
   (the spin workers included), steadier than the wall time on a shared machine;
 - ``sN_cpu_this_process``, ``sN_cpu_worker_processes`` and ``sN_this_process_busy``: the
   product's own process against its document workers; when the product's process keeps
-  its core busy all the run (near 100 %), that one interpreter is what limits the year;
+  its core busy all the run (near 100 %), that one interpreter is what limits the year
+  (the worker processes' CPU includes the local outbox's own process);
+- ``sN_spins_in_worker_processes`` and ``sN_document_workers_recycled`` (how many times the
+  document workers were replaced by fresh ones, ``PEP_DOCUMENT_RECYCLE_AFTER``);
 - ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
   the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
 
@@ -234,6 +237,7 @@ def main() -> int:
         print(f"{p}_cost_ratio_in_floors: {floors / base_floors:.2f} x")
         print(f"{p}_database: {'postgresql' if url else 'sqlite'} -")
         print(f"{p}_spins_in_worker_processes: {figures.get('password_spins_in_worker_processes', '-')} spins")
+        print(f"{p}_document_workers_recycled: {figures.get('document_workers_recycled', '-')} times")
         if in_process is not None:
             figures0, elapsed0, peak0 = in_process
             print(f"{p}_in_process_time: {elapsed0:.1f} s")
