@@ -190,3 +190,24 @@ def test_workers_kept_for_the_pools_life_when_not_recycled_and_a_share_below_one
         assert pool.recycled == 0
     with pytest.raises(ValueError, match="at least one call"):
         DocumentPool(1, recycle_after=0)
+
+
+def test_a_call_still_running_when_the_workers_are_replaced_holds_the_others_up_only_so_long(caplog):
+    """Replacing the workers waits for their last calls, but not for ever: after
+    recycle_wait the new workers start beside a call still running, the log says so, and
+    that call's result still arrives."""
+    with DocumentPool(1, recycle_after=1, recycle_wait=0.3) as pool:
+        slow: list[float] = []
+        runner = threading.Thread(target=lambda: slow.append(pool.run(time.sleep, 2.5) or 2.5))
+        runner.start()
+        time.sleep(0.5)  # the slow call is running in the only worker
+        began = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="pepflow.documents.spin_pool"):
+            salt = os.urandom(16)
+            assert pool.spin(PASSWORD, salt) == _spin(PASSWORD, salt)  # on a new worker
+        waited = time.monotonic() - began
+        runner.join(10)
+        assert slow == [2.5]
+        assert waited < 1.8  # not the 2 s the slow call had left
+        assert "still running after 0.3 s; new document workers start beside them" in caplog.text
+        assert pool.recycled == 1
