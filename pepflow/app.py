@@ -162,7 +162,7 @@ async def open_app(settings: AppSettings, clock: Clock, *, mailer: Mailer | None
     outbox: LocalOutboxServer | None = None
     smtps: list[SmtpMailer] = []
     pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
-    spins = DocumentPool(settings.document_processes, recycle_after=settings.document_recycle_after or None)  # password spins and python-docx work, on the other cores
+    spins = DocumentPool(settings.document_processes, recycle_after=settings.document_workers_recycled_after)  # password spins and python-docx work, on the other cores
     try:
         if mailer is None:
             signer = dkim_signer_from_env()

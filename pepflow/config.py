@@ -59,6 +59,12 @@ class AppSettings(BaseSettings):
     web_base_url: str = "http://127.0.0.1:8000"
 
     @property
+    def document_workers_recycled_after(self) -> int | None:
+        """Calls per document worker before it is replaced (``document_recycle_after``;
+        ``None`` for 0: kept for the product's life), as :class:`DocumentPool` takes it."""
+        return self.document_recycle_after or None
+
+    @property
     def outbox_in_own_process(self) -> bool:
         """Whether the local outbox runs in a process of its own (``outbox_process``,
         else: when there is another core for it)."""

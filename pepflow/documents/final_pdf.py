@@ -104,7 +104,7 @@ class FinalPdf:
     holds no process or file, so ``close`` has nothing to stop."""
 
     def __init__(self, compilers: int | None = None) -> None:
-        self.compilers = compilers if compilers is not None else max(1, os.cpu_count() or 1)
+        self.compilers = compilers if compilers is not None else (os.cpu_count() or 1)
         if self.compilers < 1:
             raise ValueError("a final PDF needs at least one compiler")
         self._lock = threading.Lock()  # the counts and the list of compilers

@@ -202,8 +202,8 @@ class DocumentPool:
             if (executor is not None and self.recycle_after is not None
                     and self._submitted >= self.recycle_after * self.processes):
                 # the old workers finish what they were given and exit before new ones
-                # start: the two never hold memory at once (the calls waiting here
-                # meanwhile would wait for those busy workers anyway)
+                # start (up to recycle_wait: _retire), so the two do not hold memory at
+                # once; the calls waiting here meanwhile would wait for them anyway
                 self._executor = None
                 self._retire(executor)
             executor = self._new_executor_locked()

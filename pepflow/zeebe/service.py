@@ -73,7 +73,7 @@ async def open_services(settings: AppSettings, clock: Clock, *, mailer: Mailer |
     outbox: LocalOutboxServer | None = None
     smtp: SmtpMailer | None = None
     pdf = FinalPdf()  # final PEPs' tagged PDFs, set in-process (docs/final-pdf.md)
-    spins = DocumentPool(settings.document_processes, recycle_after=settings.document_recycle_after or None)  # password spins and python-docx work, on the other cores
+    spins = DocumentPool(settings.document_processes, recycle_after=settings.document_workers_recycled_after)  # password spins and python-docx work, on the other cores
     try:
         if mailer is None:
             relay = relay_smtp_settings(settings)
