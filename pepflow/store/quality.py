@@ -30,7 +30,7 @@ from pepflow.domain.quality import (
 )
 from pepflow.store import records as r
 from pepflow.store.core_reads import by_key, fields_of
-from pepflow.store.errors import InvalidRecord, UnknownPep, UnknownRecord
+from pepflow.store.errors import InvalidRecord, RecordsError, UnknownPep, UnknownRecord
 from pepflow.store.models import DocumentVersionRow, PepRow
 from pepflow.store.peps_repo import pep_record
 from pepflow.store.quality_models import QualityCriterionRatingRow, QualityCriterionRow, QualityReviewRow
@@ -149,7 +149,22 @@ class QualityRecords:
         return self.store.uow.records(Criterion, _CRITERIA_ALL if include_retired else _CRITERIA_ACTIVE)
 
     def seed_criteria(self, *, actor: str) -> int:
-        """The seed criteria, when the Virtual School has none yet; returns how many were added."""
+        """The seed criteria, when the Virtual School has none yet; returns how many were added.
+
+        Two steps may seed at the same moment (the first final PEPs' quality reviews open
+        together): both find no criteria, and the second's insert meets the first's
+        codes. The list the first wrote stands, and the second adds nothing (0)."""
+        try:
+            return self._seed_criteria(actor)
+        except RecordsError:
+            if self.store.uow.in_transaction:
+                raise  # the caller's transaction is spoiled either way
+            with self.store.uow.rows() as conn:
+                if conn.execute(_CRITERIA_COUNT).scalar():
+                    return 0
+            raise
+
+    def _seed_criteria(self, actor: str) -> int:
         with self.store.uow.transaction() as s:
             conn = self.store.uow.connection(s)
             if conn.execute(_CRITERIA_COUNT).scalar():

@@ -4,7 +4,11 @@ by a corrected final PEP, every change audited."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import sqlalchemy as sa
 
 from pepflow.domain.quality import SEED_CRITERIA
 from pepflow.store.quality import QualityRecords, QualityRefused
@@ -29,6 +33,34 @@ def test_criteria_are_seeded_once_and_edited_by_the_virtual_school(sample_store)
         qa.save_criterion("empty-title", " ", "y", actor=VS)
     actions = [e.action for e in sample_store.audit_entries("qa-criteria")]
     assert actions == ["seed", "create", "update"]
+
+
+def test_two_steps_seeding_at_the_same_moment_keep_one_list(sample_store):
+    """The first final PEPs' quality reviews open together: both steps find no criteria
+    before either writes. One list is seeded, once audited, and neither step fails
+    (it failed with 'UNIQUE constraint failed: qa_criteria.code' in a simulated year)."""
+    qa = QualityRecords(sample_store)
+    both_counted = threading.Barrier(2, timeout=10)
+    waited: set[str] = set()
+
+    def after(_conn, _cursor, statement, _params, _context, _many):
+        me = threading.current_thread().name
+        if statement.lstrip().upper().startswith("SELECT COUNT(*)") and "qa_criteria" in statement and me not in waited:
+            waited.add(me)  # each step's first count only: the step that lost counts again
+            both_counted.wait()
+
+    for engine in sample_store.uow.engines:
+        sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            added = sorted(pool.map(lambda _: qa.seed_criteria(actor="system"), range(2)))
+    finally:
+        for engine in sample_store.uow.engines:
+            sa.event.remove(engine, "after_cursor_execute", after)
+    assert not both_counted.broken  # the race was made, not missed
+    assert added == [0, len(SEED_CRITERIA)]
+    assert [c.code for c in qa.criteria()] == [c.code for c in SEED_CRITERIA]
+    assert [e.action for e in sample_store.audit_entries("qa-criteria")] == ["seed"]
 
 
 def test_a_round_is_rated_red_returned_improved_by_a_correction_and_rated_again(sample_store):
