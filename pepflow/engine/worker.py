@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from pyzeebe import Job, ZeebeTaskRouter
@@ -36,14 +37,17 @@ class _EngineAdapter:
     """The part of pyzeebe's ZeebeAdapter that a JobController calls, bound to one
     activation so that a result from a timed-out activation is refused."""
 
-    def __init__(self, engine: Engine, activation: int) -> None:
+    def __init__(self, engine: Engine, activation: int, on_failure: Callable[[str], None] | None = None) -> None:
         self._engine = engine
         self._activation = activation
+        self._on_failure = on_failure
 
     async def complete_job(self, job_key: int, variables: dict) -> None:
         self._call(self._engine.complete_job, job_key, variables, activation=self._activation)
 
     async def fail_job(self, job_key: int, retries: int, message: str, retry_back_off_ms: int = 0, variables: dict | None = None) -> None:
+        if self._on_failure is not None:
+            self._on_failure(message)
         self._call(
             self._engine.fail_job, job_key, retries, message,
             retry_backoff=timedelta(milliseconds=retry_back_off_ms), variables=variables or None,
@@ -89,6 +93,10 @@ class EmbeddedWorker:
                 self.tasks[task.type] = task
         self.name = name or f"{WORKER_PREFIX}{uuid.uuid4().hex[:12]}"
         self.handled = 0
+        #: failed attempts by job type, and the first failure's message of each type
+        #: (``pep simulate`` counts a step that failed, even when its retry went through)
+        self.failed: Counter[str] = Counter()
+        self.first_failure: dict[str, str] = {}
         self._new_jobs = True  # the engine made jobs since the last activation
         engine.add_listener(self._jobs_made)
 
@@ -118,9 +126,13 @@ class EmbeddedWorker:
                 batch.append((task, job))
         return batch
 
+    def _failed(self, job_type: str, message: str) -> None:
+        self.failed[job_type] += 1
+        self.first_failure.setdefault(job_type, message)
+
     async def _run(self, task: Task, activated: ActivatedJob) -> None:
         job = _to_pyzeebe(activated)
-        controller = JobController(job, _EngineAdapter(self.engine, activated.activation))
+        controller = JobController(job, _EngineAdapter(self.engine, activated.activation, lambda message: self._failed(job.type, message)))
         try:
             await asyncio.wait_for(task.job_handler(job, controller), task.config.timeout_ms / 1000)
         except JobAlreadyDeactivatedError as exc:

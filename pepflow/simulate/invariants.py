@@ -5,6 +5,9 @@
 - The figures match the records: a file under ``documents/`` for every document
   version the council sends (returned forms stay in the records), an ``.eml`` in the outbox for every message sent, a tagged PDF for every
   final PEP document, nothing left queued or failed, no incident.
+- No step failed, not even once: nothing in a simulated year is down (the outbox is
+  local, the records on this machine), so a failed attempt is a defect of the product
+  even when its retry went through, and it would be lost from sight in the log.
 """
 
 from __future__ import annotations
@@ -47,4 +50,7 @@ def check_invariants(app: App, plan: CouncilPlan, counts: dict[str, int], eml_fi
         problems.append(f"{counts['mail_not_sent']} messages still queued or failed at the end of the year")
     incidents = app.engine.incidents()
     problems += [f"incident at {i.element_id}: {i.error_message}" for i in incidents[:20]]
+    worker = app.runtime.worker
+    problems += [f"{count} failed attempt(s) of job {job_type}, the first: {worker.first_failure[job_type]}"
+                 for job_type, count in sorted(worker.failed.items())]
     return problems

@@ -87,6 +87,7 @@ class Figures:
     eml_files: int = 0
     escalations: int = 0
     incidents: int = 0
+    job_failures: int = 0  # failed attempts of jobs, retried or not (each is an invariant problem too)
     protected_copies: int = 0
     spins_in_workers: int = 0
     documents_in_workers: int = 0  # forms and final PEPs made, returns read and filled
@@ -135,6 +136,7 @@ class Figures:
             f"outbox_eml_files: {self.eml_files} files",
             f"escalations: {self.escalations} escalations",
             f"incidents: {self.incidents} incidents",
+            f"job_failures: {self.job_failures} attempts",
             f"protected_copies: {self.protected_copies} files",
             f"password_spins_in_worker_processes: {self.spins_in_workers} spins",
             f"documents_in_worker_processes: {self.documents_in_workers} documents",
@@ -252,6 +254,7 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
             figures.final_pdf_ms = 1000 * pdf.render_seconds / max(pdf.rendered, 1)
             figures.final_pdf_wait_ms = 1000 * pdf.wait_seconds / max(pdf.rendered, 1)
             figures.incidents = len(app.engine.incidents())
+            figures.job_failures = sum(app.runtime.worker.failed.values())
             figures.protected_copies = app.casework.protected.made
             figures.spins_in_workers = app.casework.spins.spun_in_pool
             figures.documents_in_workers = app.casework.spins.documents_in_pool

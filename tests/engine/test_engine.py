@@ -87,6 +87,9 @@ def test_failures_use_retries_then_raise_an_incident_that_an_operator_retries(ha
 
     asyncio.run(worker.drain())
     assert len(attempts) == 2  # retries="2" in the diagram
+    # every failed attempt is counted by type, with the first one's reason
+    assert worker.failed == {"prepare-document": 2}
+    assert "template store unreachable" in worker.first_failure["prepare-document"]
     [incident] = harness.engine.incidents(process_instance_key=key)
     assert incident.error_type == "JOB_NO_RETRIES"
     assert "template store unreachable" in incident.error_message
@@ -97,6 +100,7 @@ def test_failures_use_retries_then_raise_an_incident_that_an_operator_retries(ha
     harness.engine.resolve_incident(incident.incident_key, retries=1)
     worker = EmbeddedWorker(harness.engine, [router])
     asyncio.run(worker.drain())
+    assert worker.failed == {}  # the retry that went through is not a failure
     assert harness.active(key) == ["SendDocumentTask"]
     assert harness.engine.instance(key).variables["formDocumentId"] == "ID-DOC-P1"
     assert harness.engine.incidents(process_instance_key=key) == []

@@ -32,6 +32,7 @@ def test_a_fifty_child_council_year(tmp_path, monkeypatch):
         if value and " " in value:
             figures[name] = value.split()[0]
     assert figures["invariant_problems"] == "0" and figures["incidents"] == "0"
+    assert figures["job_failures"] == "0"  # no step failed even once (a retry would hide it)
     assert figures["events_refused"] == "0"
     assert int(figures["children_arriving"]) > 0 and int(figures["children_leaving"]) > 0
     assert int(figures["final_peps"]) >= 3 * 25
