@@ -28,7 +28,12 @@ be read as a number of floors whatever else the shared machine was doing. For ea
 - ``sN_spins_in_worker_processes`` and ``sN_document_workers_recycled`` (how many times the
   document workers were replaced by fresh ones, ``PEP_DOCUMENT_RECYCLE_AFTER``);
 - ``sN_sql_per_job``: SQL statements per job (counted by a SQLAlchemy listener over
-  the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0).
+  the whole run, divided by the jobs), ``sN_invariant_problems`` (must be 0);
+- ``sN_documents_floor_cpu``: the least CPU the run's documents need (``bench/year_floor.py``:
+  its forms, final PEPs in Word and PDF, and protected copies, each timed once in this
+  process as ``unit_*_cpu``), ``sN_documents_floor_on_all_cores`` (that over the cores:
+  the shortest the year could take on this machine if nothing else cost anything) and
+  ``sN_cpu_vs_documents_floor`` (the run's CPU over that floor).
 
 With ``--baseline FILE`` (the saved output of an earlier run, say before a change, on
 the same machine), each size also prints ``sN_time_vs_baseline`` and
@@ -64,6 +69,9 @@ sys.path.insert(0, str(ROOT))
 
 from pepflow.clock import SystemClock  # noqa: E402 - after the repository is on the path
 from pepflow.process_memory import PeakMemory  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from year_floor import unit_costs  # noqa: E402 - the least CPU a year's documents need
 
 
 def floor_seconds() -> float:
@@ -200,6 +208,9 @@ def main() -> int:
     base_cost = base_floors = None
     print(f"date: {SystemClock().now().date().isoformat()} -")  # when the benchmark ran (UTC)
     print(f"cpus: {os.cpu_count()} cores")
+    units = unit_costs()
+    for name in ("form", "final_word", "final_pdf", "protect"):
+        print(f"unit_{name}_cpu: {1000 * getattr(units, name):.1f} ms")
     for n in sizes:
         in_process = None
         if args.spins_in_process:  # first, so that the machine's warm-up favours the other run
@@ -238,6 +249,10 @@ def main() -> int:
         print(f"{p}_database: {'postgresql' if url else 'sqlite'} -")
         print(f"{p}_spins_in_worker_processes: {figures.get('password_spins_in_worker_processes', '-')} spins")
         print(f"{p}_document_workers_recycled: {figures.get('document_workers_recycled', '-')} times")
+        documents_floor = units.floor(figures)
+        print(f"{p}_documents_floor_cpu: {documents_floor:.1f} s")
+        print(f"{p}_documents_floor_on_all_cores: {documents_floor / (os.cpu_count() or 1):.1f} s")
+        print(f"{p}_cpu_vs_documents_floor: {cpu / documents_floor:.2f} x")
         if in_process is not None:
             figures0, elapsed0, peak0 = in_process
             print(f"{p}_in_process_time: {elapsed0:.1f} s")

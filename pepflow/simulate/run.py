@@ -79,6 +79,8 @@ class Figures:
     jobs: int = 0
     documents: int = 0
     final_peps: int = 0
+    forms_made: int = 0  # Word forms made to send (first versions and corrections)
+    final_documents: int = 0  # Word final PEPs made (each with its PDF)
     final_pdfs: int = 0
     final_pdf_ms: float = 0.0
     final_pdf_wait_ms: float = 0.0  # of final_pdf_ms, waiting while every compiler was in use
@@ -128,6 +130,8 @@ class Figures:
             f"jobs: {self.jobs} jobs",
             f"documents: {self.documents} documents",
             f"final_peps: {self.final_peps} PEPs",
+            f"forms_made: {self.forms_made} documents",
+            f"final_documents: {self.final_documents} documents",
             f"final_pdfs: {self.final_pdfs} PDFs",
             f"final_pdf_mean: {self.final_pdf_ms:.0f} ms",
             f"final_pdf_wait_mean: {self.final_pdf_wait_ms:.0f} ms",
@@ -248,6 +252,7 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
             figures.events_refused = len(refused)
             counts = WorkloadQueries(app.store).counts()
             figures.documents, figures.final_peps = counts["documents"], counts["final_peps"]
+            figures.forms_made, figures.final_documents = counts["form_documents"], counts["final_documents"]
             figures.mail_sent, figures.escalations = counts["mail_sent"], counts["escalations"]
             pdf = app.casework.pdf
             figures.final_pdfs = pdf.rendered

@@ -96,6 +96,8 @@ class WorkloadQueries:
                     DocumentVersionRow.kind == DocumentKind.RETURNED.value)),
                 "final_documents": count(sa.select(sa.func.count()).select_from(DocumentVersionRow).where(
                     DocumentVersionRow.kind == DocumentKind.FINAL.value)),
+                "form_documents": count(sa.select(sa.func.count()).select_from(DocumentVersionRow).where(
+                    DocumentVersionRow.kind == DocumentKind.FORM.value)),
             }
 
     def final_peps_by_child(self) -> dict[str, list[tuple[int, str]]]:
