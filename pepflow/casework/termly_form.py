@@ -12,6 +12,7 @@ from ..domain.enums import DocumentKind, PepStatus, Variant
 from ..meeting_options import contact_options
 from ..ownership import assignment_for, team_manager_group
 from ..store import records as r
+from ..store.returns import PENDING
 from .base import SYSTEM, at_local, iso, local_date, parse_instant
 from .context import Stage
 
@@ -121,6 +122,14 @@ class TermlyFormStage(Stage):
             # returned before it was sent (an initial PEP's school answered the form
             # sent at entry): take it in, never ask again
             self.ctx.store.escalations.resolve(pep.id, ("form-not-sent",), "form already returned")
+            latest = self.returns.latest(pep.id)
+            if latest is not None and latest.status == PENDING:
+                # ... unless it waits for business support's review (something flagged):
+                # then the process waits for it as for a form returned on time. The
+                # engine kept the return's message, so it is taken in at once and the
+                # review task is made; skipped, the school's answers never reached the
+                # PEP and nobody was asked to look at them
+                return {"formAlreadyReturned": False}
             self.ctx.advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self.ctx.now())
             return {"formAlreadyReturned": True}
         kind = template

@@ -267,3 +267,44 @@ async def test_a_return_for_a_cancelled_pep_is_refused_and_nothing_kept(make_wor
     with pytest.raises(EventRefused, match=f"{PEP} was cancelled: a returned form cannot be taken in"):
         world.events.form_returned(PEP, data, actor=DT)
     assert world.store.documents(PEP) == before and world.store.returns.for_pep(PEP) == []
+
+
+async def test_a_flagged_form_returned_before_it_was_asked_for_is_reviewed_not_skipped(make_world):
+    """The school returns the initial PEP form it got at entry at once, with an answer
+    the form cannot read. When the process reaches the form, it does not ask again; it
+    took such a return as taken in, so the school's answers never reached the PEP and
+    no review task was made (seen in a simulated year: a final PEP without them). Now
+    the process waits for it as for a return on time: the kept message is taken in at
+    once and business support reviews it."""
+    world = make_world(T0)
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    outcome = await returned(world, with_attendance(fill_form(the_form(world), school_answers(date(2026, 9, 15))), "ninety"))
+    assert outcome.details["needsReview"] is True and outcome.correlated_instances == ()
+    world.new_mail()
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert active(world, key) == REVIEWING
+    assert variables(world, key)["schoolReturnId"] == outcome.details["schoolReturnId"]
+    assert not [m for _, m in world.new_mail() if m.recipients == OAKRIDGE_DT]  # never asked for it again
+    assert world.store.pep(PEP).status == PepStatus.FORM_SENT
+    assert world.store.section(PEP, PepSection.SCHOOL_RETURN) is None
+    await decide(world, outcome.details["schoolReturnId"], "accept", actor="ST-0030")
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
+    assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["sdq_score"] == 14
+    assert world.store.pep(PEP).status == PepStatus.FORM_RETURNED
+
+
+async def test_a_form_returned_before_it_was_asked_for_and_already_reviewed_goes_straight_on(make_world):
+    """Business support accepted the early return on the review page before the process
+    reached it: nothing is asked again and nothing waits."""
+    world = make_world(T0)
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    outcome = await returned(world, with_attendance(fill_form(the_form(world), school_answers(date(2026, 9, 15))), "ninety"))
+    await decide(world, outcome.details["schoolReturnId"], "accept", actor="ST-0030")
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
+    assert "ReviewReturnedFormTask" not in elements(world, key, "ACTIVATED")
+    assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["sdq_score"] == 14
