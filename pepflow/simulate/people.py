@@ -8,7 +8,7 @@
   most ``typing_per_day`` a working day, oldest first, so a queue builds when many
   meetings fall in the same weeks.
 - **Schools** (:class:`CouncilSchools`): most designated teachers return the Word form
-  a few days after it arrives; a share of settings (``late_share``, the what-if "what
+  once, a few days after it arrives (again only when the council asks again); a share of settings (``late_share``, the what-if "what
   if schools return late") return it only after the reminder, and a third of those not
   at all (the meeting goes ahead without it). The health visitor of a young child with
   no setting returns it within a week or two.
@@ -34,7 +34,8 @@ from pepflow.council_year import Completion, Note, return_school_form
 from pepflow.engine.views import UserTask
 from pepflow.meetings import MeetingDates
 from pepflow.roleplay import RolePlayer
-from pepflow.store.workload import WorkloadQueries
+from pepflow.store.returns import QUERIED
+from pepflow.store.workload import AwaitingForm, WorkloadQueries
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,21 @@ class CouncilSchools:
             return meeting - timedelta(days=2)  # after the reminder, just before the meeting
         return sent + timedelta(days=2 + int(self.draw("days", pep_id) * (12 if setting_id is None else 7)))
 
+    def ready_for(self, pep: AwaitingForm, meeting: date | None) -> date | None:
+        """When the setting sends this PEP's form back, or ``None`` if it does not now.
+        A setting returns the form it was sent once; it sends it again only when the
+        council asked again (the return was queried), a few days after the query. A
+        return waiting for review, or taken in (for a young child with no setting the
+        process does not wait for the form, so the PEP stays "form sent"), is not sent
+        again: a setting does not post the same form every day."""
+        sent = local_date(pep.form_sent_at)
+        if pep.last_return_at is None or pep.last_return_at < pep.form_sent_at:
+            return self.ready_on(pep.pep_id, pep.setting_id, sent, meeting)
+        if pep.last_return_status == QUERIED and pep.last_decided_at is not None:
+            asked = local_date(pep.last_decided_at)
+            return asked + timedelta(days=1 + int(self.draw("answer", pep.pep_id, asked.isoformat()) * 5))
+        return None
+
     async def work(self, today: date, note: Note | None) -> None:
         """Today's returns. Schools send their forms independently of one another, so
         the day's returns overlap (:data:`RETURNS_AT_ONCE` at a time): while one form is
@@ -199,7 +215,7 @@ class CouncilSchools:
         due = []
         for pep in self.queries.awaiting_form():
             meeting = local_date(pep.meeting_at) if pep.meeting_at else None
-            ready = self.ready_on(pep.pep_id, pep.setting_id, local_date(pep.form_sent_at), meeting)
+            ready = self.ready_for(pep, meeting)
             if ready is None or ready > today or (meeting is not None and today >= meeting):
                 continue
             due.append(pep.pep_id)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from pepflow.domain.enums import DocumentKind, MailStatus, PepStatus, StaffRole
-from pepflow.store.models import DocumentVersionRow, EscalationRow, MailLogRow, PepRow, StaffRoleRow
+from pepflow.store.models import DocumentVersionRow, EscalationRow, MailLogRow, PepRow, SchoolReturnRow, StaffRoleRow
 
 if TYPE_CHECKING:  # pragma: no cover
     from pepflow.store.repository import RecordsStore
@@ -22,13 +22,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class AwaitingForm:
-    """A PEP whose Word form went to the setting and has not come back."""
+    """A PEP whose Word form went to the setting and was not taken in yet, with its
+    latest return if one came (it may wait for review, or have been queried: the
+    council asked the school again)."""
 
     pep_id: str
     child_id: str
     setting_id: str | None
     form_sent_at: datetime
     meeting_at: datetime | None
+    last_return_status: str | None = None
+    last_return_at: datetime | None = None
+    last_decided_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,15 @@ class WorkloadFacts:
 
 #: the PEPs awaiting their form, built once and read through Core (the simulated
 #: schools ask every day; issue 16)
+def _last_return(column: sa.ColumnElement) -> sa.ScalarSelect:
+    return (sa.select(column).where(SchoolReturnRow.pep_id == PepRow.id)
+            .order_by(SchoolReturnRow.id.desc()).limit(1).scalar_subquery())
+
+
 _AWAITING_FORM = (
-    sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at)
+    sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at,
+              _last_return(SchoolReturnRow.status), _last_return(SchoolReturnRow.received_at),
+              _last_return(SchoolReturnRow.decided_at))
     .where(PepRow.status == PepStatus.FORM_SENT.value, PepRow.form_sent_at.is_not(None))
     .order_by(PepRow.form_sent_at, PepRow.id)
 )

@@ -98,3 +98,31 @@ def test_a_days_school_returns_overlap_and_one_that_fails_stops_none_of_the_othe
     assert sorted(seen["peps"]) == [p.pep_id for p in waiting]  # every return made, once
     assert 2 <= seen["most"] <= people_module.RETURNS_AT_ONCE
     assert schools.returned == 8
+
+
+def test_a_setting_returns_its_form_once_and_again_only_when_asked():
+    """A simulated setting returned the same form every day while its PEP stayed "form
+    sent": a return waiting for review, and every return for a young child with no
+    setting (the process does not wait for that form). 615 returns for 346 forms in a
+    100-child year. A setting returns the form it was sent once, and again only after
+    the council queried it, a few days later."""
+    schools = object.__new__(people_module.CouncilSchools)
+    schools.behaviour, schools.draw = Behaviour(late_share=0.0), Draw(1)
+    sent = datetime(2026, 9, 14, 9, tzinfo=UTC)
+    meeting = date(2026, 10, 5)
+
+    def waiting(status=None, returned=None, decided=None, setting="ES-0001"):
+        return AwaitingForm("PEP-C-00001-2026-AUT", "C-00001", setting, sent, None, status, returned, decided)
+
+    first = schools.ready_for(waiting(), meeting)
+    assert first is not None and date(2026, 9, 16) <= first <= date(2026, 9, 23)
+    returned = datetime(2026, 9, 18, 7, tzinfo=UTC)
+    for status in ("pending", "accepted", "withdrawn"):
+        assert schools.ready_for(waiting(status, returned), meeting) is None
+    assert schools.ready_for(waiting("accepted", returned, setting=None), meeting) is None  # the health visitor
+    asked = datetime(2026, 9, 21, 10, tzinfo=UTC)
+    again = schools.ready_for(waiting("queried", returned, asked), meeting)
+    assert again is not None and date(2026, 9, 22) <= again <= date(2026, 9, 26)
+    # a form sent again after an earlier return (a new term's, a re-sent form) is returned once more
+    earlier = datetime(2026, 7, 1, 7, tzinfo=UTC)
+    assert schools.ready_for(waiting("accepted", earlier), meeting) == first

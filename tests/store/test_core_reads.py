@@ -4,7 +4,7 @@ collection comes in the ORM's order, and an unknown key gives the same error."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -149,3 +149,24 @@ def test_the_process_told_of_an_event_in_the_transaction_that_recorded_it(sample
     assert told.details == {"reason": "adopted", "on": "2026-09-01"}
     with pytest.raises(UnknownRecord, match="404"):
         sample_store.events.told_process(404, "ChildLeftCare", None)
+
+
+def test_forms_awaited_say_their_latest_return(sample_store):
+    """The simulated schools read whether a form already came back, and what became of
+    it, from the same query (the latest return of each PEP)."""
+    pep = _pep(sample_store, "C-0001", 2026, "autumn")
+    sent = sample_store.clock.now()
+    sample_store.update_pep(pep.id, status="form-sent", form_sent_at=sent, actor=SW)
+    [waiting] = WorkloadQueries(sample_store).awaiting_form()
+    assert (waiting.last_return_status, waiting.last_return_at, waiting.last_decided_at) == (None, None, None)
+    document = sample_store.record_document(pep.id, "returned", "form.docx", content=b"form", actor=SW)
+    nothing = {"form_version": 1, "latest_form_version": 1, "values": {}, "findings": [], "changes": []}
+    first = sample_store.returns.add(pep.id, document.id, **nothing, actor=SW)
+    sample_store.clock.advance(timedelta(days=1))
+    second = sample_store.returns.add(pep.id, document.id, **nothing, actor=SW)
+    sample_store.returns.decide(second.id, "queried", actor=SW, query="Which attendance figure is right?")
+    [waiting] = WorkloadQueries(sample_store).awaiting_form()
+    assert waiting.last_return_status == "queried"  # the latest of the two, not the first
+    assert waiting.last_return_at == sample_store.returns.get(second.id).received_at
+    assert waiting.last_decided_at is not None and waiting.last_decided_at.tzinfo is not None
+    assert sample_store.returns.get(first.id).status == "pending"
