@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -154,6 +154,7 @@ class YearLoop:
         actor: str = "demo", note: Note | None = None, progress: Callable[[date], None] | None = None,
         on_event: Callable[[Event, Exception | None], None] | None = None,
         on_completion: Callable[[Completion], None] | None = None, idle_after_each_task: bool = True,
+        review_returns: Callable[[date], Awaitable[int]] | None = None,
     ) -> None:
         self.app = app
         self.caseworkers = caseworkers
@@ -163,6 +164,8 @@ class YearLoop:
         self.progress = progress
         self.on_event = on_event
         self.on_completion = on_completion
+        # business support's list of returned forms no review task waits for (/reviews)
+        self.review_returns = review_returns
         # False: the day's completions first, then their jobs in one batch (a big council)
         self.idle_after_each_task = idle_after_each_task
         self.working_days = WorkingDays()
@@ -180,6 +183,8 @@ class YearLoop:
             # people work on working days; the engine's timers and mail do not rest
             if self.working_days.is_working_day(day):
                 await self._people_work(day)
+                if self.review_returns is not None:
+                    await self.review_returns(day)
                 await self.schools.work(day, self.note)
             await app.runtime.run_until_idle()
             if self.progress:

@@ -115,11 +115,14 @@ class RolePlayer:
         raise LookupError(f"no role knows how to complete {task.element_id}")
 
     def _review(self, v: dict[str, Any]) -> dict[str, Any]:
+        return self.review_answers(int(v["schoolReturnId"]))
+
+    def review_answers(self, return_id: int) -> dict[str, Any]:
         """Business support reviews a returned form as an officer would: a form that
         says something is accepted (what was flagged is kept verbatim in the records
         for the meeting to settle); a form with no answer at all goes back to the
         school with a question."""
-        stored = self.store.returns.get(int(v["schoolReturnId"]))
+        stored = self.store.returns.get(return_id)
         school = stored.values.get("school", {})
         if any(value not in (None, "", [], {}) for value in school.values()):
             return {"reviewDecision": "accept"}

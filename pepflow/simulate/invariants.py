@@ -5,6 +5,8 @@
 - The figures match the records: a file under ``documents/`` for every document
   version the council sends (returned forms stay in the records), an ``.eml`` in the outbox for every message sent, a tagged PDF for every
   final PEP document, nothing left queued or failed, no incident.
+- No returned form of an open PEP still waits for business support's review at the
+  end of the year (one that came in the year's last two working days may).
 - No step failed, not even once: nothing in a simulated year is down (the outbox is
   local, the records on this machine), so a failed attempt is a defect of the product
   even when its retry went through, and it would be lost from sight in the log.
@@ -13,6 +15,9 @@
 from __future__ import annotations
 
 from pepflow.app import App
+from pepflow.calendar import WorkingDays
+from pepflow.domain.enums import PepStatus
+from pepflow.domain.instants import local_date
 from pepflow.store.workload import WorkloadQueries
 
 from .council import CouncilPlan
@@ -50,6 +55,14 @@ def check_invariants(app: App, plan: CouncilPlan, counts: dict[str, int], eml_fi
         problems.append(f"{counts['mail_not_sent']} messages still queued or failed at the end of the year")
     incidents = app.engine.incidents()
     problems += [f"incident at {i.element_id}: {i.error_message}" for i in incidents[:20]]
+    working_days = WorkingDays()
+    for stored in app.store.returns.pending():
+        pep = app.store.pep(stored.pep_id)
+        if pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
+            continue
+        if working_days.working_days_between(local_date(stored.received_at), plan.end) >= 2:
+            problems.append(f"returned form {stored.id} of {stored.pep_id} ({pep.status.value}) still waits for review "
+                            f"since {local_date(stored.received_at)}")
     worker = app.runtime.worker
     problems += [f"{count} failed attempt(s) of job {job_type}, the first: {worker.first_failure[job_type]}"
                  for job_type, count in sorted(worker.failed.items())]

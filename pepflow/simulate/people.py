@@ -32,7 +32,10 @@ from pepflow.calendar import WorkingDays
 from pepflow.casework import local_date
 from pepflow.council_year import Completion, Note, return_school_form
 from pepflow.engine.views import UserTask
+from pepflow.domain.enums import PepStatus
 from pepflow.meetings import MeetingDates
+from pepflow.return_review import decide, review_task
+from pepflow.school_returns import QUERY_REASONS
 from pepflow.roleplay import RolePlayer
 from pepflow.store.returns import QUERIED
 from pepflow.store.workload import AwaitingForm, WorkloadQueries
@@ -127,6 +130,36 @@ class CouncilCaseworkers:
             yield Completion(task, officer, self.roles.variables_for(task, now))
         for key in [k for k in self.typed if k[1] < today]:
             del self.typed[key]
+
+    async def review_returns(self, today: date) -> int:
+        """Business support's list of returned forms to review (``/reviews``): a flagged
+        return no review task waits for (a young child's health visitor's form, which
+        the process does not wait for; a form that came back after the meeting started)
+        is decided there the working day after it came, as :class:`RolePlayer` decides
+        one in its task. A return of a PEP that is final or cancelled is left on the
+        list (the product takes nothing into it). Returns how many were decided."""
+        app = self.app
+        decided = 0
+        for stored in app.store.returns.pending():
+            if self.working_days.working_days_between(local_date(stored.received_at), today) < 1:
+                continue
+            if review_task(app.engine, stored.id) is not None:
+                continue  # in a task: done through the task list (work)
+            pep = app.store.pep(stored.pep_id)
+            if pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
+                continue
+            answers = self.roles.review_answers(stored.id)
+            group = app.store.business_support_group(app.store.child(pep.child_id).locality or "")
+            team = self.teams.get(group)
+            if not team:
+                raise LookupError(f"nobody in business support group {group!r} to review returned form {stored.id}")
+            officer = team[int(self.draw("officer", pep.id) * len(team))]
+            if answers["reviewDecision"] == "accept":
+                await decide(app, stored.id, "accept", actor=officer)
+            else:
+                await decide(app, stored.id, "ask-again", actor=officer, query=QUERY_REASONS["other"])
+            decided += 1
+        return decided
 
     @staticmethod
     def _order(task: UserTask) -> tuple:

@@ -85,6 +85,7 @@ class Figures:
     final_pdf_ms: float = 0.0
     final_pdf_wait_ms: float = 0.0  # of final_pdf_ms, waiting while every compiler was in use
     forms_returned: int = 0
+    returns_waiting: int = 0  # returned forms still waiting for review at the end (any PEP)
     mail_sent: int = 0
     eml_files: int = 0
     escalations: int = 0
@@ -136,6 +137,7 @@ class Figures:
             f"final_pdf_mean: {self.final_pdf_ms:.0f} ms",
             f"final_pdf_wait_mean: {self.final_pdf_wait_ms:.0f} ms",
             f"forms_returned: {self.forms_returned} forms",
+            f"returns_waiting_review: {self.returns_waiting} forms",
             f"mail_sent: {self.mail_sent} messages",
             f"outbox_eml_files: {self.eml_files} files",
             f"escalations: {self.escalations} escalations",
@@ -236,8 +238,9 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
                     raise SimulationRefused(f"the simulated council's records did not import:\n{summary}")
             figures.setup_s = time.perf_counter() - started
             schools = CouncilSchools(app, options.behaviour, options.seed)
+            caseworkers = CouncilCaseworkers(app, options.behaviour, options.seed)
             loop = YearLoop(
-                app, plan.events, CouncilCaseworkers(app, options.behaviour, options.seed), schools,
+                app, plan.events, caseworkers, schools, review_returns=caseworkers.review_returns,
                 actor="simulation", on_event=on_event, idle_after_each_task=False,
                 on_completion=lambda c: completed.update([c.task.element_id]),
                 progress=(lambda day: progress(day, plan.end)) if progress else None,
@@ -249,6 +252,7 @@ async def run_simulation(options: Options, *, progress: Callable[[date, date], N
             figures.tasks_completed = sum(completed.values())
             figures.jobs = app.runtime.worker.handled
             figures.forms_returned = schools.returned
+            figures.returns_waiting = len(app.store.returns.pending())
             figures.events_refused = len(refused)
             counts = WorkloadQueries(app.store).counts()
             figures.documents, figures.final_peps = counts["documents"], counts["final_peps"]
