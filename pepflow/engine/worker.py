@@ -132,7 +132,8 @@ class EmbeddedWorker:
 
     async def _run(self, task: Task, activated: ActivatedJob) -> None:
         job = _to_pyzeebe(activated)
-        controller = JobController(job, _EngineAdapter(self.engine, activated.activation, lambda message: self._failed(job.type, message)))
+        adapter = _EngineAdapter(self.engine, activated.activation, lambda message: self._failed(job.type, message))
+        controller = JobController(job, adapter)
         try:
             await asyncio.wait_for(task.job_handler(job, controller), task.config.timeout_ms / 1000)
         except JobAlreadyDeactivatedError as exc:

@@ -4,14 +4,16 @@
   and personal advisers complete their tasks a few working days after they appear; a
   few are late enough for the PEP co-ordinator to be told (``slow_share``). At the
   check, a share of PEPs is sent back for changes (``send_back_share``).
-- **Business support** types up PEPs: each officer of a locality's team types up at
-  most ``typing_per_day`` a working day, oldest first, so a queue builds when many
-  meetings fall in the same weeks.
+- **Business support** reviews the returned forms no task waits for (``/reviews``)
+  and types up PEPs: each officer of a locality's team types up at most
+  ``typing_per_day`` a working day, oldest first, so a queue builds when many meetings
+  fall in the same weeks.
 - **Schools** (:class:`CouncilSchools`): most designated teachers return the Word form
-  once, a few days after it arrives (again only when the council asks again); a share of settings (``late_share``, the what-if "what
-  if schools return late") return it only after the reminder, and a third of those not
-  at all (the meeting goes ahead without it). The health visitor of a young child with
-  no setting returns it within a week or two.
+  once, a few days after it arrives (again only when the council asks again); a share
+  of settings (``late_share``, the what-if "what if schools return late") return it
+  only after the reminder, and a third of those not at all (the meeting goes ahead
+  without it). The health visitor of a young child with no setting returns it within
+  a week or two.
 
 Every decision is drawn from the run's seed and the record's id, so the same seed gives
 the same year, whatever order things happen in.
@@ -31,12 +33,12 @@ from pepflow.app import App
 from pepflow.calendar import WorkingDays
 from pepflow.casework import local_date
 from pepflow.council_year import Completion, Note, return_school_form
-from pepflow.engine.views import UserTask
 from pepflow.domain.enums import PepStatus
+from pepflow.engine.views import UserTask
 from pepflow.meetings import MeetingDates
 from pepflow.return_review import decide, review_task
-from pepflow.school_returns import QUERY_REASONS
 from pepflow.roleplay import RolePlayer
+from pepflow.school_returns import QUERY_REASONS
 from pepflow.store.returns import QUERIED
 from pepflow.store.workload import AwaitingForm, WorkloadQueries
 
