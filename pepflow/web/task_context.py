@@ -1,7 +1,9 @@
 """What the person deciding at a task needs to see beside its form (issue 14): the
 worker checking and finalising sees the typed-up PEP (its sections from the records
 store, in words); business support typing it up again sees why it was sent back
-(the reason from the finalise form, and the worker's comments)."""
+(the reason from the finalise form, and the worker's comments). Both see a form
+returned for the PEP that still waits for review (a health visitor's form, one that
+came after the meeting started): its answers are not in the PEP until it is reviewed."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import re
 from typing import Any
 
 from pepflow.domain.enums import PepSection
+from pepflow.store.returns import PENDING
 
 SECTION_TITLES = {
     PepSection.SOCIAL_WORKER: "Social worker's part",
@@ -47,9 +50,14 @@ def shown(value: Any) -> str:
 
 def context_for(web, task) -> dict[str, Any]:
     pep_id = task.variables.get("pepId")
-    out: dict[str, Any] = {"sections": [], "send_back": None}
+    out: dict[str, Any] = {"sections": [], "send_back": None, "returns_waiting": []}
     if not isinstance(pep_id, str):
         return out
+    if task.element_id in ("TypeUpPepTask", "CheckAndFinalisePepTask"):
+        out["returns_waiting"] = [
+            {"id": stored.id, "received": stored.received_at, "flags": len(stored.findings)}
+            for stored in web.store.returns.for_pep(pep_id) if stored.status == PENDING
+        ]
     if task.element_id == "CheckAndFinalisePepTask":
         for section, title in SECTION_TITLES.items():
             content = web.store.section(pep_id, section)

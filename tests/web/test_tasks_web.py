@@ -90,3 +90,28 @@ def test_a_draft_never_freezes_the_forms_option_lists(world, session_for):
     assert sw.delete(f"/api/v1/user-tasks/{task.user_task_key}/draft").status_code == 204
     assert "venueCode" not in sw.get(f"/api/v1/user-tasks/{task.user_task_key}/form").json()["data"] or \
         sw.get(f"/api/v1/user-tasks/{task.user_task_key}/form").json()["draftSavedAt"] is None
+
+
+def test_a_form_returned_and_waiting_for_review_is_shown_at_type_up_and_finalise(world, session_for):
+    """A health visitor's flagged form (the process does not wait for it), or one that
+    came after the meeting started, waits on the review list. Business support typing
+    up the PEP and the worker finalising it see it there and then, with the link to
+    review it: its answers are not in the PEP until it is reviewed."""
+    world.child_looked_after("C-0001", "2026-09-14")
+    task = drive_until(world, "TypeUpPepTask")
+    pep_id = task.variables["pepId"]
+    bs, sw = session_for("st-0011"), session_for("st-0001")
+    assert "waits for review" not in bs.get(f"/tasks/{task.user_task_key}").text
+    document = world.store.record_document(pep_id, "returned", "returned.docx", content=b"form", actor="system")
+    stored = world.store.returns.add(pep_id, document.id, form_version=1, latest_form_version=1, values={},
+                                     findings=[{"kind": "outside-answers", "text": "call me"}], changes=[],
+                                     actor="health visitor")
+    page = bs.get(f"/tasks/{task.user_task_key}").text
+    assert "A form returned for this PEP waits for review" in page
+    assert f'href="/reviews/{stored.id}"' in page and "1 thing flagged" in page
+    finalise = drive_until(world, "CheckAndFinalisePepTask")
+    page = sw.get(f"/tasks/{finalise.user_task_key}").text
+    assert "A form returned for this PEP waits for review" in page
+    assert f"Returned form {stored.id}" in page and f'href="/reviews/{stored.id}"' not in page  # not theirs to review
+    world.store.returns.decide(stored.id, "withdrawn", actor="ST-0011")
+    assert "waits for review" not in sw.get(f"/tasks/{finalise.user_task_key}").text
