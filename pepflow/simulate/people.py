@@ -36,7 +36,7 @@ from pepflow.council_year import Completion, Note, return_school_form
 from pepflow.domain.enums import PepStatus
 from pepflow.engine.views import UserTask
 from pepflow.meetings import MeetingDates
-from pepflow.return_review import decide, review_task
+from pepflow.return_review import REVIEW_TASK, decide
 from pepflow.roleplay import RolePlayer
 from pepflow.school_returns import QUERY_REASONS
 from pepflow.store.returns import QUERIED
@@ -90,6 +90,7 @@ class CouncilCaseworkers:
             if staff.candidate_group:
                 self.teams[staff.candidate_group].append(staff.id)
         self.typed: dict[tuple[str, date], int] = defaultdict(int)
+        self.settled: set[int] = set()  # returns waiting for review of PEPs final or cancelled
 
     def officer_for(self, task: UserTask) -> str:
         """The business support officer of the PEP's locality who takes it (the same
@@ -142,13 +143,19 @@ class CouncilCaseworkers:
         list (the product takes nothing into it). Returns how many were decided."""
         app = self.app
         decided = 0
-        for stored in app.store.returns.pending():
-            if self.working_days.working_days_between(local_date(stored.received_at), today) < 1:
-                continue
-            if review_task(app.engine, stored.id) is not None:
+        waiting = [stored for stored in app.store.returns.pending() if stored.id not in self.settled
+                   and self.working_days.working_days_between(local_date(stored.received_at), today) >= 1]
+        if not waiting:
+            return 0
+        # one look at the task list a day, not one per return: a return no PEP takes in any
+        # more stays on the list all year, and a bigger council has hundreds
+        in_tasks = {task.variables.get("schoolReturnId") for task in app.engine.user_tasks(element_id=REVIEW_TASK)}
+        for stored in waiting:
+            if stored.id in in_tasks:
                 continue  # in a task: done through the task list (work)
             pep = app.store.pep(stored.pep_id)
             if pep.status in (PepStatus.FINAL, PepStatus.CANCELLED):
+                self.settled.add(stored.id)  # for good: nothing is taken into such a PEP
                 continue
             answers = self.roles.review_answers(stored.id)
             group = app.store.business_support_group(app.store.child(pep.child_id).locality or "")
