@@ -96,10 +96,14 @@ class CouncilCaseworkers:
         """The business support officer of the PEP's locality who takes it (the same
         one when a PEP comes back for changes)."""
         group = task.candidate_groups[0] if task.candidate_groups else ""
+        return self._officer(group, task.variables.get("pepId"), f"task {task.user_task_key}")
+
+    def _officer(self, group: str, pep_id: str | None, what: str) -> str:
+        """The officer of ``group`` who handles ``pep_id``'s work (drawn once per PEP)."""
         team = self.teams.get(group)
         if not team:
-            raise LookupError(f"nobody in candidate group {group!r} for task {task.user_task_key}")
-        return team[int(self.draw("officer", task.variables.get("pepId")) * len(team))]
+            raise LookupError(f"nobody in candidate group {group!r} for {what}")
+        return team[int(self.draw("officer", pep_id) * len(team))]
 
     def _due(self, task: UserTask, today: date) -> bool:
         usual, slow = self.DELAYS.get(task.element_id, ((0,), 0))
@@ -159,10 +163,7 @@ class CouncilCaseworkers:
                 continue
             answers = self.roles.review_answers(stored.id)
             group = app.store.business_support_group(app.store.child(pep.child_id).locality or "")
-            team = self.teams.get(group)
-            if not team:
-                raise LookupError(f"nobody in business support group {group!r} to review returned form {stored.id}")
-            officer = team[int(self.draw("officer", pep.id) * len(team))]
+            officer = self._officer(group, pep.id, f"returned form {stored.id}")
             if answers["reviewDecision"] == "accept":
                 await decide(app, stored.id, "accept", actor=officer)
             else:

@@ -47,13 +47,14 @@ class WorkloadFacts:
     business_support_officers: int
 
 
-#: the PEPs awaiting their form, built once and read through Core (the simulated
-#: schools ask every day; issue 16)
 def _last_return(column: sa.ColumnElement) -> sa.ScalarSelect:
+    """``column`` of the PEP's latest return (a correlated subquery of the PEP row)."""
     return (sa.select(column).where(SchoolReturnRow.pep_id == PepRow.id)
             .order_by(SchoolReturnRow.id.desc()).limit(1).scalar_subquery())
 
 
+#: the PEPs awaiting their form, with their latest return, built once and read through
+#: Core (the simulated schools ask every day; issue 16)
 _AWAITING_FORM = (
     sa.select(PepRow.id, PepRow.child_id, PepRow.setting_id, PepRow.form_sent_at, PepRow.meeting_at,
               _last_return(SchoolReturnRow.status), _last_return(SchoolReturnRow.received_at),
