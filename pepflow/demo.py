@@ -104,7 +104,8 @@ class EveryoneOnTime:
 
     def work(self, today: date, now: datetime, tasks: Sequence[UserTask]) -> Iterable[Completion]:
         for task in tasks:
-            yield Completion(task, self.roles.actor_for(task), self.roles.variables_for(task, now))
+            if not self.roles.waits(task):
+                yield Completion(task, self.roles.actor_for(task), self.roles.variables_for(task, now))
 
 
 async def run_demo(data_dir: Path, *, until: date = END, fresh: bool = True, progress: Callable[[date], None] | None = None) -> DemoResult:

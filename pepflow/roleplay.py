@@ -19,6 +19,7 @@ from .meetings import MeetingDates
 from .store import RecordsStore
 from .store.allocations import owner_on
 from .store.quality import QualityRecords
+from .store.returns import PENDING
 from .domain.enums import StaffRole
 from .quality import RATE_TASK, REVIEWER_GROUP
 
@@ -54,6 +55,15 @@ class RolePlayer:
         self.return_pep_at_first_check = return_pep_at_first_check
         self.send_back = send_back
         self._returned: set[str] = set()
+
+    def waits(self, task: UserTask) -> bool:
+        """Whether the person leaves ``task`` for now, as the task page tells them to:
+        the PEP is not finalised while a form returned for it waits for business
+        support's review (the product would refuse it)."""
+        if task.element_id != "CheckAndFinalisePepTask":
+            return False
+        pep_id = task.variables.get("pepId")
+        return any(stored.status == PENDING for stored in self.store.returns.for_pep(pep_id))
 
     def actor_for(self, task: UserTask) -> str:
         """The staff id of who completes ``task``: its assignee (a login), else a member

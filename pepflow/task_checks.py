@@ -3,7 +3,7 @@ completes, so the web and the CLI refuse a bad value there and then with the rea
 (the embedded engine calls :meth:`TaskChecks.check`, registered by the composition
 root). On Camunda 8, where Tasklist completes the task, the diagram's next step checks
 the same values with the same rule and sends the task back with the reason
-(``CheckInitialMeetingDateTask``, ``RecordMeetingOutcomeTask``).
+(``CheckInitialMeetingDateTask``, ``RecordMeetingOutcomeTask``, ``CheckFinaliseTask``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def _dated_fields(form_id: str, values: dict[str, Any]) -> list[tuple[str, Any]]
 
 class TaskChecks:
     """Meeting dates (the one rule of :mod:`pepflow.domain.meeting_dates`) in the forms
-    that set them."""
+    that set them; no PEP approved as final while a form returned for it waits for
+    review."""
 
     def __init__(self, casework: Casework) -> None:
         self.casework = casework
@@ -34,6 +35,11 @@ class TaskChecks:
     def check(self, task, submitted: dict[str, Any]) -> None:
         values = {**task.variables, **submitted}
         pep_id = values.get("pepId")
+        if pep_id and task.form_id == "finalise-pep" and submitted.get("pepApproved") is True:
+            problem = self.casework.finalise_problem(pep_id)
+            if problem is not None:  # returning it for changes stays open to the person
+                raise InvalidVariables(problem, problems=[f"pepApproved: {problem}"])
+            return
         if not pep_id or task.form_id not in ("arrange-initial-meeting", "record-pep-meeting"):
             return
         pep = self.casework.store.pep(pep_id)

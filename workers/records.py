@@ -20,10 +20,11 @@ CHECK_MEETING_DATES = "check-meeting-dates"
 RECORD_PEP_MEETING = "record-pep-meeting"
 UPDATE_PEP_STATUS = "update-pep-status"
 RESCHEDULE_PEP_MEETING = "reschedule-pep-meeting"
+CHECK_FINALISE = "check-finalise"
 TASK_TYPES = (
     CREATE_PEP_RECORD, SCHEDULE_PEP_DATES, TAKE_IN_SCHOOL_FORM, COMPLETE_PEP,
     SCHEDULE_SETTING_CHANGE_PEP, CLOSE_PEP_CASE, CHECK_MEETING_DATES, RECORD_PEP_MEETING, UPDATE_PEP_STATUS,
-    RESCHEDULE_PEP_MEETING,
+    RESCHEDULE_PEP_MEETING, CHECK_FINALISE,
 )
 
 
@@ -74,6 +75,10 @@ def build_router(casework: Casework) -> ZeebeTaskRouter:
     @router.task(task_type=UPDATE_PEP_STATUS)
     async def update_pep_status(pepId: str, job: Job, returnReasonCode: str | None = None) -> dict[str, Any]:
         return await asyncio.to_thread(casework.update_pep_status, pepId, job.custom_headers["status"], returnReasonCode)
+
+    @router.task(task_type=CHECK_FINALISE)
+    async def check_finalise(pepId: str) -> dict[str, Any]:
+        return await asyncio.to_thread(casework.check_finalise, pepId)
 
     @router.task(task_type=SCHEDULE_SETTING_CHANGE_PEP)
     async def schedule_setting_change_pep(childId: str, settingChangedOn: str, pepId: str | None = None) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """Boxes 6 and 7 of the flowchart: the final PEP made (with its PDF copy), and the
 term's PEP completed with the next one opened, or the cycle ended as the young person
-ages out. Distribution to the attendees is ``send_secure_email`` (template final-pep)."""
+ages out. Distribution to the attendees is ``send_secure_email`` (template final-pep).
+
+An approved PEP is not made final while a form returned for it waits for business
+support's review (:meth:`FinalPepStage.finalise_problem`): its answers are not in the
+PEP yet, and a final PEP never changes."""
 
 from __future__ import annotations
 
@@ -8,13 +12,51 @@ from typing import Any
 
 from ..documents import MeetingRecord, SchoolReturn, render_final_pep
 from ..domain.enums import DocumentKind, PepSection, PepStatus
+from ..domain.meeting_dates import long_date
 from ..domain.rules import aged_out
 from ..pep_content import finalised_by
+from ..store.returns import PENDING, StoredReturn
 from .base import SYSTEM, at_local, iso, local_date, parse_instant
 from .context import Stage
 
+#: ``finaliseHeldReason``: the PEP was approved while a returned form waited for review
+RETURN_AWAITS_REVIEW = "returned-form-awaits-review"
+
 
 class FinalPepStage(Stage):
+    def returns_awaiting_review(self, pep_id: str) -> list[StoredReturn]:
+        """The forms returned for the PEP that wait for business support's review (a
+        health visitor's flagged form, which the process does not wait for; a form that
+        came back after the meeting started): on the review list, not yet in the PEP."""
+        return [stored for stored in self.ctx.store.returns.for_pep(pep_id) if stored.status == PENDING]
+
+    def finalise_problem(self, pep_id: str) -> str | None:
+        """Why the PEP may not be made final now, in words for the person finalising it,
+        or None. Dates and how many, never what the school wrote."""
+        waiting = self.returns_awaiting_review(pep_id)
+        if not waiting:
+            return None
+        days = ", ".join(long_date(local_date(stored.received_at)) for stored in waiting)
+        which = f"A form returned for this PEP on {days} waits" if len(waiting) == 1 else (
+            f"{len(waiting)} forms returned for this PEP (on {days}) wait")
+        return (f"{which} for business support's review: its answers are not in the PEP yet, and a "
+                f"final PEP cannot be changed. Ask business support to review it (Returned forms), "
+                f"then finalise the PEP; or return the PEP for changes.")
+
+    def check_finalise(self, pep_id: str) -> dict[str, Any]:
+        """The step after an approved "Check and finalise PEP" (Camunda 8's Tasklist
+        completes the task without the product's own check): while a returned form waits
+        for review the task goes back to the person, with ``finaliseHeldReason`` and no
+        answer chosen, and the hold is kept in the PEP's history."""
+        pep = self.ctx.store.pep(pep_id)
+        waiting = [] if pep.status.is_closed else self.returns_awaiting_review(pep_id)
+        if not waiting:  # (closed: a retried job after the PEP moved on)
+            return {"finaliseHeldReason": None}
+        self.ctx.store.record_event("pep", pep_id, "finalise-held", actor=SYSTEM, details={
+            "code": RETURN_AWAITS_REVIEW, "school_return_ids": [stored.id for stored in waiting],
+        })
+        return {"finaliseHeldReason": RETURN_AWAITS_REVIEW, "pepApproved": None}
+
     def generate_final_pep(self, pep_id: str, attendee_ids: list[str], next_meeting_dates: list[str] | None,
                            purpose: str | None = None) -> dict[str, Any]:
         """Render and keep the final PEP (and its PDF copy). With a ``purpose`` (the

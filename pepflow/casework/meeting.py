@@ -20,7 +20,7 @@ from .context import Stage
 #: in the loop of box 6, each round's form starts empty (Tasklist fills a form from
 #: the process variables)
 TYPE_UP_FORM_CLEARED = {"typedUp": None}
-FINALISE_FORM_CLEARED = {"pepApproved": None, "returnReasonCode": None}
+FINALISE_FORM_CLEARED = {"pepApproved": None, "returnReasonCode": None, "finaliseHeldReason": None}
 
 
 class MeetingStage(Stage):

@@ -110,6 +110,8 @@ class Casework:
     escalate_overdue = _step("meeting", MeetingStage.escalate_overdue)
 
     # ------------------------------------------------------------ boxes 6 and 7
+    finalise_problem = _step("final_pep", FinalPepStage.finalise_problem)
+    check_finalise = _step("final_pep", FinalPepStage.check_finalise)
     generate_final_pep = _step("final_pep", FinalPepStage.generate_final_pep)
     complete_pep = _step("final_pep", FinalPepStage.complete_pep)
 

@@ -105,6 +105,8 @@ PEP_VARIABLES: dict[str, Kind] = {
     "queryReasonCode": Kind.CODE,
     "variant": Kind.CODE,
     "returnReasonCode": Kind.CODE,
+    # why an approved PEP was not finalised (check-finalise): a returned form waits for review
+    "finaliseHeldReason": Kind.CODE,
     "venueCode": Kind.CODE,
     # option lists the forms read (set by the process; labels are role + reference)
     "contactOptions": Kind.OPTIONS,

@@ -124,7 +124,7 @@ class CouncilCaseworkers:
         for task in sorted(tasks, key=self._order):
             if task.element_id == TYPE_UP:
                 typing.append(task)
-            elif self._due(task, today):
+            elif self._due(task, today) and not self.roles.waits(task):
                 answers = self.roles.variables_for(task, now)
                 if task.element_id == "RecordMeetingTask":
                     answers = self._spread(task, answers, today)

@@ -117,7 +117,7 @@ async def play_until(world: PepWorld, key: int, done, *, limit: int = 100) -> No
     for _ in range(limit):
         if done():
             return
-        tasks = world.engine.user_tasks(process_instance_key=key)
+        tasks = [t for t in world.engine.user_tasks(process_instance_key=key) if not roles.waits(t)]
         if tasks:
             for task in tasks:
                 world.engine.complete_user_task(task.user_task_key, roles.variables_for(task, world.clock.now()), actor=roles.actor_for(task))

@@ -113,5 +113,14 @@ def test_a_form_returned_and_waiting_for_review_is_shown_at_type_up_and_finalise
     page = sw.get(f"/tasks/{finalise.user_task_key}").text
     assert "A form returned for this PEP waits for review" in page
     assert f"Returned form {stored.id}" in page and f'href="/reviews/{stored.id}"' not in page  # not theirs to review
+    # approving is refused with the reason and what to do; the task stays where it was
+    approve = {"variables": {"pepApproved": True}}
+    refused = sw.post(f"/api/v1/user-tasks/{finalise.user_task_key}/completion", json=approve)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "waits for business support's review" in detail["message"] and "call me" not in refused.text
+    assert detail["problems"][0].startswith("pepApproved: ")
+    assert world.engine.user_task(finalise.user_task_key).state == "CREATED"
     world.store.returns.decide(stored.id, "withdrawn", actor="ST-0011")
     assert "waits for review" not in sw.get(f"/tasks/{finalise.user_task_key}").text
+    assert sw.post(f"/api/v1/user-tasks/{finalise.user_task_key}/completion", json=approve).status_code == 204
