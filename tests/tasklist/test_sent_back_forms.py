@@ -89,6 +89,16 @@ def test_type_up_says_why_the_pep_was_sent_back(browser, code, words):
     assert worked.prefilled == {}
 
 
+def test_finalise_says_why_an_approved_pep_was_not_made_final(browser):
+    """``CheckFinaliseTask`` sent the task back: a returned form waits for review."""
+    held = {"finaliseHeldReason": "returned-form-awaits-review", "pepApproved": None, "returnReasonCode": None}
+    worked = browser.work(_form("finalise-pep"), held, {"pepApproved": True}, NOW)
+    assert "Not finalised: a form returned for this PEP waits for business support's review" in worked.text
+    assert worked.ok and worked.data["pepApproved"] is True
+    first_visit = browser.work(_form("finalise-pep"), {**held, "finaliseHeldReason": None}, {"pepApproved": True}, NOW)
+    assert "Not finalised" not in first_visit.text
+
+
 def test_every_return_reason_the_finalise_form_offers_has_words_in_type_up():
     reasons = next(c for c in _form("finalise-pep")["components"] if c.get("key") == "returnReasonCode")["values"]
     text = next(c for c in _form("type-up-pep")["components"] if c["type"] == "text")["text"]
