@@ -12,7 +12,7 @@ from ..domain.enums import DocumentKind, PepStatus, Variant
 from ..meeting_options import contact_options
 from ..ownership import assignment_for, team_manager_group
 from ..store import records as r
-from ..store.returns import PENDING
+from ..store.returns import ACCEPTED, PENDING, QUERIED, WITHDRAWN
 from .base import SYSTEM, at_local, iso, local_date, parse_instant
 from .context import Stage
 
@@ -123,12 +123,14 @@ class TermlyFormStage(Stage):
             # sent at entry): take it in, never ask again
             self.ctx.store.escalations.resolve(pep.id, ("form-not-sent",), "form already returned")
             latest = self.returns.latest(pep.id)
-            if latest is not None and latest.status == PENDING:
+            if latest is not None and latest.status != ACCEPTED:
                 # ... unless it waits for business support's review (something flagged):
                 # then the process waits for it as for a form returned on time. The
                 # engine kept the return's message, so it is taken in at once and the
                 # review task is made; skipped, the school's answers never reached the
-                # PEP and nobody was asked to look at them
+                # PEP and nobody was asked to look at them. Business support asked the
+                # school again (or withdrew it): the process waits for the next return,
+                # and the reminder goes if it does not come
                 return {"formAlreadyReturned": False}
             self.ctx.advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self.ctx.now())
             return {"formAlreadyReturned": True}
@@ -245,14 +247,20 @@ class TermlyFormStage(Stage):
         """The process reaches a returned form: taken in when it was accepted (nothing
         flagged, or accepted when it came), else business support reviews it."""
         stored = self.ctx.store.returns.get(school_return_id) if school_return_id else self.returns.latest(pep_id)
-        if stored is not None and stored.status == "pending":
+        if stored is not None and stored.status == PENDING:
             report = self.returns.report(stored.id)
             return {
-                "schoolReturnId": stored.id, "returnNeedsReview": True, "returnFlagCount": report.flag_count,
-                "returnChangeCount": len(report.changes), **REVIEW_FORM_CLEARED,
+                "schoolReturnId": stored.id, "returnNeedsReview": True, "returnAskedAgain": False,
+                "returnFlagCount": report.flag_count, "returnChangeCount": len(report.changes), **REVIEW_FORM_CLEARED,
             }
+        if stored is not None and stored.status in (QUERIED, WITHDRAWN):
+            # decided on the review list before the process came to it (a return that
+            # came before the form was asked for, or while this step waited): the school
+            # was asked again, or the file withdrawn; nothing is taken in, the process
+            # waits for the next return
+            return {"schoolReturnId": stored.id, "returnNeedsReview": False, "returnAskedAgain": True}
         self.ctx.advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self.ctx.now())
-        return {"returnNeedsReview": False, **({"schoolReturnId": stored.id} if stored is not None else {})}
+        return {"returnNeedsReview": False, "returnAskedAgain": False, **({"schoolReturnId": stored.id} if stored is not None else {})}
 
     async def decide_school_return(self, pep_id: str, school_return_id: int, decision: str, reason_code: str | None) -> dict[str, Any]:
         """After the review: take the form in (accepted), or mail the school the query

@@ -99,6 +99,7 @@ PEP_VARIABLES: dict[str, Kind] = {
     # the review of a returned form (pepflow/school_returns.py): counts, flags, codes
     "returnNeedsReview": Kind.BOOLEAN,
     "returnAccepted": Kind.BOOLEAN,
+    "returnAskedAgain": Kind.BOOLEAN,  # the return a message names was asked again or withdrawn
     "returnFlagCount": Kind.INTEGER,
     "returnChangeCount": Kind.INTEGER,
     "reviewDecision": Kind.CODE,

@@ -6,7 +6,7 @@ against the form) or ask the school again (a secure mail; the process waits for 
 next return). Partial returns merge, each change shown; every version of the form
 opens with its own password; a final PEP takes no return."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,8 +20,8 @@ from pepflow.school_returns import InvalidEdits, SchoolReturns
 
 from .conftest import T0
 from .helpers import (
-    ARRANGED_C0001, OAKRIDGE_DT, SW_PART_DONE, active, complete, elements, mail_kinds, school_answers, start,
-    the_task, variables,
+    ARRANGED_C0001, OAKRIDGE_DT, SW_PART_DONE, active, advance_to, complete, elements, mail_kinds, school_answers,
+    start, the_task, variables,
 )
 
 PEP = "PEP-C-0001-2026-AUT"
@@ -308,3 +308,37 @@ async def test_a_form_returned_before_it_was_asked_for_and_already_reviewed_goes
     assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert "ReviewReturnedFormTask" not in elements(world, key, "ACTIVATED")
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["sdq_score"] == 14
+
+
+async def test_a_form_returned_before_it_was_asked_for_and_asked_again_is_awaited_not_taken_in(make_world):
+    """Business support asked the school again about its early return (review list)
+    before the process reached the form. The process took any such return as taken
+    in: the PEP said "form returned", no reminder went, and the school's next return
+    was awaited by nobody. Now it waits for the next return, as after a query in the
+    review task: the kept message of the queried return takes nothing in, the
+    reminder goes if nothing comes, and the next return is reviewed."""
+    world = make_world(T0)
+    key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
+    await world.runtime.run_until_idle()
+    first = await returned(world, with_attendance(fill_form(the_form(world), school_answers(date(2026, 9, 15))), "ninety"))
+    await decide(world, first.details["schoolReturnId"], "ask-again", actor="ST-0030", query="Attendance as a percentage, please.")
+    world.new_mail()
+    await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
+    await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
+    assert active(world, key) == WAITING
+    assert variables(world, key)["returnAskedAgain"] is True
+    assert "SchoolFormTakenInEndEvent" not in elements(world, key)
+    assert world.store.pep(PEP).status == PepStatus.FORM_SENT and world.store.section(PEP, PepSection.SCHOOL_RETURN) is None
+    assert not [m for _, m in world.new_mail() if m.recipients == OAKRIDGE_DT and m.attachments]  # not sent again
+
+    # nothing came by the reminder date: "not yet received" goes (after a query it does)
+    await advance_to(world, datetime.fromisoformat(variables(world, key)["formReminderAt"].replace("Z", "+00:00")))
+    assert "pep-form-reminder" in mail_kinds(world, PEP)
+
+    # the school's answer to the query is reviewed, then taken in
+    second = await returned(world, fill_form(the_form(world), school_answers(date(2026, 9, 17))))
+    assert active(world, key) == REVIEWING and variables(world, key)["schoolReturnId"] == second.details["schoolReturnId"]
+    await decide(world, second.details["schoolReturnId"], "accept", actor="ST-0030")
+    assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
+    assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["attendance_percent"] == "96.2"
+    assert world.store.pep(PEP).status == PepStatus.FORM_RETURNED
