@@ -16,10 +16,17 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml ./
+COPY pyproject.toml setup.py ./
 COPY pepflow ./pepflow
 COPY workers ./workers
-RUN pip install . \
+# gcc and OpenSSL's headers build the password spin's C part (setup.py) and go again;
+# the image keeps only the OpenSSL library it links to
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
+ && pip install . \
+ && (cd / && python -c "from pepflow.documents._spin import spin") \
+ && apt-get purge -y --auto-remove gcc libc6-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/pepflow --create-home pep \
  && rm -rf /app/pepflow /app/workers
 

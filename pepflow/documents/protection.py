@@ -15,9 +15,11 @@ message) and no e-mail ever carries a file together with its password. See
 Speed. The password-hash spin (H0 = SHA-512(salt + password), then 100,000 times
 Hn = SHA-512(n as 4 bytes LE + Hn-1)) is the cost of each file, on purpose: it is what
 makes guessing passwords slow. msoffcrypto-tool runs it with ``struct.pack`` and a
-method lookup per iteration; :func:`_spin` runs the same hash chain with precomputed
-counters (constants of the algorithm, not secrets) and a bound OpenSSL constructor,
-about 25% faster. Nothing is shared between files: every file gets fresh random salts,
+method lookup per iteration. :func:`_spin` runs the chain in C (``_spin.c``: OpenSSL's
+SHA-512 over each 68-byte block, the interpreter released; about half the CPU of the
+Python loop, ``bench/spin_bench.py``) once it has given the same answer as the Python
+loop; where it was not built, the Python loop with precomputed counters (constants of
+the algorithm, not secrets) and the fastest SHA-512 constructor, and the log says so. Nothing is shared between files: every file gets fresh random salts,
 a fresh verifier and a fresh 256-bit package key. The rest of the format (payload
 segments, data integrity HMAC, the XML descriptor, the OLE container) is
 msoffcrypto-tool's own code, and decryption is entirely msoffcrypto-tool's, so every
@@ -33,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -74,6 +77,8 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 255  # Word's limit
 MAX_ENCRYPTION_INFO_BYTES = 64 * 1024
 
+log = logging.getLogger(__name__)
+
 ENC_NS = "http://schemas.microsoft.com/office/2006/encryption"
 PW_NS = "http://schemas.microsoft.com/office/2006/keyEncryptor/password"
 
@@ -94,13 +99,39 @@ def _counters(spin_count: int) -> tuple[bytes, ...]:
 
 def _spin(password: str, salt: bytes, spin_count: int = SPIN_COUNT) -> bytes:
     """MS-OFFCRYPTO 2.3.4.11 iterated hash: H0 = H(salt + pw), Hn+1 = H(n + Hn)."""
+    h0 = hashlib.sha512(salt + password.encode("utf-16-le")).digest()
+    chain = _c_chain()
+    if chain is not None:
+        return chain(h0, spin_count)
+    return _python_chain(h0, spin_count)
+
+
+def _python_chain(h: bytes, spin_count: int) -> bytes:
+    """The spin's chain from H0 in Python (the reference the C chain is checked against)."""
     sha512 = _sha512_constructor()
-    h = sha512(salt + password.encode("utf-16-le")).digest()
     for counter in _counters(spin_count) if spin_count == SPIN_COUNT else (
         i.to_bytes(4, "little") for i in range(spin_count)
     ):
         h = sha512(counter + h).digest()
     return h
+
+
+@lru_cache(maxsize=1)
+def _c_chain() -> Callable[[bytes, int], bytes] | None:
+    """The C chain (``pepflow.documents._spin``), if it was built and gives the Python
+    chain's answer (checked once, on 0, 1 and 1,000 rounds); else None, and the log
+    says the spins run in Python (about twice the CPU)."""
+    try:
+        from pepflow.documents._spin import spin
+    except ImportError as exc:
+        log.warning("the password spin runs in Python (about twice the CPU): its C part was not built (%s); "
+                    "reinstall with a C compiler and OpenSSL's headers (Debian: gcc, libssl-dev)", exc)
+        return None
+    h0 = hashlib.sha512(b"pepflow spin check").digest()
+    if any(spin(h0, n) != _python_chain(h0, n) for n in (0, 1, 1000)):
+        log.error("the password spin runs in Python: its C part gave another answer than the Python chain")
+        return None
+    return spin
 
 
 @lru_cache(maxsize=1)

@@ -125,6 +125,29 @@ def test_fast_spin_is_the_agile_iterated_hash():
     assert _spin("pässwörd", salt, 10) == expected.digest()
 
 
+def test_the_spin_runs_in_c_and_gives_msoffcrypto_s_chain_for_any_count():
+    """The C chain is built by the install (setup.py) and used; it gives the reference
+    implementation's answer whatever the password, salt and count."""
+    from pepflow.documents import protection
+
+    assert protection._c_chain() is not None, "the C spin was not built: reinstall with gcc and libssl-dev"
+    for password, salt, count in (("k7mq-2xfp-9rtc-4hwn", bytes(16), 0), ("pässwörd", b"\xff" * 16, 1),
+                                  ("x" * 255, bytes(range(16)), 255), ("a1", bytes(range(16, 32)), 65_537)):
+        expected = ECMA376Agile._derive_iterated_hash_from_password(password, salt, "SHA512", count)
+        assert _spin(password, salt, count) == expected.digest()
+
+
+def test_the_c_spin_refuses_what_is_not_a_chain():
+    from pepflow.documents._spin import spin
+
+    h0 = bytes(64)
+    with pytest.raises(ValueError, match="64-byte"):
+        spin(h0[:63], 10)
+    for count in (-1, 2**32):
+        with pytest.raises(ValueError, match="from 0 to 4,294,967,295"):
+            spin(h0, count)
+
+
 def test_package_key_is_a_full_256_bit_random_key(protected):
     """msoffcrypto pads a 16-byte key with 0x36; ours is 32 random bytes."""
     office = msoffcrypto.OfficeFile(io.BytesIO(protected))
