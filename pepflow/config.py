@@ -39,7 +39,7 @@ class AppSettings(BaseSettings):
     # default: one per core (none on one core); 0 does it all in-process
     document_processes: int | None = Field(default=None, ge=0, le=32)
     # calls each document worker makes before it is replaced by a fresh one: the C
-    # memory python-docx/lxml leave in a worker is never given back (docs/simulate.md,
+    # memory python-docx/lxml leave in a worker is never given back (docs/simulate-speed-log.md,
     # "Workers recycled"); 0 keeps the workers for the product's life
     document_recycle_after: int = Field(default=1000, ge=0, le=1_000_000)
     # without a relay: true runs the local STARTTLS outbox in a process of its own,

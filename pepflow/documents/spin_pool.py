@@ -59,14 +59,14 @@ def default_processes() -> int:
     One per core, not one fewer: the product's process spends much of a busy day
     waiting for documents, and a second worker keeps both cores working while it does
     (a 100-child year took 0.87-0.89 of the time with two workers instead of one on two
-    cores; docs/simulate.md). On one core a worker would only add the pickling."""
+    cores; docs/simulate-speed-log.md). On one core a worker would only add the pickling."""
     cores = os.cpu_count() or 1
     return cores if cores > 1 else 0
 
 
 #: how much lower than the product's process the document workers run (``nice``):
 #: the engine, the web pages and the final PDFs come first; the spins, forms and
-#: read-backs take what is left of the cores (docs/simulate.md, "Workers behind the product")
+#: read-backs take what is left of the cores (docs/simulate-speed-log.md, "Workers behind the product")
 WORKER_NICENESS = 10
 
 

@@ -137,7 +137,7 @@ class LocalOutboxServer:
     would, rather than in a thread of the caller's: its TLS, SMTP parsing and file
     writing then take nothing from the interpreter the engine and the jobs share
     (2.9% of the product's samples in a simulated 200-child year; ``PEP_OUTBOX_PROCESS``,
-    off by default for its 50 MiB, see docs/simulate.md). The child stops when told
+    off by default for its 50 MiB, see docs/simulate-speed-log.md). The child stops when told
     to, or when the caller's end of the pipe closes (the caller died).
     """
 
