@@ -6,7 +6,8 @@
   version the council sends (returned forms stay in the records), an ``.eml`` in the outbox for every message sent, a tagged PDF for every
   final PEP document, nothing left queued or failed, no incident.
 - No returned form of an open PEP still waits for business support's review at the
-  end of the year (one that came in the year's last two working days may).
+  end of the year (one that came in the year's last two working days may), and no PEP
+  was made final while a form returned for it waited for review.
 - No step failed, not even once: nothing in a simulated year is down (the outbox is
   local, the records on this machine), so a failed attempt is a defect of the product
   even when its retry went through, and it would be lost from sight in the log.
@@ -63,6 +64,10 @@ def check_invariants(app: App, plan: CouncilPlan, counts: dict[str, int], eml_fi
         if working_days.working_days_between(local_date(stored.received_at), plan.end) >= 2:
             problems.append(f"returned form {stored.id} of {stored.pep_id} ({pep.status.value}) still waits for review "
                             f"since {local_date(stored.received_at)}")
+    for pep_id, return_id, finalised, decided in queries.finalised_before_review():
+        when = f"reviewed {decided:%Y-%m-%d %H:%M}" if decided else "still not reviewed"
+        problems.append(f"{pep_id} was made final at {finalised:%Y-%m-%d %H:%M} while returned form {return_id} "
+                        f"waited for review ({when})")
     worker = app.runtime.worker
     problems += [f"{count} failed attempt(s) of job {job_type}, the first: {worker.first_failure[job_type]}"
                  for job_type, count in sorted(worker.failed.items())]

@@ -135,3 +135,17 @@ class WorkloadQueries:
             result.setdefault(child_id, []).append((status, created, updated))
         return result
 
+    def finalised_before_review(self) -> list[tuple[str, int, datetime, datetime | None]]:
+        """``(pep id, return id, finalised at, decided at)`` for every final PEP made
+        while a form returned for it still waited for review (decided later, or not yet):
+        none should be (docs/process-rules.md, rule 14a)."""
+        waited = sa.or_(SchoolReturnRow.decided_at.is_(None), SchoolReturnRow.decided_at > PepRow.finalised_at)
+        with self._store.uow.read() as s:
+            rows = s.execute(
+                sa.select(PepRow.id, SchoolReturnRow.id, PepRow.finalised_at, SchoolReturnRow.decided_at)
+                .join(SchoolReturnRow, SchoolReturnRow.pep_id == PepRow.id)
+                .where(PepRow.status == PepStatus.FINAL.value, PepRow.finalised_at.is_not(None),
+                       SchoolReturnRow.received_at < PepRow.finalised_at, waited)
+                .order_by(PepRow.id, SchoolReturnRow.id)
+            ).all()
+        return [(pep_id, return_id, finalised, decided) for pep_id, return_id, finalised, decided in rows]

@@ -170,3 +170,25 @@ def test_forms_awaited_say_their_latest_return(sample_store):
     assert waiting.last_return_at == sample_store.returns.get(second.id).received_at
     assert waiting.last_decided_at is not None and waiting.last_decided_at.tzinfo is not None
     assert sample_store.returns.get(first.id).status == "pending"
+
+
+def test_a_pep_made_final_while_a_return_waited_for_review_is_found(sample_store):
+    """The simulated year's check (rule 14a): a return that came before the PEP was made
+    final and was decided after it, or never, is found; one decided before is not."""
+    from .test_ppp_ledger import finalise
+
+    nothing = {"form_version": 1, "latest_form_version": 1, "values": {}, "findings": [], "changes": []}
+    pep = _pep(sample_store, "C-0001", 2026, "autumn")
+    document = sample_store.record_document(pep.id, "returned", "form.docx", content=b"form", actor=SW)
+    reviewed = sample_store.returns.add(pep.id, document.id, **nothing, actor=SW)
+    sample_store.clock.advance(timedelta(hours=1))
+    sample_store.returns.decide(reviewed.id, "accepted", actor=SW)
+    waiting = sample_store.returns.add(pep.id, document.id, **nothing, actor=SW)
+    late = sample_store.returns.add(pep.id, document.id, **nothing, actor=SW)
+    sample_store.clock.advance(timedelta(hours=1))
+    finalise(sample_store, pep.id)
+    sample_store.clock.advance(timedelta(hours=1))
+    sample_store.returns.decide(late.id, "accepted", actor=SW)
+    found = WorkloadQueries(sample_store).finalised_before_review()
+    assert [(p, r, d is None) for p, r, _, d in found] == [(pep.id, waiting.id, True), (pep.id, late.id, False)]
+
