@@ -19,7 +19,8 @@ method lookup per iteration. :func:`_spin` runs the chain in C (``_spin.c``: Ope
 SHA-512 over each 68-byte block, the interpreter released; about half the CPU of the
 Python loop, ``bench/spin_bench.py``) once it has given the same answer as the Python
 loop; where it was not built, the Python loop with precomputed counters (constants of
-the algorithm, not secrets) and the fastest SHA-512 constructor, and the log says so. Nothing is shared between files: every file gets fresh random salts,
+the algorithm, not secrets) and the fastest SHA-512 constructor, and the log says so.
+Nothing is shared between files: every file gets fresh random salts,
 a fresh verifier and a fresh 256-bit package key. The rest of the format (payload
 segments, data integrity HMAC, the XML descriptor, the OLE container) is
 msoffcrypto-tool's own code, and decryption is entirely msoffcrypto-tool's, so every
