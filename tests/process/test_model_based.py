@@ -2,8 +2,10 @@
 
 Rules are what happens in a council: its events (a child comes into care, leaves care,
 changes school - right, early, late, twice, in the holidays), schools returning forms
-(early, late, twice, for the wrong PEP), caseworkers completing their tasks (with what
-they would enter, with any date at all, late, or never) and the clock moving on,
+(early, late, twice, for the wrong PEP, with something flagged), business support
+deciding returns on the review list (taken in or asked again, before or after the
+process reaches them), caseworkers completing their tasks (with what they would enter,
+with any date at all, late, or never) and the clock moving on,
 across a whole academic year. After every step the invariants a Virtual School relies
 on are checked on the real embedded product (engine, workers, records, documents,
 outbox):
@@ -15,6 +17,7 @@ outbox):
 - every PEP progresses or someone has been told: no task waits past its due date
   without an escalation to the PEP co-ordinator, and no step ends in an incident;
 - every returned form is taken in once (a file twice is refused);
+- no PEP is made final while a form returned for it waits for review;
 - every attendee gets each final PEP exactly once.
 
 CI runs a fixed budget (profile ``ci``); ``PEP_HYPOTHESIS_PROFILE=long`` runs the long
@@ -36,12 +39,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from pepflow.casework import local_date
-from pepflow.documents.fill import fill_form
+from pepflow.documents.fill import edit_document, fill_form, set_text
 from pepflow.domain.enums import DocumentKind, MailStatus, PepStatus
 from pepflow.domain.meeting_dates import is_valid_day
 from pepflow.engine.errors import InvalidVariables
 from pepflow.events import EventRefused
 from pepflow.mail.transport import TransientMailError
+from pepflow.return_review import decide
+from pepflow.school_returns import ReturnRefused
+from pepflow.store.errors import RecordsError
+from pepflow.store.workload import WorkloadQueries
 from pepflow.roleplay import RolePlayer
 from pepflow.demo import school_answers_for
 
@@ -146,6 +153,8 @@ class PepProcessMachine(RuleBasedStateMachine):
         form = store.latest_document(pep_id, DocumentKind.FORM)
         answers = school_answers_for(store.pep(pep_id).variant.value, local_date(self.now))
         filled = fill_form(store.document_content(form.id), answers)
+        if data.draw(st.booleans()):  # an answer the form cannot read: it waits for review
+            filled = edit_document(filled, lambda root: set_text(root, "school.attendance_percent", "most days"))
         twice = data.draw(st.booleans())
         for _ in range(2 if twice else 1):
             before = len(store.documents(pep_id, DocumentKind.RETURNED))
@@ -156,6 +165,21 @@ class PepProcessMachine(RuleBasedStateMachine):
                 continue
             self.accepted_returns[pep_id] += 1
             self.idle()
+
+    @rule(data=st.data(), accept=st.booleans())
+    def business_support_decides_a_return_on_the_review_list(self, data, accept):
+        """Whether or not a review task waits for it (the review page completes the task
+        when there is one), early or late."""
+        waiting = [r for r in self.world.store.returns.pending() if not self.world.store.pep(r.pep_id).status.is_closed]
+        if not waiting:
+            return
+        stored = data.draw(st.sampled_from(waiting))
+        how = ("accept", {}) if accept else ("ask-again", {"query": "Please give the attendance as a percentage."})
+        try:
+            run(decide(self.world, stored.id, how[0], actor="ST-0011", **how[1]))
+        except (ReturnRefused, RecordsError, ValueError):
+            return  # refused with a reason on the page
+        self.idle()
 
     @rule(data=st.data(), how=st.sampled_from(("right", "right", "right", "any-date", "never")))
     def caseworker_works_a_task(self, data, how):
@@ -170,7 +194,9 @@ class PepProcessMachine(RuleBasedStateMachine):
             if "meetingAt" in values:
                 values["meetingAt"] = stamp
             elif "nextPepDate1" in values:
-                values.update(nextPepDate1=stamp, nextMeetingDates=[stamp, *values["nextMeetingDates"][1:]])
+                values["nextPepDate1"] = stamp  # the form's date field (its expression computes the list)
+                if "nextMeetingDates" in values:
+                    values["nextMeetingDates"] = [stamp, *values["nextMeetingDates"][1:]]
         try:
             self.world.engine.complete_user_task(task.user_task_key, values, actor=self.roles.actor_for(task))
         except InvalidVariables:
@@ -250,6 +276,11 @@ class PepProcessMachine(RuleBasedStateMachine):
             assert len({d.sha256 for d in returned}) == len(returned)
             taken = [a for a in store.audit_entries("pep", pep_id) if a.action == "update" and "form_returned_at" in a.diff]
             assert len(taken) <= 1, f"{pep_id} taken in {len(taken)} times"
+
+    @invariant()
+    def no_pep_is_made_final_while_a_return_waits_for_review(self):
+        found = WorkloadQueries(self.world.store).finalised_before_review()
+        assert found == [], f"made final while a returned form waited for review: {found}"
 
     @invariant()
     def every_attendee_gets_each_final_pep_once(self):
