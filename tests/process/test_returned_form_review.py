@@ -20,8 +20,8 @@ from pepflow.school_returns import InvalidEdits, SchoolReturns
 
 from .conftest import T0
 from .helpers import (
-    ARRANGED_C0001, OAKRIDGE_DT, SW_PART_DONE, active, advance_to, complete, elements, mail_kinds, school_answers,
-    start, the_task, variables,
+    ARRANGED_C0001, MEETING_C0001, OAKRIDGE_DT, SW_PART_DONE, active, advance_to, complete, elements, mail_kinds,
+    school_answers, start, the_task, variables,
 )
 
 PEP = "PEP-C-0001-2026-AUT"
@@ -342,3 +342,17 @@ async def test_a_form_returned_before_it_was_asked_for_and_asked_again_is_awaite
     assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["attendance_percent"] == "96.2"
     assert world.store.pep(PEP).status == PepStatus.FORM_RETURNED
+
+
+async def test_the_review_task_is_due_by_the_meeting(make_world):
+    """Found by the model-based test once schools returned flagged forms: the review
+    task had no due date, so Tasklist and the task list showed business support no
+    deadline. The meeting never waits for the form and ends the task, so the review is
+    due when the meeting starts."""
+    world = make_world(T0)
+    key = await form_sent(world)
+    await returned(world, with_attendance(fill_form(the_form(world), school_answers(date(2026, 9, 15))), "ninety"))
+    task = the_task(world, key, "ReviewReturnedFormTask")
+    meeting_at = datetime.fromisoformat(variables(world, key)["meetingAt"].replace("Z", "+00:00"))
+    assert task.due_date == MEETING_C0001 == meeting_at
+
