@@ -46,10 +46,7 @@ async def decide(product, return_id: int, decision: str, *, actor: str, edits: d
         await asyncio.to_thread(product.engine.complete_user_task, task.user_task_key, variables, actor=actor)
     elif decision == "accept":
         if casework.store.pep(report.pep_id).status == PepStatus.FORM_SENT:
-            await asyncio.to_thread(
-                casework.context.advance_status, report.pep_id, PepStatus.FORM_RETURNED,
-                form_returned_at=casework.clock.now(),
-            )
+            await asyncio.to_thread(casework.context.mark_form_returned, report.pep_id)
     else:
         await returns.send_query(return_id)
     return returns.report(return_id)

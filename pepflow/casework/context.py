@@ -130,6 +130,15 @@ class CaseContext:
             pep = self.store.update_pep(pep_id, actor=SYSTEM, **changes)
         return pep
 
+    def mark_form_returned(self, pep_id: str) -> r.Pep:
+        """The school's form is taken in: status form-returned, and the moment it first
+        was. A later return taken in (a second form, or one accepted on the review list
+        before the process reached it) keeps that moment; each return has its own in
+        the returns table and the audit."""
+        pep = self.store.pep(pep_id)
+        first = {} if pep.form_returned_at is not None else {"form_returned_at": self.now()}
+        return self.advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, **first)
+
     def identity(self, pep: r.Pep) -> PepIdentity:
         return PepIdentity(
             pep_reference=pep.id,

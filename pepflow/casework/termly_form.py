@@ -132,7 +132,7 @@ class TermlyFormStage(Stage):
                 # school again (or withdrew it): the process waits for the next return,
                 # and the reminder goes if it does not come
                 return {"formAlreadyReturned": False}
-            self.ctx.advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self.ctx.now())
+            self.ctx.mark_form_returned(pep_id)
             return {"formAlreadyReturned": True}
         kind = template
         if template == "pep-form" and pep.variant == Variant.EARLY_YEARS_NO_SETTING:
@@ -259,7 +259,7 @@ class TermlyFormStage(Stage):
             # was asked again, or the file withdrawn; nothing is taken in, the process
             # waits for the next return
             return {"schoolReturnId": stored.id, "returnNeedsReview": False, "returnAskedAgain": True}
-        self.ctx.advance_status(pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self.ctx.now())
+        self.ctx.mark_form_returned(pep_id)
         return {"returnNeedsReview": False, "returnAskedAgain": False, **({"schoolReturnId": stored.id} if stored is not None else {})}
 
     async def decide_school_return(self, pep_id: str, school_return_id: int, decision: str, reason_code: str | None) -> dict[str, Any]:
@@ -267,7 +267,7 @@ class TermlyFormStage(Stage):
         and wait for their next return."""
         accepted = await asyncio.to_thread(self.returns.decide_in_process, school_return_id, decision, reason_code)
         if accepted:
-            await asyncio.to_thread(self.ctx.advance_status, pep_id, PepStatus.FORM_SENT, PepStatus.FORM_RETURNED, form_returned_at=self.ctx.now())
+            await asyncio.to_thread(self.ctx.mark_form_returned, pep_id)
         else:
             await self.returns.send_query(school_return_id)
         return {"returnAccepted": accepted}

@@ -297,17 +297,25 @@ async def test_a_flagged_form_returned_before_it_was_asked_for_is_reviewed_not_s
 
 async def test_a_form_returned_before_it_was_asked_for_and_already_reviewed_goes_straight_on(make_world):
     """Business support accepted the early return on the review page before the process
-    reached it: nothing is asked again and nothing waits."""
+    reached it: nothing is asked again and nothing waits. The form was taken in when it
+    was accepted, and stays taken in then: the process reaching it later wrote the moment
+    again (found by the model-based test: "taken in 2 times")."""
     world = make_world(T0)
     key = start(world, "child-looked-after", "C-0001", enteredCareOn="2026-09-14", emergency=False)
     await world.runtime.run_until_idle()
     outcome = await returned(world, with_attendance(fill_form(the_form(world), school_answers(date(2026, 9, 15))), "ninety"))
     await decide(world, outcome.details["schoolReturnId"], "accept", actor="ST-0030")
+    taken_in = world.store.pep(PEP).form_returned_at
+    assert taken_in == world.clock.now()
+    await advance_to(world, world.clock.now() + timedelta(hours=2))
     await complete(world, key, "ArrangeInitialMeetingTask", ARRANGED_C0001, actor="ST-0001")
     await complete(world, key, "CompletePepFormTask", SW_PART_DONE, actor="ST-0001")
     assert active(world, key) == ["MeetingWaitGateway", "TermlyCycleSubProcess"]
     assert "ReviewReturnedFormTask" not in elements(world, key, "ACTIVATED")
     assert world.store.section(PEP, PepSection.SCHOOL_RETURN)["sdq_score"] == 14
+    assert world.store.pep(PEP).form_returned_at == taken_in
+    writes = [a for a in world.store.audit_entries("pep", PEP) if a.action == "update" and "form_returned_at" in a.diff]
+    assert len(writes) == 1
 
 
 async def test_a_form_returned_before_it_was_asked_for_and_asked_again_is_awaited_not_taken_in(make_world):
