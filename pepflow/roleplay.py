@@ -19,7 +19,6 @@ from .meetings import MeetingDates
 from .store import RecordsStore
 from .store.allocations import owner_on
 from .store.quality import QualityRecords
-from .store.returns import PENDING
 from .domain.enums import StaffRole
 from .quality import RATE_TASK, REVIEWER_GROUP
 
@@ -62,8 +61,7 @@ class RolePlayer:
         support's review (the product would refuse it)."""
         if task.element_id != "CheckAndFinalisePepTask":
             return False
-        pep_id = task.variables.get("pepId")
-        return any(stored.status == PENDING for stored in self.store.returns.for_pep(pep_id))
+        return bool(self.store.returns.pending_for(task.variables.get("pepId")))
 
     def actor_for(self, task: UserTask) -> str:
         """The staff id of who completes ``task``: its assignee (a login), else a member

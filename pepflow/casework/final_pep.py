@@ -15,7 +15,6 @@ from ..domain.enums import DocumentKind, PepSection, PepStatus
 from ..domain.meeting_dates import long_date
 from ..domain.rules import aged_out
 from ..pep_content import finalised_by
-from ..store.returns import PENDING, StoredReturn
 from .base import SYSTEM, at_local, iso, local_date, parse_instant
 from .context import Stage
 
@@ -24,16 +23,10 @@ RETURN_AWAITS_REVIEW = "returned-form-awaits-review"
 
 
 class FinalPepStage(Stage):
-    def returns_awaiting_review(self, pep_id: str) -> list[StoredReturn]:
-        """The forms returned for the PEP that wait for business support's review (a
-        health visitor's flagged form, which the process does not wait for; a form that
-        came back after the meeting started): on the review list, not yet in the PEP."""
-        return [stored for stored in self.ctx.store.returns.for_pep(pep_id) if stored.status == PENDING]
-
     def finalise_problem(self, pep_id: str) -> str | None:
         """Why the PEP may not be made final now, in words for the person finalising it,
         or None. Dates and how many, never what the school wrote."""
-        waiting = self.returns_awaiting_review(pep_id)
+        waiting = self.ctx.store.returns.pending_for(pep_id)
         if not waiting:
             return None
         days = ", ".join(long_date(local_date(stored.received_at)) for stored in waiting)
@@ -49,7 +42,7 @@ class FinalPepStage(Stage):
         for review the task goes back to the person, with ``finaliseHeldReason`` and no
         answer chosen, and the hold is kept in the PEP's history."""
         pep = self.ctx.store.pep(pep_id)
-        waiting = [] if pep.status.is_closed else self.returns_awaiting_review(pep_id)
+        waiting = [] if pep.status.is_closed else self.ctx.store.returns.pending_for(pep_id)
         if not waiting:  # (closed: a retried job after the PEP moved on)
             return {"finaliseHeldReason": None}
         self.ctx.store.record_event("pep", pep_id, "finalise-held", actor=SYSTEM, details={

@@ -131,5 +131,11 @@ class SchoolReturns:
     def for_pep(self, pep_id: str) -> list[StoredReturn]:
         return self.store.uow.records(StoredReturn, _FOR_PEP, {"b_pep": pep_id})
 
+    def pending_for(self, pep_id: str) -> list[StoredReturn]:
+        """The PEP's returns that wait for business support's review, oldest first: their
+        answers are not in the PEP yet (the task pages list them; no PEP is made final
+        while there is one)."""
+        return [stored for stored in self.for_pep(pep_id) if stored.status == PENDING]
+
     def pending(self) -> list[StoredReturn]:
         return self.store.uow.records(StoredReturn, _PENDING)

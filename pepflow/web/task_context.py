@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from pepflow.domain.enums import PepSection
-from pepflow.store.returns import PENDING
 
 SECTION_TITLES = {
     PepSection.SOCIAL_WORKER: "Social worker's part",
@@ -56,7 +55,7 @@ def context_for(web, task) -> dict[str, Any]:
     if task.element_id in ("TypeUpPepTask", "CheckAndFinalisePepTask"):
         out["returns_waiting"] = [
             {"id": stored.id, "received": stored.received_at, "flags": len(stored.findings)}
-            for stored in web.store.returns.for_pep(pep_id) if stored.status == PENDING
+            for stored in web.store.returns.pending_for(pep_id)
         ]
     if task.element_id == "CheckAndFinalisePepTask":
         for section, title in SECTION_TITLES.items():

@@ -46,7 +46,6 @@ from pepflow.engine.errors import InvalidVariables
 from pepflow.events import EventRefused
 from pepflow.mail.transport import TransientMailError
 from pepflow.return_review import decide
-from pepflow.school_returns import ReturnRefused
 from pepflow.store.errors import RecordsError
 from pepflow.store.workload import WorkloadQueries
 from pepflow.roleplay import RolePlayer
@@ -180,7 +179,7 @@ class PepProcessMachine(RuleBasedStateMachine):
         how = ("accept", {}) if accept else ("ask-again", {"query": "Please give the attendance as a percentage."})
         try:
             run(decide(self.world, stored.id, how[0], actor="ST-0011", **how[1]))
-        except (ReturnRefused, RecordsError, ValueError):
+        except (RecordsError, ValueError):  # ReturnRefused and the review's refusals are ValueErrors
             return  # refused with a reason on the page
         self.idle()
 
